@@ -1,0 +1,173 @@
+"""Rules that span several keys of a scenario, checked after the schema.
+
+Each rule yields ``(path, message, hint)`` where ``path`` is the tuple of raw keys and
+list indices leading to the offending key, so the loader can point at its line.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Iterator
+from typing import Any
+
+from sim.scenario import (
+    EmailSequence,
+    Offer,
+    Optin,
+    OrderBump,
+    Scenario,
+    Subscription,
+)
+
+Path = tuple[str | int, ...]
+Found = tuple[Path, str, str]
+
+MIX_TOLERANCE = 1e-6
+_BUYABLE = (Offer, OrderBump, Subscription)
+
+
+def near(name: str, known: list[str]) -> str:
+    """A ``did you mean`` hint for ``name`` among ``known``, or the list of known names."""
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    return "known: " + ", ".join(known) if known else ""
+
+
+def check_scenario(s: Scenario) -> list[Found]:
+    """Every cross-key problem of a schema-valid scenario, in file order."""
+    return [
+        *_check_horizon(s),
+        *_check_mixes(s),
+        *_check_segment_maps(s),
+        *_check_steps(s),
+        *_check_cycles(s),
+    ]
+
+
+def _check_horizon(s: Scenario) -> Iterator[Found]:
+    if s.acquisition_days > s.horizon_days:
+        yield (
+            ("acquisition_days",),
+            f"must be <= horizon_days ({s.horizon_days}), got {s.acquisition_days}",
+            "traffic can only arrive within the simulated days",
+        )
+
+
+def _check_mixes(s: Scenario) -> Iterator[Found]:
+    segments = list(s.segments)
+    for name, channel in s.channels.items():
+        for seg in channel.mix:
+            if seg not in s.segments:
+                yield (("channels", name, "mix", seg), f"unknown segment '{seg}'", near(seg, segments))
+        total = sum(channel.mix.values())
+        if not math.isclose(total, 1.0, abs_tol=MIX_TOLERANCE):
+            yield (
+                ("channels", name, "mix"),
+                f"shares must sum to 1, got {total:g}",
+                "adjust the shares so they add up to 1",
+            )
+
+
+def _segment_fields(step: Any) -> Iterator[tuple[str, Any]]:
+    for key in ("rate", "take", "value"):
+        if hasattr(step, key):
+            yield key, getattr(step, key)
+
+
+def _check_segment_maps(s: Scenario) -> Iterator[Found]:
+    segments = list(s.segments)
+    for i, step in enumerate(s.funnel):
+        for key, value in _segment_fields(step):
+            if not isinstance(value, dict):
+                continue
+            for seg in value:
+                if seg not in s.segments:
+                    yield (("funnel", i, key, seg), f"unknown segment '{seg}'", near(seg, segments))
+            missing = [seg for seg in segments if seg not in value]
+            if missing:
+                yield (
+                    ("funnel", i, key),
+                    f"gives no value for segment(s) {', '.join(missing)}",
+                    "list every segment, or give one number for all",
+                )
+
+
+def _check_steps(s: Scenario) -> Iterator[Found]:
+    ids = [step.id for step in s.funnel]
+    by_id = {step.id: step for step in s.funnel}
+    seen: set[str] = set()
+    for i, step in enumerate(s.funnel):
+        if step.id in seen:
+            yield (("funnel", i, "id"), f"duplicate step id '{step.id}'", "give each step its own id")
+        seen.add(step.id)
+    optins = [i for i, step in enumerate(s.funnel) if isinstance(step, Optin)]
+    if len(optins) != 1:
+        yield (
+            ("funnel",),
+            f"needs exactly one step of type optin (the entry step), found {len(optins)}",
+            "every arriving visitor meets the one optin step",
+        )
+    for i, step in enumerate(s.funnel):
+        for key, target, allowed in _references(step):
+            if target not in by_id:
+                yield (("funnel", i, *key), f"no step has id '{target}'", near(target, ids))
+            elif not isinstance(by_id[target], allowed):
+                kinds = " or ".join(_kind_name(k) for k in allowed)
+                yield (
+                    ("funnel", i, *key),
+                    f"'{target}' is a step of type {by_id[target].type}, expected {kinds}",
+                    "",
+                )
+
+
+def _kind_name(cls: type) -> str:
+    return cls.model_fields["type"].annotation.__args__[0]  # type: ignore[attr-defined,no-any-return]
+
+
+def _references(step: Any) -> Iterator[tuple[Path, str, tuple[type, ...]]]:
+    """The ids a step names: (key path within the step, target id, allowed target kinds)."""
+    if isinstance(step, EmailSequence):
+        yield ("after",), step.after, (Optin,)
+    if isinstance(step, Offer | Subscription):
+        if step.after is not None:
+            yield ("after",), step.after, (Optin, Offer, Subscription)
+        for j, req in enumerate(step.requires):
+            yield ("requires", j), req, _BUYABLE
+    if isinstance(step, Offer) and step.on_decline is not None:
+        yield ("on_decline",), step.on_decline, (Offer, Subscription)
+    if isinstance(step, OrderBump):
+        yield ("on",), step.on, (Offer, Subscription)
+
+
+def trigger_of(step: Any) -> tuple[str, str] | None:
+    """The key naming the step that triggers ``step``, and that step's id (None for optin)."""
+    if isinstance(step, Optin):
+        return None
+    if isinstance(step, OrderBump):
+        return "on", step.on
+    if isinstance(step, Offer) and step.on_decline is not None:
+        return "on_decline", step.on_decline
+    return "after", step.after
+
+
+def _check_cycles(s: Scenario) -> Iterator[Found]:
+    by_id = {step.id: step for step in s.funnel}
+    reported: set[str] = set()
+    for i, start in enumerate(s.funnel):
+        chain = [start.id]
+        trigger = trigger_of(start)
+        current = trigger[1] if trigger else None
+        while current is not None and current in by_id and current not in chain:
+            chain.append(current)
+            nxt = trigger_of(by_id[current])
+            current = nxt[1] if nxt else None
+        if trigger is not None and current == start.id and start.id not in reported:
+            reported.update(chain)
+            loop = " -> ".join([*reversed(chain), start.id])
+            yield (
+                ("funnel", i, trigger[0]),
+                f"steps trigger each other in a cycle: {loop}",
+                "a step cannot be triggered, directly or not, by itself",
+            )

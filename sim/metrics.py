@@ -1,0 +1,137 @@
+"""KPIs of one replication, and their summary over replications (DESIGN §2, §4)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sim.ledger import DAILY, Ledger
+from sim.population import Population
+
+# KPI names in the order the economics table shows them.
+KPIS = (
+    "visitors",
+    "leads",
+    "buyers",
+    "orders",
+    "revenue",
+    "refunds",
+    "traffic_spend",
+    "other_costs",
+    "gross_profit",
+    "profit",
+    "cr1",
+    "cr2",
+    "cpl",
+    "cac",
+    "aov",
+    "ltv",
+    "roas",
+    "poas",
+    "payback_day",
+)
+STEP_FIGURES = ("reached", "converted", "revenue")
+INTERVAL = (0.05, 0.95)  # the 90% interval: 5th and 95th percentile over replications
+
+
+@dataclass(frozen=True)
+class ReplicationResult:
+    """What one replication produced: KPIs, per-step tallies and the daily series."""
+
+    kpis: dict[str, float]
+    steps: dict[str, dict[str, float]]  # step id -> tally -> value
+    daily: pd.DataFrame  # one row per day
+    events: pd.DataFrame | None = None
+
+
+def _ratio(num: float, den: float) -> float:
+    return num / den if den > 0 else math.nan
+
+
+def replication_kpis(ledger: Ledger, population: Population) -> dict[str, float]:
+    """The KPIs of §2 from one replication's books (NaN where a denominator is 0)."""
+    d = {name: float(ledger.daily[name].sum()) for name in DAILY}
+    buyers = float(np.count_nonzero(population.column("bought")))
+    other = d["cogs"] + d["fees"] + d["operating"]
+    gross = d["revenue"] - d["refunds"] - d["cogs"] - d["fees"]
+    profit = d["revenue"] - d["refunds"] - d["spend"] - other
+    return {
+        "visitors": d["visitors"],
+        "leads": d["leads"],
+        "buyers": buyers,
+        "orders": d["orders"],
+        "revenue": d["revenue"],
+        "refunds": d["refunds"],
+        "traffic_spend": d["spend"],
+        "other_costs": other,
+        "gross_profit": gross,
+        "profit": profit,
+        "cr1": _ratio(d["leads"], d["visitors"]),
+        "cr2": _ratio(buyers, d["leads"]),
+        "cpl": _ratio(d["spend"], d["leads"]),
+        "cac": _ratio(d["spend"], buyers),
+        "aov": _ratio(d["revenue"], d["orders"]),
+        "ltv": _ratio(gross, buyers),
+        "roas": _ratio(d["revenue"], d["spend"]),
+        "poas": _ratio(gross, d["spend"]),
+        "payback_day": payback_day(daily_frame(ledger)["cumulative_cash"].to_numpy()),
+    }
+
+
+def payback_day(cumulative_cash: np.ndarray) -> float:
+    """First day whose cumulative cash is ≥ 0; infinity if it never is."""
+    hits = np.flatnonzero(cumulative_cash >= 0)
+    return float(hits[0]) if hits.size else math.inf
+
+
+def daily_frame(ledger: Ledger) -> pd.DataFrame:
+    """The daily series with costs, cash and cumulative cash."""
+    frame = pd.DataFrame({"day": np.arange(ledger.horizon), **ledger.daily})
+    frame["costs"] = frame["cogs"] + frame["fees"] + frame["operating"]
+    frame["cash"] = frame["revenue"] - frame["refunds"] - frame["spend"] - frame["costs"]
+    frame["cumulative_cash"] = frame["cash"].cumsum()
+    return frame
+
+
+def step_tallies(ledger: Ledger, step_ids: tuple[str, ...], kinds: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    """Per step: reached, converted, revenue, and the tallies its kind keeps."""
+    extra = {
+        "offer": ("refunds", "refunded"),
+        "order_bump": ("refunds", "refunded"),
+        "email_sequence": ("unsubscribed",),
+        "subscription": ("payments", "churned", "active_at_end"),
+    }
+    out = {}
+    for i, (step_id, kind) in enumerate(zip(step_ids, kinds, strict=True)):
+        names = STEP_FIGURES + extra.get(kind, ())
+        out[step_id] = {name: float(ledger.steps[name][i]) for name in names}
+    return out
+
+
+# --- summaries over replications ---------------------------------------------------------
+
+
+def describe(values: np.ndarray) -> dict[str, float | None]:
+    """Mean and 90% interval (5th, 95th percentile) of one figure over replications.
+
+    NaN (an undefined ratio) is left out; a mean over values that include infinity
+    (payback never reached) is None, as is a bound that is infinite.
+    """
+    v = np.asarray(values, dtype=float)
+    v = v[~np.isnan(v)]
+    if v.size == 0:
+        return {"mean": None, "lo": None, "hi": None}
+    # infinity as a huge finite stand-in, so interpolation between order statistics holds
+    lo, hi = np.quantile(np.minimum(v, _NEVER), INTERVAL)
+    mean = float(v.mean()) if np.isfinite(v).all() else None
+    return {"mean": mean, "lo": _finite(lo), "hi": _finite(hi)}
+
+
+_NEVER = 1e300
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if x < _NEVER / 2 else None

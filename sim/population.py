@@ -1,0 +1,72 @@
+"""Visitors as columns: one numpy array per trait or state, growing as visitors arrive."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+IntArray = NDArray[np.int64]
+
+# name -> dtype of every per-visitor column
+COLUMNS: dict[str, type] = {
+    "channel": np.int16,
+    "segment": np.int16,
+    "arrival_day": np.int32,
+    "wtp_scale": np.float64,
+    "trust": np.float64,
+    "junk": np.bool_,
+    "lead": np.bool_,
+    "subscribed": np.bool_,
+    "bought": np.uint64,  # bit i set: bought the sellable step with bit index i
+    "revenue": np.float64,  # gross revenue from this visitor so far
+}
+
+
+class Population:
+    """All visitors of one replication, as columns indexed by visitor id (0, 1, 2, ...).
+
+    Attributes are numpy arrays of length :attr:`capacity`; only the first :attr:`size`
+    entries are visitors. Use :meth:`column` views when the length must be exact.
+    """
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self.size = 0
+        self.capacity = max(int(capacity), 16)
+        for name, dtype in COLUMNS.items():
+            setattr(self, name, np.zeros(self.capacity, dtype=dtype))
+
+    # typed attribute access for the columns (set in __init__)
+    channel: NDArray[np.int16]
+    segment: NDArray[np.int16]
+    arrival_day: NDArray[np.int32]
+    wtp_scale: NDArray[np.float64]
+    trust: NDArray[np.float64]
+    junk: NDArray[np.bool_]
+    lead: NDArray[np.bool_]
+    subscribed: NDArray[np.bool_]
+    bought: NDArray[np.uint64]
+    revenue: NDArray[np.float64]
+
+    def add(self, **traits: NDArray[np.generic]) -> IntArray:
+        """Append visitors with the given traits (other columns start at zero); their ids."""
+        n = len(next(iter(traits.values())))
+        if self.size + n > self.capacity:
+            self._grow(self.size + n)
+        ids = np.arange(self.size, self.size + n, dtype=np.int64)
+        for name, values in traits.items():
+            getattr(self, name)[self.size : self.size + n] = values
+        self.size += n
+        return ids
+
+    def column(self, name: str) -> NDArray[np.generic]:
+        """The first :attr:`size` entries of a column (a view, not a copy)."""
+        return getattr(self, name)[: self.size]  # type: ignore[no-any-return]
+
+    def _grow(self, needed: int) -> None:
+        capacity = max(needed, 2 * self.capacity)
+        for name in COLUMNS:
+            old = getattr(self, name)
+            new = np.zeros(capacity, dtype=old.dtype)
+            new[: self.size] = old[: self.size]
+            setattr(self, name, new)
+        self.capacity = capacity

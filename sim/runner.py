@@ -1,0 +1,193 @@
+"""Replications, seeds and worker processes: from a scenario to a summary.
+
+Replication ``r`` of seed ``s`` always draws from ``SeedSequence(s, spawn_key=(r,))``
+(the same as ``SeedSequence(s).spawn(n)[r]``), whichever process runs it, and results
+are put back in replication order, so 1 or N workers give the same numbers bit for bit.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.compile import CompiledScenario, compile_scenario
+from sim.metrics import KPIS, ReplicationResult, daily_frame, describe, replication_kpis, step_tallies
+from sim.model import FunnelModel
+from sim.scenario import Scenario
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Every KPI and step figure over replications: mean and 90% interval.
+
+    ``to_dict()`` is the ``summary.json`` shape: ``{"scenario", "replications", "seed",
+    "currency", "kpis": {kpi: {"mean", "lo", "hi"}}, "steps": {id: {figure: {...}}},
+    "meta"}``.
+    """
+
+    scenario: str
+    replications: int
+    seed: int
+    currency: str
+    kpis: dict[str, dict[str, float | None]]
+    steps: dict[str, dict[str, dict[str, float | None]]]
+    meta: dict[str, str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary as plain JSON-ready data."""
+        return {
+            "scenario": self.scenario,
+            "replications": self.replications,
+            "seed": self.seed,
+            "currency": self.currency,
+            "kpis": self.kpis,
+            "steps": self.steps,
+            "meta": self.meta,
+        }
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A run: its summary, one row per replication, the daily series, and optional events."""
+
+    summary: Summary
+    replications: pd.DataFrame
+    daily: pd.DataFrame
+    events: pd.DataFrame | None = None
+
+
+def replication_seed(seed: int, index: int) -> np.random.SeedSequence:
+    """The seed of replication ``index`` of a run seeded ``seed``."""
+    return np.random.SeedSequence(seed, spawn_key=(index,))
+
+
+def run_replication(
+    compiled: CompiledScenario, seed: int, index: int, *, events: bool = False
+) -> ReplicationResult:
+    """Simulate one replication (a top-level function, so worker processes can run it)."""
+    model = FunnelModel(compiled, rng=replication_seed(seed, index), record_events=events)
+    model.run()
+    log = None
+    if model.log is not None:
+        log = model.log.frame(list(compiled.step_ids), [ch.name for ch in compiled.channels])
+    return ReplicationResult(
+        kpis=replication_kpis(model.ledger, model.population),
+        steps=step_tallies(model.ledger, compiled.step_ids, compiled.step_kinds),
+        daily=daily_frame(model.ledger),
+        events=log,
+    )
+
+
+def run_scenario(
+    scenario: Scenario,
+    *,
+    replications: int | None = None,
+    seed: int | None = None,
+    jobs: int = 1,
+    events: bool = False,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Run a scenario's replications and summarize them.
+
+    Args:
+        scenario: a validated scenario.
+        replications: how many; default the scenario's own ``replications``.
+        seed: the run's seed; default the scenario's own ``seed``.
+        jobs: worker processes (1 runs in this process); the result does not depend on it.
+        events: also keep the per-visitor event log.
+        progress: called as ``progress(done, total)`` after each replication.
+
+    Returns:
+        The summary, one row per replication, the daily series and, with ``events``,
+        the event log (each with a ``replication`` column).
+
+    Examples:
+        >>> from sim import load_scenario
+        >>> result = run_scenario(load_scenario("scenarios/quickstart.yaml"), replications=2)
+        >>> result.summary.replications
+        2
+    """
+    n = scenario.replications if replications is None else replications
+    s = scenario.seed if seed is None else seed
+    if n < 1:
+        raise ValueError(f"replications must be >= 1, got {n}")
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    compiled = compile_scenario(scenario)
+    results = _run_all(compiled, s, n, jobs=jobs, events=events, progress=progress)
+    return _assemble(scenario, s, results)
+
+
+def _run_all(
+    compiled: CompiledScenario, seed: int, n: int, *, jobs: int, events: bool, progress: Progress | None
+) -> list[ReplicationResult]:
+    if jobs == 1 or n == 1:
+        out = []
+        for r in range(n):
+            out.append(run_replication(compiled, seed, r, events=events))
+            if progress:
+                progress(r + 1, n)
+        return out
+    slots: list[ReplicationResult | None] = [None] * n
+    # spawn, set here rather than at import, so workers start clean on every platform
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(jobs, n), mp_context=context) as pool:
+        futures = {pool.submit(run_replication, compiled, seed, r, events=events): r for r in range(n)}
+        for done, future in enumerate(as_completed(futures), start=1):
+            slots[futures[future]] = future.result()
+            if progress:
+                progress(done, n)
+    return [r for r in slots if r is not None]
+
+
+def _assemble(scenario: Scenario, seed: int, results: list[ReplicationResult]) -> RunResult:
+    per_rep = pd.DataFrame([r.kpis for r in results], columns=list(KPIS))
+    step_cols = {
+        f"{step_id}.{name}": [r.steps[step_id][name] for r in results]
+        for step_id, figures in results[0].steps.items()
+        for name in figures
+    }
+    per_rep = pd.concat([per_rep, pd.DataFrame(step_cols)], axis=1)
+    per_rep.insert(0, "replication", np.arange(len(results)))
+    summary = Summary(
+        scenario=scenario.name,
+        replications=len(results),
+        seed=seed,
+        currency=scenario.currency,
+        kpis={k: describe(per_rep[k].to_numpy()) for k in KPIS},
+        steps={
+            step_id: {name: describe(per_rep[f"{step_id}.{name}"].to_numpy()) for name in figures}
+            for step_id, figures in results[0].steps.items()
+        },
+        meta=_meta(),
+    )
+    daily = _stack([r.daily for r in results])
+    events = _stack([r.events for r in results]) if results[0].events is not None else None
+    return RunResult(summary=summary, replications=per_rep, daily=daily, events=events)
+
+
+def _stack(frames: list[Any]) -> pd.DataFrame:
+    tagged = [f.assign(replication=i) for i, f in enumerate(frames)]
+    out = pd.concat(tagged, ignore_index=True)
+    return out[["replication", *[c for c in out.columns if c != "replication"]]]
+
+
+def _meta() -> dict[str, str]:
+    try:
+        ours = version("funnelsim")
+    except PackageNotFoundError:  # running from a source tree that was not installed
+        ours = "unknown"
+    return {
+        "funnelsim": ours,
+        "numpy": np.__version__,
+        "interval": "5th to 95th percentile over replications",
+    }

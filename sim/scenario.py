@@ -1,0 +1,222 @@
+"""The scenario format: pydantic models, frozen, with unknown keys refused.
+
+This is the contract users write against (docs/model.md explains each key's meaning).
+Rules that span several keys (a mix summing to 1, a step naming another) live in
+``sim/_checks.py``; loading a file with located errors lives in ``sim/loader.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+FORMAT_VERSION = 1
+
+Rate = Annotated[float, Field(ge=0, le=1)]
+Amount = Annotated[float, Field(ge=0)]
+Positive = Annotated[float, Field(gt=0)]
+Day = Annotated[int, Field(ge=0)]
+Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")]
+
+# A number for every segment, or a map segment -> number (every segment listed).
+SegmentRate = Rate | dict[str, Rate]
+SegmentAmount = Amount | dict[str, Amount]
+SegmentValue = Positive | dict[str, Positive]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- segments ---------------------------------------------------------------------------
+
+
+class EmailBehavior(_Spec):
+    """How a segment's leads treat each email they are sent."""
+
+    open_rate: Rate = 0.25
+    unsubscribe_rate: Rate = 0.0025
+    trust_per_open: Rate = 0.02
+
+
+class Segment(_Spec):
+    """An audience group; its visitors draw their traits from it on arrival."""
+
+    price_dispersion: Positive = 0.5
+    trust: Rate = 0.5
+    email: EmailBehavior = EmailBehavior()
+    junk_share: Rate = 0.0
+
+
+# --- channels ---------------------------------------------------------------------------
+
+
+class _Channel(_Spec):
+    mix: dict[Name, Rate]
+    warmth: Annotated[float, Field(ge=-1, le=1)] = 0.0
+
+
+class PaidChannel(_Channel):
+    """A daily budget buys clicks along a saturating (Hill) curve."""
+
+    type: Literal["paid"]
+    daily_budget: Amount
+    cpc: Positive
+    half_saturation_budget: Positive | None = None
+
+
+class OrganicChannel(_Channel):
+    """A steady Poisson flow of visitors for a fixed cost per day."""
+
+    type: Literal["organic"]
+    visitors_per_day: Amount
+    cost_per_day: Amount = 0.0
+
+
+class PartnerChannel(_Channel):
+    """Visitors sent by a partner, who is paid a share of their revenue."""
+
+    type: Literal["partner"]
+    visitors_per_day: Amount
+    commission: Rate
+
+
+Channel = Annotated[PaidChannel | OrganicChannel | PartnerChannel, Field(discriminator="type")]
+
+
+# --- funnel steps ----------------------------------------------------------------------
+
+
+class Refund(_Spec):
+    """Share of sales refunded, on a day drawn uniformly within ``within_days``."""
+
+    rate: Rate = 0.0
+    within_days: Annotated[int, Field(ge=1)] = 14
+
+
+class Churn(_Spec):
+    """Churn before each renewal: discrete Weibull with first-renewal hazard ``rate``."""
+
+    rate: Rate
+    shape: Positive = 1.0
+
+
+class _Step(_Spec):
+    id: Name
+
+
+class Optin(_Step):
+    """The entry step: every arriving visitor meets it and opts in with ``rate``."""
+
+    type: Literal["optin"]
+    rate: SegmentRate
+    cost_per_lead: Amount = 0.0
+
+
+class EmailSequence(_Step):
+    """Emails sent on given days after opt-in."""
+
+    type: Literal["email_sequence"]
+    after: Name
+    days: Annotated[list[Day], Field(min_length=1)]
+    cost_per_email: Amount = 0.0
+
+
+class _Sellable(_Step):
+    price: Amount
+    value: SegmentValue
+    take: SegmentRate
+    cogs: Amount = 0.0
+
+
+class _Triggered(_Sellable):
+    after: Name | None = None
+    delay_days: Day = 0
+    via: Literal["page", "email"] = "page"
+    trust_gain: Rate = 0.0
+    requires: list[Name] = []
+
+
+class Offer(_Triggered):
+    """Something sold, shown ``delay_days`` after its trigger."""
+
+    type: Literal["offer"]
+    on_decline: Name | None = None
+    refund: Refund = Refund()
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> Offer:
+        if (self.after is None) == (self.on_decline is None):
+            raise ValueError(
+                "an offer needs exactly one trigger: `after` (a step reached or bought) "
+                "or `on_decline` (an offer declined)"
+            )
+        return self
+
+
+class OrderBump(_Sellable):
+    """Added to an order at the moment its parent offer is bought."""
+
+    type: Literal["order_bump"]
+    on: Name
+    refund: Refund = Refund()
+
+
+class Subscription(_Triggered):
+    """Joined like an offer; bills every period until churn."""
+
+    type: Literal["subscription"]
+    after: Name
+    period_days: Annotated[int, Field(ge=1)] = 30
+    first_price: Amount | None = None
+    churn: Churn
+
+    @property
+    def first_payment(self) -> float:
+        """The price of the first period (an intro price when one is set)."""
+        return self.price if self.first_price is None else self.first_price
+
+
+Step = Annotated[
+    Optin | EmailSequence | Offer | OrderBump | Subscription, Field(discriminator="type")
+]
+
+
+# --- the scenario -------------------------------------------------------------------------
+
+
+class Costs(_Spec):
+    """Costs that are not traffic: payment processing and fixed overheads."""
+
+    payment_fee: Rate = 0.0
+    fixed_per_day: Amount = 0.0
+    per_offer_email: Amount = 0.0  # cost of each email that carries an offer (via: email)
+
+
+class Scenario(_Spec):
+    """A whole funnel: audience, traffic, steps and costs, over a horizon of days."""
+
+    format_version: Literal[1] = FORMAT_VERSION
+    name: str
+    description: str = ""
+    currency: str = "USD"
+    horizon_days: Annotated[int, Field(ge=1, le=3650)]
+    acquisition_days: Annotated[int, Field(ge=1, le=3650)]
+    seed: Annotated[int, Field(ge=0)] = 0
+    replications: Annotated[int, Field(ge=1)] = 20
+    segments: Annotated[dict[Name, Segment], Field(min_length=1)]
+    channels: Annotated[dict[Name, Channel], Field(min_length=1)]
+    funnel: Annotated[list[Step], Field(min_length=1)]
+    costs: Costs = Costs()
+
+    def step(self, step_id: str) -> Step:
+        """The funnel step with this id.
+
+        Raises:
+            KeyError: no step has that id.
+        """
+        for step in self.funnel:
+            if step.id == step_id:
+                return step
+        raise KeyError(step_id)

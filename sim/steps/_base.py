@@ -1,0 +1,72 @@
+"""What every step kind provides, and the helpers they share."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from sim.model import FunnelModel
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class CompileContext:
+    """What a step needs from the rest of the scenario to compile itself."""
+
+    segments: tuple[str, ...]
+    step_index: Mapping[str, int]
+    bits: Mapping[str, int]  # sellable step id -> its bit in Population.bought
+    kinds: Mapping[str, str]  # step id -> its type
+
+    def trigger_event(self, source: str) -> str:
+        """What ``after: source`` waits for: opting in to an optin, else buying ``source``."""
+        return "optin" if self.kinds[source] == "optin" else "bought"
+
+    def per_segment(self, value: float | Mapping[str, float]) -> FloatArray:
+        """A number or a map segment -> number, as one value per segment index."""
+        if isinstance(value, Mapping):
+            return np.array([float(value[s]) for s in self.segments])
+        return np.full(len(self.segments), float(value))
+
+    def mask(self, ids: list[str]) -> np.uint64:
+        """The bit mask of the given sellable steps."""
+        out = 0
+        for step_id in ids:
+            out |= 1 << self.bits[step_id]
+        return np.uint64(out)
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """A step is due ``delays`` days after ``event`` (optin, bought, declined) of ``source``."""
+
+    event: str
+    source: str
+    delays: tuple[int, ...]
+
+
+class CompiledStep(Protocol):
+    """A validated step turned into arrays, applied to every visitor due on a day at once.
+
+    Contract (checked for every kind by tests/test_step_contract.py):
+      - never converts more visitors than it reached, and only visitors it was given;
+      - adds only non-negative money to the ledger;
+      - never acts on a visitor who unsubscribed when it needs a subscribed lead;
+      - given the same generator state and population, produces the same result.
+    """
+
+    id: str
+    kind: str
+    index: int
+    trigger: Trigger | None
+
+    def apply(self, model: FunnelModel, who: IntArray) -> None:
+        """Act on the visitors ``who`` that are due today (``model.day``)."""
+        ...

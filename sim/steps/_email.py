@@ -1,0 +1,40 @@
+"""Sending one email to leads: the behaviour an email sequence and an email offer share."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sim.behavior import add_trust
+from sim.steps._base import IntArray
+
+if TYPE_CHECKING:
+    from sim.model import FunnelModel
+
+
+def send_email(
+    model: FunnelModel, step: int, who: IntArray, cost: float
+) -> tuple[IntArray, IntArray]:
+    """Send an email to those of ``who`` still subscribed; returns (recipients, readers).
+
+    Each recipient opens it with the segment's open rate (an open adds the segment's trust per
+    open) and, independently, unsubscribes with the segment's unsubscribe rate. An opened
+    email is read even if the reader unsubscribes from it.
+    """
+    pop, c, rng = model.population, model.compiled, model.rng
+    who = who[pop.subscribed[who]]
+    seg = pop.segment[who]
+    opened = rng.random(who.size) < c.seg_open_rate[seg]
+    leaving = rng.random(who.size) < c.seg_unsubscribe_rate[seg]
+    readers = who[opened]
+    pop.trust[readers] = add_trust(pop.trust[readers], c.seg_trust_per_open[seg[opened]])
+    pop.subscribed[who[leaving]] = False
+    ledger = model.ledger
+    ledger.add_daily("operating", model.day, cost * who.size)
+    ledger.tally("sent", step, who.size)
+    ledger.tally("opened", step, readers.size)
+    ledger.tally("unsubscribed", step, int(leaving.sum()))
+    if model.log is not None:
+        model.log.add(readers, model.day, step, "email_opened")
+        model.log.add(who[~opened], model.day, step, "email_ignored")
+        model.log.add(who[leaving], model.day, step, "unsubscribe")
+    return who, readers

@@ -1,0 +1,74 @@
+"""Showing something for sale and deciding who buys: shared by offers, bumps, subscriptions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.behavior import add_trust, buys
+from sim.steps._base import CompileContext, FloatArray, IntArray
+from sim.steps._email import send_email
+
+if TYPE_CHECKING:
+    from sim.model import FunnelModel
+
+
+@dataclass(frozen=True)
+class Pitch:
+    """What a sellable step asks and how it is shown, compiled to per-segment arrays."""
+
+    price: float
+    take: FloatArray
+    value: FloatArray
+    trust_gain: float
+    requires: np.uint64
+    via_email: bool
+
+    @classmethod
+    def compile(cls, spec: object, ctx: CompileContext, *, price: float | None = None) -> Pitch:
+        """From any spec with price, take, value and optional trust_gain, requires, via."""
+        return cls(
+            price=float(spec.price if price is None else price),  # type: ignore[attr-defined]
+            take=ctx.per_segment(spec.take),  # type: ignore[attr-defined]
+            value=ctx.per_segment(spec.value),  # type: ignore[attr-defined]
+            trust_gain=float(getattr(spec, "trust_gain", 0.0)),
+            requires=ctx.mask(list(getattr(spec, "requires", []))),
+            via_email=getattr(spec, "via", "page") == "email",
+        )
+
+
+def show(model: FunnelModel, step: int, pitch: Pitch, who: IntArray) -> IntArray:
+    """Who of ``who`` actually sees the pitch today (requirements met; email opened)."""
+    pop = model.population
+    if pitch.requires:
+        who = who[(pop.bought[who] & pitch.requires) == pitch.requires]
+    if pitch.via_email:
+        _, who = send_email(model, step, who, model.compiled.offer_email_cost)
+    model.ledger.tally("reached", step, who.size)
+    if model.log is not None:
+        model.log.add(who, model.day, step, "shown", pitch.price)
+    return who
+
+
+def decide(
+    model: FunnelModel, step: int, bit: int, pitch: Pitch, shown: IntArray
+) -> tuple[IntArray, IntArray]:
+    """Split the shown visitors into buyers and decliners, and mark and warm the buyers.
+
+    A visitor buys with probability ``take · trust`` if ``wtp_scale · value ≥ price``;
+    junk leads never buy.
+    """
+    pop = model.population
+    seg = pop.segment[shown]
+    bought = buys(
+        model.rng, pitch.take[seg], pop.trust[shown], pop.wtp_scale[shown], pitch.value[seg], pitch.price
+    )
+    bought &= ~pop.junk[shown]
+    buyers, decliners = shown[bought], shown[~bought]
+    pop.bought[buyers] |= np.uint64(1 << bit)
+    if pitch.trust_gain:
+        pop.trust[buyers] = add_trust(pop.trust[buyers], pitch.trust_gain)
+    model.ledger.tally("converted", step, buyers.size)
+    return buyers, decliners

@@ -1,0 +1,66 @@
+"""Offer: something sold once, shown after opt-in, a purchase, or a decline (a downsell)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sim.scenario import Offer
+from sim.steps._base import CompileContext, IntArray, Trigger
+from sim.steps._money import schedule_refunds, take_payments
+from sim.steps._selling import Pitch, decide, show
+
+if TYPE_CHECKING:
+    from sim.model import FunnelModel
+
+
+@dataclass(frozen=True)
+class CompiledOffer:
+    """Shown to the visitors due today; buyers pay once and may be refunded later.
+
+    ``new_orders`` is False for an order bump, whose amount joins its parent's order.
+    """
+
+    id: str
+    index: int
+    bit: int
+    trigger: Trigger
+    pitch: Pitch
+    cogs: float
+    refund_rate: float
+    refund_within: int
+    new_orders: bool = True
+    kind: str = "offer"
+
+    def apply(self, model: FunnelModel, who: IntArray) -> None:
+        """Show the offer, book the purchases, and tell the steps that follow."""
+        shown = show(model, self.index, self.pitch, who)
+        buyers, decliners = decide(model, self.index, self.bit, self.pitch, shown)
+        take_payments(
+            model, self.index, buyers, model.day, self.pitch.price, self.cogs, new_orders=self.new_orders
+        )
+        schedule_refunds(model, self.index, buyers, self.pitch.price, self.refund_rate, self.refund_within)
+        if model.log is not None:
+            model.log.add(buyers, model.day, self.index, "buy", self.pitch.price)
+            model.log.add(decliners, model.day, self.index, "decline")
+        model.emit("bought", self.id, buyers)
+        model.emit("declined", self.id, decliners)
+
+
+def compile_step(spec: Offer, ctx: CompileContext) -> CompiledOffer:
+    """Compile an ``offer`` step."""
+    if spec.on_decline is not None:
+        trigger = Trigger("declined", spec.on_decline, (spec.delay_days,))
+    else:
+        assert spec.after is not None  # the schema requires one of the two
+        trigger = Trigger(ctx.trigger_event(spec.after), spec.after, (spec.delay_days,))
+    return CompiledOffer(
+        id=spec.id,
+        index=ctx.step_index[spec.id],
+        bit=ctx.bits[spec.id],
+        trigger=trigger,
+        pitch=Pitch.compile(spec, ctx),
+        cogs=spec.cogs,
+        refund_rate=spec.refund.rate,
+        refund_within=spec.refund.within_days,
+    )

@@ -1,0 +1,51 @@
+"""Opt-in page with a lead magnet: the entry step every arriving visitor meets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sim.scenario import Optin
+from sim.steps._base import CompileContext, FloatArray, IntArray, Trigger
+
+if TYPE_CHECKING:
+    from sim.model import FunnelModel
+
+
+@dataclass(frozen=True)
+class CompiledOptin:
+    """A visitor becomes a lead with the segment's rate; the others leave."""
+
+    id: str
+    index: int
+    rate: FloatArray
+    cost_per_lead: float
+    kind: str = "optin"
+    trigger: Trigger | None = Trigger("arrive", "", (0,))
+
+    def apply(self, model: FunnelModel, who: IntArray) -> None:
+        """Opt in today's arrivals."""
+        pop = model.population
+        joins = model.rng.random(who.size) < self.rate[pop.segment[who]]
+        leads = who[joins]
+        pop.lead[leads] = True
+        pop.subscribed[leads] = True
+        ledger = model.ledger
+        ledger.tally("reached", self.index, who.size)
+        ledger.tally("converted", self.index, leads.size)
+        ledger.add_daily("leads", model.day, leads.size)
+        ledger.add_daily("operating", model.day, self.cost_per_lead * leads.size)
+        if model.log is not None:
+            model.log.add(leads, model.day, self.index, "optin")
+            model.log.add(who[~joins], model.day, self.index, "leave")
+        model.emit("optin", self.id, leads)
+
+
+def compile_step(spec: Optin, ctx: CompileContext) -> CompiledOptin:
+    """Compile an ``optin`` step."""
+    return CompiledOptin(
+        id=spec.id,
+        index=ctx.step_index[spec.id],
+        rate=ctx.per_segment(spec.rate),
+        cost_per_lead=spec.cost_per_lead,
+    )

@@ -1,0 +1,28 @@
+"""Order bump: an add-on shown at the moment its parent is bought, joining that order."""
+
+from __future__ import annotations
+
+from sim.scenario import OrderBump
+from sim.steps._base import CompileContext, Trigger
+from sim.steps._selling import Pitch
+from sim.steps.offer import CompiledOffer
+
+
+def compile_step(spec: OrderBump, ctx: CompileContext) -> CompiledOffer:
+    """Compile an ``order_bump``: an offer due the day its parent is bought.
+
+    Its amount adds to the parent's order, so it books revenue but no order of its own
+    (which is how a bump raises the average order value).
+    """
+    return CompiledOffer(
+        id=spec.id,
+        index=ctx.step_index[spec.id],
+        bit=ctx.bits[spec.id],
+        trigger=Trigger("bought", spec.on, (0,)),
+        pitch=Pitch.compile(spec, ctx),
+        cogs=spec.cogs,
+        refund_rate=spec.refund.rate,
+        refund_within=spec.refund.within_days,
+        new_orders=False,
+        kind="order_bump",
+    )

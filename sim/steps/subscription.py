@@ -1,0 +1,81 @@
+"""Subscription: joined like an offer, billed every period until the subscriber churns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.behavior import renewals_survived
+from sim.scenario import Subscription
+from sim.steps._base import CompileContext, IntArray, Trigger
+from sim.steps._money import take_payments
+from sim.steps._selling import Pitch, decide, show
+
+if TYPE_CHECKING:
+    from sim.model import FunnelModel
+
+
+@dataclass(frozen=True)
+class CompiledSubscription:
+    """Joiners pay the first period now; each renewal they survive is billed later.
+
+    The renewals a subscriber survives are drawn at joining (docs/model.md §3.4): the same
+    law as a churn draw before each renewal, at a fraction of the cost.
+    """
+
+    id: str
+    index: int
+    bit: int
+    trigger: Trigger
+    pitch: Pitch
+    price: float
+    period: int
+    churn_rate: float
+    churn_shape: float
+    cogs: float
+    kind: str = "subscription"
+
+    def apply(self, model: FunnelModel, who: IntArray) -> None:
+        """Show the subscription; bill joiners for every period they stay within the horizon."""
+        shown = show(model, self.index, self.pitch, who)
+        joiners, decliners = decide(model, self.index, self.bit, self.pitch, shown)
+        day, horizon = model.day, model.ledger.horizon
+        take_payments(model, self.index, joiners, day, self.pitch.price, self.cogs, new_orders=True)
+        survived = renewals_survived(model.rng, joiners.size, self.churn_rate, self.churn_shape)
+        billable = (horizon - 1 - day) // self.period  # renewals that fall inside the horizon
+        renewals = np.minimum(survived, billable)
+        payer = np.repeat(joiners, renewals)
+        k = np.arange(payer.size) - np.repeat(np.cumsum(renewals) - renewals, renewals) + 1
+        pay_days = day + k * self.period
+        take_payments(model, self.index, payer, pay_days, self.price, self.cogs, new_orders=True)
+        churners = survived < billable
+        ledger = model.ledger
+        ledger.tally("payments", self.index, joiners.size + payer.size)
+        ledger.tally("churned", self.index, int(churners.sum()))
+        ledger.tally("active_at_end", self.index, int((~churners).sum()))
+        if model.log is not None:
+            model.log.add(joiners, day, self.index, "subscribe", self.pitch.price)
+            model.log.add(payer, pay_days, self.index, "renew", self.price)
+            churn_days = day + (survived[churners] + 1) * self.period
+            model.log.add(joiners[churners], churn_days, self.index, "churn")
+            model.log.add(decliners, day, self.index, "decline")
+        model.emit("bought", self.id, joiners)
+        model.emit("declined", self.id, decliners)
+
+
+def compile_step(spec: Subscription, ctx: CompileContext) -> CompiledSubscription:
+    """Compile a ``subscription`` step."""
+    return CompiledSubscription(
+        id=spec.id,
+        index=ctx.step_index[spec.id],
+        bit=ctx.bits[spec.id],
+        trigger=Trigger(ctx.trigger_event(spec.after), spec.after, (spec.delay_days,)),
+        pitch=Pitch.compile(spec, ctx, price=spec.first_payment),
+        price=spec.price,
+        period=spec.period_days,
+        churn_rate=spec.churn.rate,
+        churn_shape=spec.churn.shape,
+        cogs=spec.cogs,
+    )
