@@ -60,7 +60,11 @@ def _check_mixes(s: Scenario) -> Iterator[Found]:
     for name, channel in s.channels.items():
         for seg in channel.mix:
             if seg not in s.segments:
-                yield (("channels", name, "mix", seg), f"unknown segment '{seg}'", near(seg, segments))
+                yield (
+                    ("channels", name, "mix", seg),
+                    f"unknown segment '{seg}'",
+                    near(seg, segments),
+                )
         total = sum(channel.mix.values())
         if not math.isclose(total, 1.0, abs_tol=MIX_TOLERANCE):
             yield (
@@ -100,7 +104,11 @@ def _check_steps(s: Scenario) -> Iterator[Found]:
     seen: set[str] = set()
     for i, step in enumerate(s.funnel):
         if step.id in seen:
-            yield (("funnel", i, "id"), f"duplicate step id '{step.id}'", "give each step its own id")
+            yield (
+                ("funnel", i, "id"),
+                f"duplicate step id '{step.id}'",
+                "give each step its own id",
+            )
         seen.add(step.id)
     optins = [i for i, step in enumerate(s.funnel) if isinstance(step, Optin)]
     if len(optins) != 1:
@@ -165,9 +173,9 @@ def _check_cycles(s: Scenario) -> Iterator[Found]:
             current = nxt[1] if nxt else None
         if trigger is not None and current == start.id and start.id not in reported:
             reported.update(chain)
-            loop = " -> ".join([*reversed(chain), start.id])
+            loop = " after ".join([*chain, start.id])
             yield (
                 ("funnel", i, trigger[0]),
-                f"steps trigger each other in a cycle: {loop}",
+                f"steps wait for each other in a cycle: {loop}",
                 "a step cannot be triggered, directly or not, by itself",
             )

@@ -86,7 +86,10 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
         seg_trust_per_open=np.array([s.email.trust_per_open for s in segs.values()]),
         channels=channels,
         channel_commission=np.array(
-            [ch.commission if isinstance(ch, PartnerChannel) else 0.0 for ch in scenario.channels.values()]
+            [
+                ch.commission if isinstance(ch, PartnerChannel) else 0.0
+                for ch in scenario.channels.values()
+            ]
         ),
         steps=tuple(steps[step_id] for step_id in processing_order(scenario)),
         step_ids=tuple(s.id for s in scenario.funnel),

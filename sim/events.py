@@ -40,7 +40,10 @@ class EventLog:
         event: str,
         amount: float | NDArray[np.float64] = 0.0,
     ) -> None:
-        """Record one event for each visitor in ``who``; ``step`` is -1 for a channel event."""
+        """Record one event for each visitor in ``who``.
+
+        ``step`` indexes the scenario's steps, then its channels (for arrivals).
+        """
         n = len(who)
         if n == 0:
             return
@@ -58,7 +61,7 @@ class EventLog:
         who, day, step, event = (np.concatenate(c) for c in zip(*self._chunks, strict=True))
         amount = np.concatenate(self._amounts)
         order = np.lexsort((np.arange(len(who)), day, who))
-        names = np.array([*step_names, ""], dtype=object)
+        names = np.array([*step_names, *channel_names], dtype=object)
         return pd.DataFrame(
             {
                 "visitor": who[order],

@@ -49,7 +49,9 @@ def load_scenario(path: str | FsPath, *, overrides: Iterable[str] = ()) -> Scena
     try:
         text = FsPath(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise ScenarioError([Problem("", f"cannot read the file: {exc.strerror}", source)]) from None
+        raise ScenarioError(
+            [Problem("", f"cannot read the file: {exc.strerror}", source)]
+        ) from None
     except UnicodeDecodeError:
         raise ScenarioError([Problem("", "the file is not UTF-8 text", source)]) from None
     return parse_scenario(text, source=source, overrides=overrides)
@@ -152,15 +154,21 @@ def resolve_path(tree: Any, parts: Sequence[str], *, origin: str) -> Path:
             if index is None:
                 ids = [str(item.get("id")) for item in node if isinstance(item, Mapping)]
                 raise ScenarioError(
-                    [Problem(".".join(parts), f"no item '{part}' in {where}", origin, hint=near(part, ids))]
+                    [
+                        Problem(
+                            ".".join(parts),
+                            f"no item '{part}' in {where}",
+                            origin,
+                            hint=near(part, ids),
+                        )
+                    ]
                 )
             path.append(index)
             node = node[index]
         elif isinstance(node, Mapping):
             if part not in node and not last:
-                raise ScenarioError(
-                    [Problem(".".join(parts), f"no key '{part}' in {where}", origin, hint=near(part, [str(k) for k in node]))]
-                )
+                # a section left to its defaults: create it; the schema then checks the key
+                node[part] = CommentedMap()
             path.append(part)
             node = node.get(part)
         else:
@@ -193,16 +201,19 @@ def _walk(tree: Any, loc: Sequence[Any]) -> tuple[Path, list[tuple[Any, Any]]]:
     """Follow ``loc`` through the tree: the path found, and the labels passed (with their node)."""
     node, consumed, labels = tree, [], []
     for part in loc:
-        if isinstance(node, Mapping) and part in node:
+        if _has(node, part):
             node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            node = node[part]
+            consumed.append(part)
         else:
             # a union member's tag, a type label, or a key that is missing
             labels.append((part, node))
-            continue
-        consumed.append(part)
     return tuple(consumed), labels
+
+
+def _has(node: Any, part: Any) -> bool:
+    if isinstance(node, Mapping):
+        return part in node
+    return isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
 
 
 def _position(tree: Any, path: Path) -> tuple[int | None, int | None]:
@@ -252,13 +263,19 @@ def _problem_from_pydantic(
     kind, value = err["type"], err.get("input")
     if kind == "extra_forbidden":
         known = _known_keys(err["loc"][:-1])
-        return _locate(tree, path, f"unknown key '{path[-1]}'", near(str(path[-1]), known), source, origins)
+        return _locate(
+            tree, path, f"unknown key '{path[-1]}'", near(str(path[-1]), known), source, origins
+        )
     if kind == "missing":
-        return _locate(tree, path, f"required key '{err['loc'][-1]}' is missing", "", source, origins)
+        return _locate(
+            tree, path, f"required key '{err['loc'][-1]}' is missing", "", source, origins
+        )
     if kind == "union_tag_invalid":
         expected = err["ctx"]["expected_tags"].replace("'", "").split(", ")
         tag = str(err["ctx"]["tag"])
-        return _locate(tree, (*path, "type"), f"unknown type '{tag}'", near(tag, expected), source, origins)
+        return _locate(
+            tree, (*path, "type"), f"unknown type '{tag}'", near(tag, expected), source, origins
+        )
     if kind == "union_tag_not_found":
         return _locate(tree, path, "required key 'type' is missing", "", source, origins)
     return _locate(tree, path, _describe(kind, err, value), "", source, origins)
@@ -279,7 +296,12 @@ def _branch_applies(labels: list[tuple[Any, Any]]) -> bool:
 _NUMBER_LABELS = ("float", "int", "constrained-float", "constrained-int")
 
 
-_BOUNDS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
+_BOUNDS = {
+    "greater_than": ">",
+    "greater_than_equal": ">=",
+    "less_than": "<",
+    "less_than_equal": "<=",
+}
 
 
 def _describe(kind: str, err: Mapping[str, Any], value: Any) -> str:
@@ -341,7 +363,7 @@ def _tag(model: Any) -> str | None:
 
 
 def _plain(node: Any) -> Any:
-    """ruamel's scalar and container subclasses → plain Python values."""
+    """Ruamel's scalar and container subclasses → plain Python values."""
     if isinstance(node, Mapping):
         return {str(k): _plain(v) for k, v in node.items()}
     if isinstance(node, list):

@@ -96,7 +96,9 @@ def daily_frame(ledger: Ledger) -> pd.DataFrame:
     return frame
 
 
-def step_tallies(ledger: Ledger, step_ids: tuple[str, ...], kinds: tuple[str, ...]) -> dict[str, dict[str, float]]:
+def step_tallies(
+    ledger: Ledger, step_ids: tuple[str, ...], kinds: tuple[str, ...]
+) -> dict[str, dict[str, float]]:
     """Per step: reached, converted, revenue, and the tallies its kind keeps."""
     extra = {
         "offer": ("refunds", "refunded"),

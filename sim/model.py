@@ -54,7 +54,7 @@ class ChannelAgent(mesa.Agent):  # type: ignore[misc]
         ledger.channel_spend[self.index] += ch.cost_per_day
         ledger.channel_visitors[self.index] += n
         if model.log is not None:
-            model.log.add(who, model.day, -1, "arrive")
+            model.log.add(who, model.day, len(c.step_ids) + self.index, "arrive")
         model.emit("arrive", "", who)
 
 

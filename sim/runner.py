@@ -18,7 +18,14 @@ import numpy as np
 import pandas as pd
 
 from sim.compile import CompiledScenario, compile_scenario
-from sim.metrics import KPIS, ReplicationResult, daily_frame, describe, replication_kpis, step_tallies
+from sim.metrics import (
+    KPIS,
+    ReplicationResult,
+    daily_frame,
+    describe,
+    replication_kpis,
+    step_tallies,
+)
 from sim.model import FunnelModel
 from sim.scenario import Scenario
 
@@ -128,7 +135,13 @@ def run_scenario(
 
 
 def _run_all(
-    compiled: CompiledScenario, seed: int, n: int, *, jobs: int, events: bool, progress: Progress | None
+    compiled: CompiledScenario,
+    seed: int,
+    n: int,
+    *,
+    jobs: int,
+    events: bool,
+    progress: Progress | None,
 ) -> list[ReplicationResult]:
     if jobs == 1 or n == 1:
         out = []
@@ -141,7 +154,9 @@ def _run_all(
     # spawn, set here rather than at import, so workers start clean on every platform
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(jobs, n), mp_context=context) as pool:
-        futures = {pool.submit(run_replication, compiled, seed, r, events=events): r for r in range(n)}
+        futures = {
+            pool.submit(run_replication, compiled, seed, r, events=events): r for r in range(n)
+        }
         for done, future in enumerate(as_completed(futures), start=1):
             slots[futures[future]] = future.result()
             if progress:

@@ -63,7 +63,12 @@ def decide(
     pop = model.population
     seg = pop.segment[shown]
     bought = buys(
-        model.rng, pitch.take[seg], pop.trust[shown], pop.wtp_scale[shown], pitch.value[seg], pitch.price
+        model.rng,
+        pitch.take[seg],
+        pop.trust[shown],
+        pop.wtp_scale[shown],
+        pitch.value[seg],
+        pitch.price,
     )
     bought &= ~pop.junk[shown]
     buyers, decliners = shown[bought], shown[~bought]

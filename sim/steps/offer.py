@@ -37,9 +37,17 @@ class CompiledOffer:
         shown = show(model, self.index, self.pitch, who)
         buyers, decliners = decide(model, self.index, self.bit, self.pitch, shown)
         take_payments(
-            model, self.index, buyers, model.day, self.pitch.price, self.cogs, new_orders=self.new_orders
+            model,
+            self.index,
+            buyers,
+            model.day,
+            self.pitch.price,
+            self.cogs,
+            new_orders=self.new_orders,
         )
-        schedule_refunds(model, self.index, buyers, self.pitch.price, self.refund_rate, self.refund_within)
+        schedule_refunds(
+            model, self.index, buyers, self.pitch.price, self.refund_rate, self.refund_within
+        )
         if model.log is not None:
             model.log.add(buyers, model.day, self.index, "buy", self.pitch.price)
             model.log.add(decliners, model.day, self.index, "decline")

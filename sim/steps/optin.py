@@ -12,6 +12,9 @@ if TYPE_CHECKING:
     from sim.model import FunnelModel
 
 
+_ON_ARRIVAL = Trigger("arrive", "", (0,))
+
+
 @dataclass(frozen=True)
 class CompiledOptin:
     """A visitor becomes a lead with the segment's rate; the others leave."""
@@ -21,7 +24,7 @@ class CompiledOptin:
     rate: FloatArray
     cost_per_lead: float
     kind: str = "optin"
-    trigger: Trigger | None = Trigger("arrive", "", (0,))
+    trigger: Trigger | None = _ON_ARRIVAL
 
     def apply(self, model: FunnelModel, who: IntArray) -> None:
         """Opt in today's arrivals."""

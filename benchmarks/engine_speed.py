@@ -1,0 +1,78 @@
+"""Engine speed: a bundled scenario scaled to N visitors, one replication, no event log.
+
+Usage:
+    python benchmarks/engine_speed.py [SCENARIO] [--visitors N] [--repeat R]
+
+Scales every channel by the same factor (paid channels: budget and half-saturation budget
+together, which scales the Hill curve's clicks exactly), runs R times in this process and
+prints the median visitors per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import sim
+from sim.compile import compile_scenario
+from sim.runner import run_replication
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def scale_overrides(scenario: sim.Scenario, visitors: float) -> list[str]:
+    """``--set`` overrides that scale the scenario's traffic to about ``visitors``."""
+    compiled = compile_scenario(scenario)
+    expected = sum(ch.visitors_per_day for ch in compiled.channels) * compiled.acquisition
+    f = visitors / expected
+    out = []
+    for name, ch in scenario.channels.items():
+        if ch.type == "paid":
+            out.append(f"channels.{name}.daily_budget={ch.daily_budget * f!r}")
+            if ch.half_saturation_budget is not None:
+                out.append(
+                    f"channels.{name}.half_saturation_budget={ch.half_saturation_budget * f!r}"
+                )
+        else:
+            out.append(f"channels.{name}.visitors_per_day={ch.visitors_per_day * f!r}")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument(
+        "scenario", nargs="?", default=str(ROOT / "scenarios" / "pastry_school.yaml")
+    )
+    parser.add_argument("--visitors", type=float, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+
+    base = sim.load_scenario(args.scenario)
+    overrides = scale_overrides(base, args.visitors)
+    compiled = compile_scenario(sim.load_scenario(args.scenario, overrides=overrides))
+    rates, visitors = [], 0.0
+    for r in range(args.repeat):
+        started = time.perf_counter()
+        result = run_replication(compiled, base.seed, r)
+        elapsed = time.perf_counter() - started
+        visitors = result.kpis["visitors"]
+        rates.append(visitors / elapsed)
+    print(f"scenario     {args.scenario}")
+    print(f"overrides    {' '.join('--set ' + o for o in overrides)}")
+    cpu = platform.processor() or platform.machine()
+    print(f"machine      {cpu}, {os.cpu_count()} cores, python {platform.python_version()}")
+    print(f"visitors     {visitors:,.0f} per replication, horizon {compiled.horizon} days")
+    print(
+        f"speed        {statistics.median(rates):,.0f} visitors/s (median of {args.repeat}; "
+        f"min {min(rates):,.0f}, max {max(rates):,.0f})"
+    )
+
+
+if __name__ == "__main__":
+    main()

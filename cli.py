@@ -1,0 +1,205 @@
+"""The ``sim`` command: a thin parser over the library.
+
+Only this module prints or picks exit codes: 0 done, 2 bad input (scenario, override or
+option), 1 anything unexpected. Heavy imports (numpy, mesa) happen inside the commands so
+``sim --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from sim.errors import ScenarioError
+
+app = typer.Typer(
+    name="sim",
+    help="Simulate sales funnels visitor by visitor: what a design earns before buying traffic.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+_state = {"debug": False}
+
+ScenarioArg = Annotated[Path, typer.Argument(help="The scenario file (YAML).", show_default=False)]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="PATH=VALUE",
+        help="Override a field by its dotted path, e.g. funnel.core.price=297 (repeatable).",
+    ),
+]
+
+
+@app.callback()
+def main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    """Simulate sales funnels visitor by visitor."""
+    _state["debug"] = debug
+
+
+def _show_scenario_error(exc: ScenarioError) -> None:
+    count = len(exc.problems)
+    err.print(f"[bold red]error:[/] the scenario has {count} problem{'s' * (count > 1)}:")
+    for p in exc.problems:
+        where = p.location()
+        path = f" [bold]{p.path}[/]:" if p.path else ""
+        err.print(f"  [cyan]{where}[/]:{path} {p.message}", highlight=False, soft_wrap=True)
+        if p.hint:
+            err.print(f"    [dim]hint:[/] {p.hint}", highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn the library's errors into messages and exit codes; tracebacks only with --debug."""
+    from sim.errors import ScenarioError
+
+    try:
+        yield
+    except ScenarioError as exc:
+        if _state["debug"]:
+            err.print(traceback.format_exc())
+        _show_scenario_error(exc)
+        raise typer.Exit(2) from None
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        if _state["debug"]:
+            raise
+        err.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}", highlight=False)
+        err.print("[dim]run with --debug for the traceback[/]")
+        raise typer.Exit(1) from None
+
+
+@contextmanager
+def _progress_bar(label: str, total: int) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr that appears only if the work takes more than a second."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    bar = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+    task = bar.add_task(label, total=total)
+    timer = threading.Timer(1.0, bar.start)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield lambda done, _total: bar.update(task, completed=done)
+    finally:
+        timer.cancel()
+        bar.stop()
+
+
+def _fail(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(2)
+
+
+@app.command()
+def run(
+    scenario: ScenarioArg,
+    replications: Annotated[
+        int | None,
+        typer.Option("--replications", "-n", min=1, help="Replications (default: the scenario's)."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Seed (default: the scenario's).")] = None,
+    jobs: Annotated[
+        int,
+        typer.Option("--jobs", "-j", min=1, help="Worker processes; results do not depend on it."),
+    ] = 1,
+    overrides: SetOpt = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as JSON on stdout, nothing else.")
+    ] = False,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write summary.json, replications.csv, daily.csv here."),
+    ] = None,
+    events: Annotated[
+        bool, typer.Option("--events", help="Also record the event log (events.csv; needs --out).")
+    ] = False,
+) -> None:
+    """Simulate a scenario and print its funnel and economics."""
+    if events and out_dir is None:
+        _fail("--events writes events.csv into the output folder: add --out DIR")
+    with _user_errors():
+        from sim import load_scenario, run_scenario
+        from sim.report import economics_table, funnel_table, summary_json, write_outputs
+
+        spec = load_scenario(scenario, overrides=overrides or [])
+        n = replications or spec.replications
+        started = time.perf_counter()
+        with _progress_bar(f"simulating {spec.name}", n) as progress:
+            result = run_scenario(
+                spec, replications=n, seed=seed, jobs=jobs, events=events, progress=progress
+            )
+        elapsed = time.perf_counter() - started
+        written = write_outputs(result, out_dir) if out_dir is not None else []
+    if as_json:
+        out.print(
+            summary_json(result.summary), end="", markup=False, highlight=False, soft_wrap=True
+        )
+        return
+    kinds = {step.id: step.type for step in spec.funnel}
+    out.print(funnel_table(result.summary, kinds))
+    out.print(economics_table(result.summary))
+    out.print(f"[dim]{n} replications in {elapsed:.1f} s[/]")
+    for path in written:
+        out.print(f"[dim]wrote {path}[/]")
+
+
+@app.command()
+def validate(
+    files: Annotated[
+        list[Path], typer.Argument(help="Scenario files to check.", show_default=False)
+    ],
+    overrides: SetOpt = None,
+) -> None:
+    """Check scenario files without running them; exit 2 if any has a problem."""
+    from sim import ScenarioError, load_scenario
+
+    failed = False
+    for path in files:
+        try:
+            spec = load_scenario(path, overrides=overrides or [])
+        except ScenarioError as exc:
+            failed = True
+            _show_scenario_error(exc)
+        else:
+            out.print(
+                f"[green]ok[/] {path}: {spec.name} ({len(spec.funnel)} steps)", highlight=False
+            )
+    if failed:
+        raise typer.Exit(2)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the scenario format (for editor completion)."""
+    from sim.scenario import Scenario
+
+    text = json.dumps(Scenario.model_json_schema(), indent=2, sort_keys=True)
+    out.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

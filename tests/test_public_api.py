@@ -1,0 +1,28 @@
+"""The public surface is small and pinned: changing it is a decision, not an accident."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+import sim
+from cli import app
+
+
+def test_sim_exports() -> None:
+    assert sorted(sim.__all__) == [
+        "Problem",
+        "RunResult",
+        "Scenario",
+        "ScenarioError",
+        "Summary",
+        "load_scenario",
+        "parse_scenario",
+        "run_scenario",
+    ]
+
+
+def test_cli_commands() -> None:
+    names = sorted(c.name or c.callback.__name__ for c in app.registered_commands)  # type: ignore[union-attr]
+    assert names == ["run", "schema", "validate"]
+    result = CliRunner().invoke(app, ["--help"])
+    assert result.exit_code == 0

@@ -1,0 +1,45 @@
+"""Every bundled scenario is a test: it validates, runs, and its offers sell."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import SCENARIOS
+from typer.testing import CliRunner
+
+import sim
+from cli import app
+
+
+def test_the_bundle_is_complete() -> None:
+    names = {p.stem for p in SCENARIOS}
+    assert {
+        "quickstart",
+        "pastry_school",
+        "saas_trial",
+        "webinar_funnel",
+        "eshop_first_order",
+    } <= names
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+def test_bundled_scenario_runs_and_sells(path: Path) -> None:
+    scenario = sim.load_scenario(path)
+    assert scenario.description or path.read_text().startswith("#"), (
+        "explain the scenario in a comment"
+    )
+    result = sim.run_scenario(scenario, replications=2)
+    kpis = result.summary.kpis
+    assert kpis["visitors"]["mean"] > 0
+    assert kpis["buyers"]["mean"] > 0
+    for step in scenario.funnel:
+        if step.type in ("offer", "order_bump", "subscription"):
+            assert result.summary.steps[step.id]["converted"]["mean"] > 0, f"{step.id} never sells"
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+def test_sim_run_succeeds_on_bundled_scenario(path: Path) -> None:
+    result = CliRunner().invoke(app, ["run", str(path), "-n", "1"])
+    assert result.exit_code == 0, result.stderr
+    assert "Economics" in result.stdout
