@@ -43,3 +43,10 @@ def test_sim_run_succeeds_on_bundled_scenario(path: Path) -> None:
     result = CliRunner().invoke(app, ["run", str(path), "-n", "1"])
     assert result.exit_code == 0, result.stderr
     assert "Economics" in result.stdout
+
+
+def test_readme_example_scenario_is_valid() -> None:
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    scenario = sim.parse_scenario(block, source="README.md")
+    assert sim.run_scenario(scenario, replications=1).summary.kpis["buyers"]["mean"] > 0
