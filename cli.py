@@ -168,6 +168,141 @@ def run(
 
 
 @app.command()
+def optimize(
+    scenario: ScenarioArg,
+    trials: Annotated[
+        int, typer.Option(min=1, help="Finished trials the study should reach.")
+    ] = 100,
+    timeout: Annotated[
+        float | None, typer.Option(min=1, help="Stop starting trials after this many seconds.")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(min=0, help="Run and sampler seed (default: the scenario's).")
+    ] = None,
+    replications: Annotated[
+        int | None,
+        typer.Option(
+            "--replications", "-n", min=1, help="Replications per trial (default: the scenario's)."
+        ),
+    ] = None,
+    sampler: Annotated[
+        str | None,
+        typer.Option(
+            help="tpe (default), nsga2 (default for several objectives), random, qmc, gp, cmaes."
+        ),
+    ] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            help="Optuna storage URL (postgresql://…, sqlite:///…), a journal file, or 'memory'."
+        ),
+    ] = None,
+    study: Annotated[
+        str | None, typer.Option("--study", help="Study name (default: the file's name).")
+    ] = None,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", min=1, help="Worker processes sharing the study.")
+    ] = 1,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default: ./<scenario>-optimize).")
+    ] = None,
+    top_k: Annotated[
+        int, typer.Option("--top-k", min=1, help="Best trials to re-evaluate on fresh seeds.")
+    ] = 5,
+    reeval: Annotated[
+        int | None,
+        typer.Option(
+            "--reeval-replications",
+            min=2,
+            help="Replications of the re-evaluation (default 2 × n).",
+        ),
+    ] = None,
+    prune: Annotated[
+        bool, typer.Option("--prune/--no-prune", help="Stop clearly worse trials early.")
+    ] = True,
+    overrides: SetOpt = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the result as JSON on stdout, nothing else.")
+    ] = False,
+) -> None:
+    """Search the scenario's `search` section for the design that best meets its objective."""
+    out_dir = out_dir or Path(f"{scenario.stem}-optimize")
+    with _user_errors():
+        from optimize import StudyConfig, optimize_scenario
+        from optimize.report import best_table, result_dict, write_study_outputs
+        from optimize.study import SAMPLERS, default_storage
+        from sim import load_scenario
+
+        if sampler is not None and sampler not in SAMPLERS:
+            _fail(f"unknown sampler '{sampler}'; choose one of {', '.join(SAMPLERS)}")
+        load_scenario(scenario, overrides=overrides or [])  # refuse bad input before any output
+        config = StudyConfig(
+            text=scenario.read_text(encoding="utf-8"),
+            source=str(scenario),
+            overrides=tuple(overrides or ()),
+            storage=storage or default_storage(out_dir),
+            study_name=study or scenario.stem,
+            sampler=sampler,
+            seed=seed,
+            replications=replications,
+            trials=trials,
+            timeout=timeout,
+            prune=prune,
+            jobs=jobs,
+        )
+        with _trial_bar(trials) as progress:
+            result = optimize_scenario(
+                config, top_k=top_k, reeval_replications=reeval, progress=progress
+            )
+        written = write_study_outputs(result, out_dir)
+    if as_json:
+        out.print(
+            json.dumps(result_dict(result), indent=2, sort_keys=True),
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        return
+    out.print(best_table(result))
+    c = result.counts
+    out.print(
+        f"[dim]{c['finished']} trials finished ({c['complete']} complete, {c['pruned']} pruned); "
+        f"study '{config.study_name}' in {config.storage}[/]"
+    )
+    for path in written:
+        out.print(f"[dim]wrote {path}[/]")
+
+
+@contextmanager
+def _trial_bar(total: int) -> Iterator[Callable[[int, int, float | None], None]]:
+    """Trials done, best so far and time left, on stderr."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    bar = Progress(
+        TextColumn("trials"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("best {task.fields[best]}"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+    task = bar.add_task("trials", total=total, best="—")
+    with bar:
+
+        def update(done: int, _total: int, best: float | None) -> None:
+            bar.update(task, completed=done, best="—" if best is None else f"{best:.4g}")
+
+        yield update
+
+
+@app.command()
 def validate(
     files: Annotated[
         list[Path], typer.Argument(help="Scenario files to check.", show_default=False)

@@ -53,3 +53,8 @@ class ScenarioError(ValueError):
             raise ValueError("ScenarioError needs at least one problem")
         self.problems: tuple[Problem, ...] = tuple(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+    @classmethod
+    def at(cls, path: str, message: str, hint: str = "") -> ScenarioError:
+        """One problem at a key path, not yet placed in a file."""
+        return cls([Problem(path, message, hint=hint)])

@@ -22,6 +22,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from sim._checks import Path, check_scenario, near
 from sim.errors import Problem, ScenarioError
 from sim.scenario import Scenario
+from sim.variants import check_search
 
 _UNION_TYPES = (typing.Union, types.UnionType)
 
@@ -90,14 +91,17 @@ def validate_tree(
 ) -> Scenario:
     """Validate a loaded tree; problems are located through the tree's positions."""
     origins = origins or {}
+    plain = to_plain(tree)
     try:
-        scenario = Scenario.model_validate(_plain(tree))
+        scenario = Scenario.model_validate(plain)
     except ValidationError as exc:
         problems = _dedupe(
             _problem_from_pydantic(tree, err, source, origins) for err in exc.errors()
         )
         raise ScenarioError([p for p in problems if p is not None]) from None
     found = check_scenario(scenario)
+    if not found and (scenario.search or scenario.variants):
+        found = check_search(plain, scenario, lambda design: validate_tree(design, source=source))
     if found:
         raise ScenarioError(
             [_locate(tree, path, msg, hint, source, origins) for path, msg, hint in found]
@@ -288,7 +292,11 @@ def _branch_applies(labels: list[tuple[Any, Any]]) -> bool:
             continue
         if label.startswith("dict[") and not isinstance(node, Mapping):
             return False
-        if label in _NUMBER_LABELS and isinstance(node, Mapping):
+        if label.startswith("list[") and not isinstance(node, list):
+            return False
+        if label in _NUMBER_LABELS and isinstance(node, Mapping | list):
+            return False
+        if label[:1].isupper() and not isinstance(node, Mapping):  # a model: needs a mapping
             return False
     return True
 
@@ -313,6 +321,8 @@ def _describe(kind: str, err: Mapping[str, Any], value: Any) -> str:
         return f"expected {expected}, got {value!r}"
     if kind == "string_pattern_mismatch":
         return f"names may hold letters, digits, '_' and '-' and start with a letter, got {value!r}"
+    if kind == "value_error":
+        return str(err["msg"]).removeprefix("Value error, ")
     if kind == "literal_error":
         return f"expected {err['ctx']['expected']}, got {value!r}"
     if kind == "too_short":
@@ -362,12 +372,12 @@ def _tag(model: Any) -> str | None:
     return None
 
 
-def _plain(node: Any) -> Any:
+def to_plain(node: Any) -> Any:
     """Ruamel's scalar and container subclasses → plain Python values."""
     if isinstance(node, Mapping):
-        return {str(k): _plain(v) for k, v in node.items()}
+        return {str(k): to_plain(v) for k, v in node.items()}
     if isinstance(node, list):
-        return [_plain(v) for v in node]
+        return [to_plain(v) for v in node]
     if isinstance(node, bool):
         return bool(node)
     if isinstance(node, int):

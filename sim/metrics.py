@@ -32,6 +32,8 @@ KPIS = (
     "roas",
     "poas",
     "payback_day",
+    "ltv_cac",
+    "profit_per_visitor",
 )
 STEP_FIGURES = ("reached", "converted", "revenue")
 INTERVAL = (0.05, 0.95)  # the 90% interval: 5th and 95th percentile over replications
@@ -78,6 +80,8 @@ def replication_kpis(ledger: Ledger, population: Population) -> dict[str, float]
         "roas": _ratio(d["revenue"], d["spend"]),
         "poas": _ratio(gross, d["spend"]),
         "payback_day": payback_day(daily_frame(ledger)["cumulative_cash"].to_numpy()),
+        "ltv_cac": _ratio(_ratio(gross, buyers), _ratio(d["spend"], buyers)),
+        "profit_per_visitor": _ratio(profit, d["visitors"]),
     }
 
 

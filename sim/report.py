@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from rich.table import Table
 
+from sim._atomic import Content, write_files
 from sim.metrics import KPIS
 from sim.runner import RunResult, Summary
 
@@ -29,6 +26,7 @@ _KIND = {
     "cr2": "share",
     "roas": "ratio",
     "poas": "ratio",
+    "ltv_cac": "ratio",
     "payback_day": "day",
 }
 _LABEL = {
@@ -41,6 +39,8 @@ _LABEL = {
     "roas": "ROAS (revenue / spend)",
     "poas": "POAS (gross profit / spend)",
     "payback_day": "payback day",
+    "ltv_cac": "LTV / CAC",
+    "profit_per_visitor": "profit per visitor",
 }
 
 
@@ -122,29 +122,13 @@ def summary_json(summary: Summary) -> str:
 def write_outputs(result: RunResult, out_dir: str | Path) -> list[Path]:
     """Write ``summary.json``, ``replications.csv``, ``daily.csv`` (and ``events.csv``).
 
-    Each file is written in full to a temporary file beside it, then renamed into place,
-    so a file in ``out_dir`` is always either the old one or the complete new one.
+    Each file is written in full, then renamed into place (``sim._atomic.write_files``).
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    files: dict[str, Any] = {
+    files: dict[str, Content] = {
         "summary.json": summary_json(result.summary),
         "replications.csv": result.replications,
         "daily.csv": result.daily,
     }
     if result.events is not None:
         files["events.csv"] = result.events
-    staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=out))
-    try:
-        for name, content in files.items():
-            if isinstance(content, str):
-                (staging / name).write_text(content, encoding="utf-8")
-            else:
-                content.to_csv(staging / name, index=False, float_format="%.10g")
-        written = []
-        for name in files:
-            os.replace(staging / name, out / name)
-            written.append(out / name)
-        return written
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    return write_files(out_dir, files)

@@ -102,6 +102,7 @@ def run_scenario(
     jobs: int = 1,
     events: bool = False,
     progress: Progress | None = None,
+    first_replication: int = 0,
 ) -> RunResult:
     """Run a scenario's replications and summarize them.
 
@@ -112,6 +113,8 @@ def run_scenario(
         jobs: worker processes (1 runs in this process); the result does not depend on it.
         events: also keep the per-visitor event log.
         progress: called as ``progress(done, total)`` after each replication.
+        first_replication: run replications ``first … first + n − 1`` of the seed (fresh
+            seeds for a re-evaluation that must not reuse the search's replications).
 
     Returns:
         The summary, one row per replication, the daily series and, with ``events``,
@@ -130,32 +133,35 @@ def run_scenario(
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
     compiled = compile_scenario(scenario)
-    results = _run_all(compiled, s, n, jobs=jobs, events=events, progress=progress)
-    return _assemble(scenario, s, results)
+    indices = range(first_replication, first_replication + n)
+    results = _run_all(compiled, s, indices, jobs=jobs, events=events, progress=progress)
+    return _assemble(scenario, s, results, first=first_replication)
 
 
 def _run_all(
     compiled: CompiledScenario,
     seed: int,
-    n: int,
+    indices: range,
     *,
     jobs: int,
     events: bool,
     progress: Progress | None,
 ) -> list[ReplicationResult]:
+    n = len(indices)
     if jobs == 1 or n == 1:
         out = []
-        for r in range(n):
+        for done, r in enumerate(indices, start=1):
             out.append(run_replication(compiled, seed, r, events=events))
             if progress:
-                progress(r + 1, n)
+                progress(done, n)
         return out
     slots: list[ReplicationResult | None] = [None] * n
     # spawn, set here rather than at import, so workers start clean on every platform
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(jobs, n), mp_context=context) as pool:
         futures = {
-            pool.submit(run_replication, compiled, seed, r, events=events): r for r in range(n)
+            pool.submit(run_replication, compiled, seed, r, events=events): slot
+            for slot, r in enumerate(indices)
         }
         for done, future in enumerate(as_completed(futures), start=1):
             slots[futures[future]] = future.result()
@@ -164,7 +170,9 @@ def _run_all(
     return [r for r in slots if r is not None]
 
 
-def _assemble(scenario: Scenario, seed: int, results: list[ReplicationResult]) -> RunResult:
+def _assemble(
+    scenario: Scenario, seed: int, results: list[ReplicationResult], *, first: int
+) -> RunResult:
     per_rep = pd.DataFrame([r.kpis for r in results], columns=list(KPIS))
     step_cols = {
         f"{step_id}.{name}": [r.steps[step_id][name] for r in results]
@@ -172,7 +180,7 @@ def _assemble(scenario: Scenario, seed: int, results: list[ReplicationResult]) -
         for name in figures
     }
     per_rep = pd.concat([per_rep, pd.DataFrame(step_cols)], axis=1)
-    per_rep.insert(0, "replication", np.arange(len(results)))
+    per_rep.insert(0, "replication", np.arange(first, first + len(results)))
     summary = Summary(
         scenario=scenario.name,
         replications=len(results),
@@ -185,13 +193,13 @@ def _assemble(scenario: Scenario, seed: int, results: list[ReplicationResult]) -
         },
         meta=_meta(),
     )
-    daily = _stack([r.daily for r in results])
-    events = _stack([r.events for r in results]) if results[0].events is not None else None
+    daily = _stack([r.daily for r in results], first)
+    events = _stack([r.events for r in results], first) if results[0].events is not None else None
     return RunResult(summary=summary, replications=per_rep, daily=daily, events=events)
 
 
-def _stack(frames: list[Any]) -> pd.DataFrame:
-    tagged = [f.assign(replication=i) for i, f in enumerate(frames)]
+def _stack(frames: list[Any], first: int) -> pd.DataFrame:
+    tagged = [f.assign(replication=first + i) for i, f in enumerate(frames)]
     out = pd.concat(tagged, ignore_index=True)
     return out[["replication", *[c for c in out.columns if c != "replication"]]]
 

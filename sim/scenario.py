@@ -7,7 +7,7 @@ Rules that span several keys (a mix summing to 1, a step naming another) live in
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -183,6 +183,68 @@ Step = Annotated[
 ]
 
 
+# --- the search: what `sim optimize` may change, and what it aims for ---------------------
+
+
+class NumberRange(_Spec):
+    """A numeric search range; whole-number keys (days) are searched as integers."""
+
+    low: float
+    high: float
+    step: Positive | None = None
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> NumberRange:
+        if self.low > self.high:
+            raise ValueError(f"`low <= high` must hold, got low={self.low:g}, high={self.high:g}")
+        if self.log and self.low <= 0:
+            raise ValueError(f"a log range needs low > 0, got low={self.low:g}")
+        if self.log and self.step is not None:
+            raise ValueError("give either `step` or `log: true`, not both")
+        return self
+
+
+Choices = Annotated[list[str | float | int | bool | None], Field(min_length=1)]
+
+
+class Variant(_Spec):
+    """An alternative funnel: steps removed, then steps added, then keys set."""
+
+    description: str = ""
+    remove: list[Name] = []
+    add: list[Step] = []
+    set: dict[str, Any] = {}
+
+
+class Bound(_Spec):
+    """A limit on a KPI's mean: ``min``, ``max`` or both."""
+
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _some_bound(self) -> Bound:
+        if self.min is None and self.max is None:
+            raise ValueError("give `min`, `max` or both")
+        return self
+
+
+class Objective(_Spec):
+    """KPIs to maximize or minimize (their means over replications), and constraints."""
+
+    maximize: str | list[str] = "poas"
+    minimize: str | list[str] = []
+    constraints: dict[str, Bound] = {}
+
+    @property
+    def goals(self) -> list[tuple[str, str]]:
+        """(kpi, "maximize" | "minimize") pairs, maximized ones first."""
+        up = [self.maximize] if isinstance(self.maximize, str) else list(self.maximize)
+        down = [self.minimize] if isinstance(self.minimize, str) else list(self.minimize)
+        return [(k, "maximize") for k in up] + [(k, "minimize") for k in down]
+
+
 # --- the scenario -------------------------------------------------------------------------
 
 
@@ -209,6 +271,9 @@ class Scenario(_Spec):
     channels: Annotated[dict[Name, Channel], Field(min_length=1)]
     funnel: Annotated[list[Step], Field(min_length=1)]
     costs: Costs = Costs()
+    search: dict[str, NumberRange | Choices] = {}
+    variants: dict[Name, Variant] = {}
+    objective: Objective = Objective()
 
     def step(self, step_id: str) -> Step:
         """The funnel step with this id.

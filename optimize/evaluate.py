@@ -1,0 +1,166 @@
+"""After the search: re-run the top designs on fresh seeds and compare with the baseline.
+
+The best trials of a noisy search look better than they are (the winner's curse): they
+were chosen *because* their replications came out well. So the top k designs, and the
+scenario as written, are run again on replications the search never saw (indices after
+the search's), and the winner is chosen by that re-evaluation. The improvement over the
+baseline is the mean of the paired per-replication differences, with a 90% t-interval.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.trial import TrialState
+from scipy import stats
+
+from optimize.space import SearchSpace
+from optimize.study import StudyConfig, finished, replications, run_seed
+from sim.runner import RunResult, run_scenario
+from sim.scenario import Scenario
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A design from the study, with its figures in the search and in the re-evaluation."""
+
+    trial: int
+    params: dict[str, Any]
+    search_kpis: dict[str, float | None]
+    result: RunResult  # on fresh seeds
+
+    def objective(self, kpi: str) -> float:
+        """Mean of a KPI in the re-evaluation."""
+        return _mean(self.result, kpi)
+
+
+@dataclass(frozen=True)
+class OptimizeResult:
+    """The outcome of a study, ready to show and to write."""
+
+    config: StudyConfig
+    study: optuna.Study
+    goals: list[tuple[str, str]]
+    counts: dict[str, int]
+    seed: int
+    search_replications: int
+    reeval_first: int
+    baseline: RunResult
+    candidates: list[Candidate]  # best first
+    improvement: dict[str, dict[str, float | None]]  # kpi -> paired difference, best - base
+    changes: list[tuple[str, Any, Any]]  # (path, baseline value, best value)
+
+    @property
+    def best(self) -> Candidate:
+        """The winner of the re-evaluation."""
+        return self.candidates[0]
+
+
+def _mean(result: RunResult, kpi: str) -> float:
+    values = result.replications[kpi].to_numpy(dtype=float)
+    values = values[~np.isnan(values)]
+    return float(values.mean()) if values.size else math.nan
+
+
+def top_trials(study: optuna.Study, k: int) -> list[optuna.trial.FrozenTrial]:
+    """The k best feasible trials (single objective) or up to k of the Pareto front."""
+    if len(study.directions) > 1:
+        return study.best_trials[:k]
+    complete = [
+        t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if _feasible(t)
+    ]
+    sign = -1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else 1.0
+    return sorted(complete, key=lambda t: (sign * float(t.value), t.number))[:k]
+
+
+def _feasible(trial: optuna.trial.FrozenTrial) -> bool:
+    return all(value <= 0 for value in trial.constraints.values())
+
+
+def paired_difference(best: RunResult, base: RunResult, kpi: str) -> dict[str, float | None]:
+    """Mean of the per-replication differences and its 90% t-interval."""
+    with np.errstate(invalid="ignore"):  # never-paid-back minus never-paid-back
+        diff = best.replications[kpi].to_numpy(dtype=float) - base.replications[kpi].to_numpy(
+            dtype=float
+        )
+    diff = diff[np.isfinite(diff)]
+    if diff.size < 2:
+        return {"mean": float(diff.mean()) if diff.size else None, "lo": None, "hi": None}
+    half = stats.t.ppf(0.95, diff.size - 1) * diff.std(ddof=1) / math.sqrt(diff.size)
+    return {
+        "mean": float(diff.mean()),
+        "lo": float(diff.mean() - half),
+        "hi": float(diff.mean() + half),
+    }
+
+
+def reevaluate(
+    config: StudyConfig,
+    space: SearchSpace,
+    scenario: Scenario,
+    study: optuna.Study,
+    *,
+    top_k: int = 5,
+    reeval_replications: int | None = None,
+    jobs: int = 1,
+) -> OptimizeResult:
+    """Re-run the top designs and the baseline on fresh seeds; pick the best.
+
+    Raises:
+        ValueError: the study has no complete, feasible trial to re-evaluate.
+    """
+    goals = scenario.objective.goals
+    trials = top_trials(study, top_k)
+    if not trials:
+        raise ValueError("the study has no complete trial that meets the constraints")
+    seed, n = run_seed(config, scenario), replications(config, scenario)
+    m = reeval_replications or 2 * n
+    runs = {"replications": m, "seed": seed, "first_replication": n, "jobs": jobs}
+    baseline = run_scenario(scenario, **runs)
+    candidates = [
+        Candidate(
+            trial=t.number,
+            params=dict(t.params),
+            search_kpis=dict(t.user_attrs.get("kpis", {})),
+            result=run_scenario(space.design(t.params), **runs),
+        )
+        for t in trials
+    ]
+    kpi, direction = goals[0]
+    sign = -1.0 if direction == "maximize" else 1.0
+    candidates.sort(key=lambda c: (_nan_last(sign * c.objective(kpi)), c.trial))
+    improvement = {
+        name: paired_difference(candidates[0].result, baseline, name)
+        for name in dict.fromkeys([k for k, _ in goals] + list(_KEY_KPIS))
+    }
+    states = study.get_trials(deepcopy=False)
+    counts = {
+        "finished": finished(study),
+        "complete": sum(t.state == TrialState.COMPLETE for t in states),
+        "pruned": sum(t.state == TrialState.PRUNED for t in states),
+        "failed": sum(t.state == TrialState.FAIL for t in states),
+    }
+    return OptimizeResult(
+        config=config,
+        study=study,
+        goals=goals,
+        counts=counts,
+        seed=seed,
+        search_replications=n,
+        reeval_first=n,
+        baseline=baseline,
+        candidates=candidates,
+        improvement=improvement,
+        changes=space.changes(candidates[0].params),
+    )
+
+
+_KEY_KPIS = ("profit", "revenue", "poas", "cac", "ltv", "buyers", "payback_day")
+
+
+def _nan_last(x: float) -> float:
+    return math.inf if math.isnan(x) else x

@@ -1,0 +1,238 @@
+"""What ``sim optimize`` shows and writes.
+
+The best-design table, best.yaml, study.json, the HTML page of Optuna's plots, and the
+result as JSON.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import optuna
+from rich.table import Table
+from ruamel.yaml import YAML
+
+from optimize.evaluate import OptimizeResult
+from sim._atomic import write_files
+from sim.loader import apply_overrides, load_tree
+from sim.metrics import describe
+from sim.report import fmt
+from sim.variants import BASE, VARIANT, apply_design
+
+_SHOWN = ("profit", "revenue", "buyers", "cac", "ltv", "poas", "payback_day")
+_KINDS = {
+    "buyers": "count",
+    "poas": "ratio",
+    "roas": "ratio",
+    "ltv_cac": "ratio",
+    "payback_day": "day",
+}
+_KINDS |= {"cr1": "share", "cr2": "share", "visitors": "count", "leads": "count", "orders": "count"}
+
+
+def _figure(values: Any, kpi: str, currency: str) -> str:
+    d = describe(values)
+    kind = _KINDS.get(kpi, "money")
+    mean = fmt(d["mean"], kind, currency)
+    if d["lo"] == d["hi"]:
+        return mean
+    return f"{mean} ({fmt(d['lo'], kind, currency)} … {fmt(d['hi'], kind, currency)})"
+
+
+def best_table(result: OptimizeResult) -> Table:
+    """Changed parameters, then the objective and key KPIs: baseline → best, re-evaluated."""
+    currency = result.baseline.summary.currency
+    best = result.best
+    m = len(best.result.replications)
+    table = Table(
+        title=f"Best design — trial {best.trial} of study '{result.config.study_name}'",
+        caption=(
+            f"re-evaluated on {m} fresh replications "
+            f"(indices {result.reeval_first}…{result.reeval_first + m - 1}); "
+            "KPI: mean (5th…95th percentile); change: mean paired difference (90% CI)"
+        ),
+        title_justify="left",
+    )
+    for col in ("", "baseline", "best", "change"):
+        table.add_column(col, justify="left" if not col else "right")
+    for path, old, new in result.changes:
+        table.add_row(f"[bold]{path}[/]", _plain(old), _plain(new), "")
+    shown = list(dict.fromkeys([k for k, _ in result.goals] + list(_SHOWN)))
+    for kpi in shown:
+        base = result.baseline.replications[kpi].to_numpy()
+        ours = best.result.replications[kpi].to_numpy()
+        diff = result.improvement.get(kpi)
+        change = ""
+        if diff and diff["mean"] is not None:
+            kind = _KINDS.get(kpi, "money")
+            change = fmt(diff["mean"], kind, currency)
+            if diff["lo"] is not None:
+                change += (
+                    f" ({fmt(diff['lo'], kind, currency)} … {fmt(diff['hi'], kind, currency)})"
+                )
+        table.add_row(kpi, _figure(base, kpi, currency), _figure(ours, kpi, currency), change)
+    return table
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.4g}"
+    return "—" if value is None else str(value)
+
+
+def best_yaml(result: OptimizeResult) -> str:
+    """The scenario file with the best design applied; comments kept where they survive.
+
+    The search sections are dropped (they describe the search, not the design), and the
+    seed and replications are those of the search, so ``sim run best.yaml`` reproduces the
+    best trial's search figures exactly.
+    """
+    config = result.config
+    tree = load_tree(config.text, source=config.source)
+    apply_overrides(tree, config.overrides, source=config.source)
+    variants = dict(tree.get("variants", {}))
+    for key in ("search", "variants"):
+        tree.pop(key, None)
+    params = result.best.params
+    apply_design(tree, variants, str(params.get(VARIANT, BASE)), params)
+    tree["seed"] = result.seed
+    tree["replications"] = result.search_replications
+    changed = ", ".join(f"{k}={v}" for k, v in params.items())
+    tree.yaml_set_start_comment(
+        f"Best design found by `sim optimize` (study '{config.study_name}', "
+        f"trial {result.best.trial}):\n{changed}\n"
+        f"Run it: sim run best.yaml   (seed {result.seed}, "
+        f"{result.search_replications} replications, as in the search)"
+    )
+    buffer = io.StringIO()
+    yaml = YAML(typ="rt")
+    yaml.width = 100
+    yaml.dump(tree, buffer)
+    return buffer.getvalue()
+
+
+def study_json(study: optuna.Study) -> str:
+    """Every trial: number, state, parameters, values, KPIs, constraints, worker."""
+    trials = []
+    for t in study.get_trials(deepcopy=False):
+        trials.append(
+            {
+                "number": t.number,
+                "state": t.state.name,
+                "params": t.params,
+                "values": t.values,
+                "intermediate": {str(k): v for k, v in sorted(t.intermediate_values.items())},
+                "constraints": t.constraints,
+                "kpis": t.user_attrs.get("kpis"),
+                "worker": t.user_attrs.get("worker"),
+                "seconds": t.duration.total_seconds() if t.duration else None,
+            }
+        )
+    data = {
+        "study": study.study_name,
+        "directions": [d.name.lower() for d in study.directions],
+        "objective": study.user_attrs.get("objective"),
+        "trials": trials,
+    }
+    return json.dumps(_clean(data), indent=2, sort_keys=True) + "\n"
+
+
+def result_dict(result: OptimizeResult) -> dict[str, Any]:
+    """The result as JSON-ready data (what ``--json`` prints and result.json holds)."""
+    best = result.best
+    return _clean(
+        {
+            "study": result.config.study_name,
+            "storage": result.config.storage,
+            "objective": [f"{d} {k}" for k, d in result.goals],
+            "trials": result.counts,
+            "seed": result.seed,
+            "search_replications": result.search_replications,
+            "reevaluation_replications": len(best.result.replications),
+            "best": {
+                "trial": best.trial,
+                "params": best.params,
+                "changes": [{"path": p, "from": a, "to": b} for p, a, b in result.changes],
+                "search_kpis": best.search_kpis,
+                "reevaluated": best.result.summary.kpis,
+            },
+            "baseline": result.baseline.summary.kpis,
+            "improvement": result.improvement,
+            "candidates": [
+                {
+                    "trial": c.trial,
+                    "params": c.params,
+                    "reevaluated": {k: c.objective(k) for k, _ in result.goals},
+                }
+                for c in result.candidates
+            ],
+        }
+    )
+
+
+def _clean(x: Any) -> Any:
+    """Infinities and NaN become null, so the JSON is standard."""
+    if isinstance(x, dict):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_clean(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def plots_html(study: optuna.Study, goals: list[tuple[str, str]]) -> str:
+    """One self-contained page of Optuna's plots (plotly.js embedded once: opens offline)."""
+    from optuna import visualization as vis
+
+    names = [f"{d} {k}" for k, d in goals]
+    figures: list[tuple[str, Any]] = []
+    single = len(goals) == 1
+    target = None if single else (lambda t: t.values[0])
+    name = names[0]
+    makers = [
+        (
+            "Optimization history",
+            lambda: vis.plot_optimization_history(study, target=target, target_name=name),
+        ),
+        (
+            "Parameter importances",
+            lambda: vis.plot_param_importances(study, target=target, target_name=name),
+        ),
+        ("Slices", lambda: vis.plot_slice(study, target=target, target_name=name)),
+    ]
+    if not single:
+        makers.insert(0, ("Pareto front", lambda: vis.plot_pareto_front(study, target_names=names)))
+    notes = []
+    for title, make in makers:
+        try:
+            figures.append((title, make()))
+        except (ValueError, RuntimeError, ZeroDivisionError) as exc:  # too few trials for it
+            notes.append(f"<p><b>{title}</b>: not drawn ({exc}).</p>")
+    parts = [
+        f"<h2>{title}</h2>" + fig.to_html(full_html=False, include_plotlyjs=(i == 0))
+        for i, (title, fig) in enumerate(figures)
+    ]
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>Study {study.study_name}</title></head><body style='font-family:sans-serif'>"
+        f"<h1>Study {study.study_name}: {', '.join(names)}</h1>"
+        + "".join(parts)
+        + "".join(notes)
+        + "</body></html>"
+    )
+
+
+def write_study_outputs(result: OptimizeResult, out_dir: str | Path) -> list[Path]:
+    """best.yaml, study.json, optimization.html and result.json, each written whole."""
+    files = {
+        "best.yaml": best_yaml(result),
+        "study.json": study_json(result.study),
+        "optimization.html": plots_html(result.study, result.goals),
+        "result.json": json.dumps(result_dict(result), indent=2, sort_keys=True) + "\n",
+    }
+    return write_files(out_dir, files)

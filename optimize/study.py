@@ -1,0 +1,292 @@
+"""Studies: storage, samplers, worker processes, pruning, and the objective.
+
+Every trial runs its design on the same replication seeds (common random numbers), so
+two designs are compared on the same simulated people. A trial first runs a quarter of
+its replications, then half, then all, reporting its objective at each rung; a pruner
+stops designs that are clearly worse than the trials before them at the same rung.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from optimize.space import SearchSpace
+from sim.compile import compile_scenario
+from sim.errors import ScenarioError
+from sim.loader import apply_overrides, load_tree, to_plain, validate_tree
+from sim.metrics import ReplicationResult
+from sim.runner import run_replication
+from sim.scenario import Scenario
+
+SAMPLERS = ("tpe", "nsga2", "random", "qmc", "gp", "cmaes")
+DONE = (TrialState.COMPLETE, TrialState.PRUNED)
+Progress = Callable[[int, int, float | None], None]
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """Everything a worker needs to join a study; plain data, so it crosses processes."""
+
+    text: str  # the scenario file's text
+    source: str  # its name, for messages
+    overrides: tuple[str, ...] = ()
+    storage: str = "sqlite:///study.db"
+    study_name: str = "funnelsim"
+    sampler: str | None = None  # None: TPE for one objective, NSGA-II for several
+    seed: int | None = None  # default: the scenario's seed
+    replications: int | None = None  # default: the scenario's replications
+    trials: int = 100
+    timeout: float | None = None
+    prune: bool = True
+    jobs: int = 1
+
+
+def load_space(config: StudyConfig) -> tuple[SearchSpace, Scenario]:
+    """Read the scenario from the config and build its search space."""
+    tree = load_tree(config.text, source=config.source)
+    origins = apply_overrides(tree, config.overrides, source=config.source)
+    scenario = validate_tree(tree, source=config.source, origins=origins)
+    return SearchSpace.from_tree(to_plain(tree), scenario), scenario
+
+
+def run_seed(config: StudyConfig, scenario: Scenario) -> int:
+    """The seed whose replications every trial runs on."""
+    return scenario.seed if config.seed is None else config.seed
+
+
+def replications(config: StudyConfig, scenario: Scenario) -> int:
+    """How many replications a trial that is not pruned runs."""
+    return scenario.replications if config.replications is None else config.replications
+
+
+# --- storage and study ---------------------------------------------------------------------
+
+
+def make_storage(url: str) -> optuna.storages.BaseStorage:
+    """An Optuna storage from a URL (SQLite, PostgreSQL, MySQL), a journal file, or "memory".
+
+    RDB storages get heartbeats, so a trial whose worker was killed is marked failed and
+    does not count as done.
+    """
+    if url == "memory":  # one process only; nothing kept
+        return optuna.storages.InMemoryStorage()
+    if url.endswith((".log", ".journal")) and "://" not in url:
+        backend = optuna.storages.journal.JournalFileBackend(url)
+        return optuna.storages.JournalStorage(backend)
+    kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RDBStorage(url, heartbeat_interval=10, grace_period=30, **kwargs)
+
+
+def make_sampler(name: str | None, n_objectives: int, seed: int) -> optuna.samplers.BaseSampler:
+    """A seeded sampler by name; the default suits the number of objectives."""
+    name = name or ("tpe" if n_objectives == 1 else "nsga2")
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True)
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "qmc":
+        return optuna.samplers.QMCSampler(seed=seed)
+    if name == "gp":
+        return optuna.samplers.GPSampler(seed=seed)  # needs torch
+    if name == "cmaes":
+        return optuna.samplers.CmaEsSampler(seed=seed)  # needs cmaes
+    raise ValueError(f"unknown sampler '{name}'; choose one of {', '.join(SAMPLERS)}")
+
+
+def open_study(config: StudyConfig, scenario: Scenario, *, worker: int = 0) -> optuna.Study:
+    """Create the study, or join it if it exists (this is how a run resumes)."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    goals = scenario.objective.goals
+    pruner = (
+        optuna.pruners.MedianPruner(n_startup_trials=8)
+        if config.prune and len(goals) == 1
+        else None
+    )
+    study = optuna.create_study(
+        storage=make_storage(config.storage),
+        study_name=config.study_name,
+        sampler=make_sampler(config.sampler, len(goals), run_seed(config, scenario) + worker),
+        pruner=pruner or optuna.pruners.NopPruner(),
+        directions=[direction for _, direction in goals],
+        load_if_exists=True,
+    )
+    wanted = [optuna.study.StudyDirection[d.upper()] for _, d in goals]
+    if list(study.directions) != wanted:
+        raise ValueError(
+            f"study '{config.study_name}' in {config.storage} has other objectives; "
+            "use another --study name or storage"
+        )
+    study.set_user_attr("objective", [f"{d} {k}" for k, d in goals])
+    return study
+
+
+def finished(study: optuna.Study) -> int:
+    """Trials that count towards the target: complete or pruned."""
+    return len(study.get_trials(deepcopy=False, states=DONE))
+
+
+# --- the objective --------------------------------------------------------------------------
+
+
+def kpi_means(results: Sequence[ReplicationResult]) -> dict[str, float]:
+    """Each KPI's mean over replications (NaN left out; infinity kept: payback never)."""
+    names = results[0].kpis
+    out = {}
+    for name in names:
+        values = np.array([r.kpis[name] for r in results], dtype=float)
+        values = values[~np.isnan(values)]
+        out[name] = float(values.mean()) if values.size else math.nan
+    return out
+
+
+def rungs(n: int) -> list[int]:
+    """Replication counts at which a trial reports: a quarter, a half, then all."""
+    return sorted({min(n, max(2, n // 4)), min(n, max(2, n // 2)), n})
+
+
+class Objective:
+    """Evaluates one trial: its design on the run's replication seeds."""
+
+    def __init__(
+        self, config: StudyConfig, space: SearchSpace, scenario: Scenario, worker: int
+    ) -> None:
+        self.space, self.worker = space, worker
+        self.seed, self.n = run_seed(config, scenario), replications(config, scenario)
+        self.goals = scenario.objective.goals
+        self.constraints = scenario.objective.constraints
+        self.prune = config.prune and len(self.goals) == 1
+
+    def __call__(self, trial: optuna.Trial) -> float | list[float]:
+        """Run the design; report at each rung; return the objective(s)."""
+        params = self.space.suggest(trial)
+        trial.set_user_attr("worker", f"{os.uname().nodename}:{os.getpid()}")
+        try:
+            scenario = self.space.design(params)
+        except ScenarioError as exc:  # values that clash with each other (not with the format)
+            trial.set_user_attr("invalid", str(exc))
+            raise optuna.TrialPruned(f"invalid design: {exc}") from None
+        compiled = compile_scenario(scenario)
+        results: list[ReplicationResult] = []
+        for rung in rungs(self.n):
+            results += [run_replication(compiled, self.seed, r) for r in range(len(results), rung)]
+            if self.prune and rung < self.n:
+                trial.report(kpi_means(results)[self.goals[0][0]], step=rung)
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
+        means = kpi_means(results)
+        trial.set_user_attr("kpis", {k: _jsonable(v) for k, v in means.items()})
+        for kpi, bound in self.constraints.items():
+            if bound.max is not None:
+                trial.set_constraint(f"{kpi}<={bound.max:g}", _finite(means[kpi] - bound.max))
+            if bound.min is not None:
+                trial.set_constraint(f"{kpi}>={bound.min:g}", _finite(bound.min - means[kpi]))
+        values = [means[kpi] for kpi, _ in self.goals]
+        return values[0] if len(values) == 1 else values
+
+
+def _finite(x: float) -> float:
+    """Constraint values must be numbers: an undefined KPI violates its bound."""
+    if math.isnan(x) or x == math.inf:
+        return 1e12
+    return max(x, -1e12)
+
+
+def _jsonable(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+# --- workers -------------------------------------------------------------------------------
+
+
+def work(
+    config: StudyConfig,
+    worker: int = 0,
+    progress: Progress | None = None,
+    study: optuna.Study | None = None,
+) -> None:
+    """Run trials of the study until it has ``config.trials`` finished ones (or time is up).
+
+    A top-level function, so worker processes can run it; several workers, on this machine
+    or others, may run it against the same storage at once. ``study`` reuses an open study
+    (needed for in-memory storage) instead of joining by name.
+    """
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space, scenario = load_space(config)
+    study = study or open_study(config, scenario, worker=worker)
+    remaining = config.trials - finished(study)
+    if remaining <= 0:
+        return
+    callbacks: list[Callable[[optuna.Study, FrozenTrial], None]] = [
+        optuna.study.MaxTrialsCallback(config.trials, states=DONE)
+    ]
+    if progress is not None:
+        callbacks.append(lambda s, _t: progress(finished(s), config.trials, _best_value(s)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.optimize(
+            Objective(config, space, scenario, worker),
+            n_trials=remaining,
+            timeout=config.timeout,
+            callbacks=callbacks,
+            catch=(),
+        )
+
+
+def _best_value(study: optuna.Study) -> float | None:
+    if len(study.directions) != 1:
+        return None
+    try:
+        return float(study.best_value)
+    except ValueError:  # no complete trial yet
+        return None
+
+
+def run_workers(config: StudyConfig, progress: Progress | None = None) -> optuna.Study:
+    """Run the study with ``config.jobs`` workers (processes when more than one)."""
+    _, scenario = load_space(config)
+    study = open_study(config, scenario)  # create it once, before workers race to
+    if config.jobs == 1:
+        work(config, 0, progress, study)
+        return study
+    context = multiprocessing.get_context("spawn")
+    procs = [context.Process(target=work, args=(config, i)) for i in range(config.jobs)]
+    for proc in procs:
+        proc.start()
+    try:
+        while any(p.is_alive() for p in procs):
+            if progress is not None:
+                progress(finished(study), config.trials, _best_value(study))
+            time.sleep(0.5)
+    finally:
+        for proc in procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.terminate()
+    failed = [p.exitcode for p in procs if p.exitcode]
+    if failed:
+        raise RuntimeError(f"{len(failed)} worker process(es) failed (exit codes {failed})")
+    return study
+
+
+def default_storage(out_dir: Path) -> str:
+    """The default storage: a SQLite file in the output folder."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(out_dir / 'study.db').resolve()}"
