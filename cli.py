@@ -8,13 +8,15 @@ option), 1 anything unexpected. Heavy imports (numpy, mesa) happen inside the co
 from __future__ import annotations
 
 import json
+import os
+import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -250,10 +252,13 @@ def optimize(
             prune=prune,
             jobs=jobs,
         )
-        with _trial_bar(trials) as progress:
-            result = optimize_scenario(
-                config, top_k=top_k, reeval_replications=reeval, progress=progress
-            )
+        try:
+            with _trial_bar(trials) as progress:
+                result = optimize_scenario(
+                    config, top_k=top_k, reeval_replications=reeval, progress=progress
+                )
+        except KeyboardInterrupt:
+            _interrupted(config.storage)
         written = write_study_outputs(result, out_dir)
     if as_json:
         out.print(
@@ -271,6 +276,18 @@ def optimize(
     )
     for path in written:
         out.print(f"[dim]wrote {path}[/]")
+
+
+def _interrupted(storage: str) -> NoReturn:
+    """Stop now: every finished trial is already stored, and the study resumes where it was."""
+    err.print(
+        f"[yellow]interrupted[/]: finished trials are kept in {storage}; "
+        "run the same command to resume"
+    )
+    sys.stderr.flush()
+    # A trial's heartbeat thread can outlive an interrupt and block a normal exit; the
+    # storage is consistent after every trial, so leave at once.
+    os._exit(130)
 
 
 @contextmanager

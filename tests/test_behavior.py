@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 import pytest
-from conftest import assert_within_4se
 from scipy.stats import lognorm
 
+from conftest import assert_within_4se
 from sim.behavior import add_trust, buys, paid_clicks, price_acceptance, renewals_survived, survival
 
 

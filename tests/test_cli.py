@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
 from typer.testing import CliRunner
 
 from cli import app
+from conftest import ROOT
 from sim.metrics import KPIS
 
 runner = CliRunner()

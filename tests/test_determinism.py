@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from conftest import ROOT
 from test_cli import sim_cli
 
 import sim
+from conftest import ROOT
 
 SMALL = ROOT / "tests" / "data" / "small.yaml"
 

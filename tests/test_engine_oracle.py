@@ -11,10 +11,10 @@ import math
 
 import numpy as np
 import pytest
-from conftest import assert_within_4se, base_spec, poisson_se_of_mean, scenario_from
 from scipy.stats import lognorm
 
 import sim
+from conftest import assert_within_4se, base_spec, poisson_se_of_mean, scenario_from
 from sim.behavior import paid_clicks
 
 SIGMA, TRUST, JUNK = 0.5, 0.6, 0.1

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import SCENARIOS
 from typer.testing import CliRunner
 
 import sim
 from cli import app
+from conftest import SCENARIOS
 
 
 def test_the_bundle_is_complete() -> None:

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import base_spec, scenario_from
 
+from conftest import base_spec, scenario_from
 from sim.compile import compile_scenario
 from sim.ledger import DAILY
 from sim.model import FunnelModel

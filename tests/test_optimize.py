@@ -1,0 +1,321 @@
+"""`sim optimize`: the search section, the closed-form price, resuming, workers, best.yaml."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+from scipy.optimize import brentq
+from scipy.stats import norm
+
+import sim
+from conftest import ROOT
+from optimize import StudyConfig, optimize_scenario
+from sim.errors import ScenarioError
+
+SIGMA, VALUE = 0.5, 100.0
+
+
+def price_spec(**extra: Any) -> dict[str, Any]:
+    """One segment that always trusts; one offer whose revenue-maximizing price is known."""
+    spec: dict[str, Any] = {
+        "name": "price",
+        "horizon_days": 5,
+        "acquisition_days": 1,
+        "seed": 3,
+        "replications": 4,
+        "segments": {"s": {"price_dispersion": SIGMA, "trust": 1.0}},
+        "channels": {"web": {"type": "organic", "visitors_per_day": 20000, "mix": {"s": 1}}},
+        "funnel": [
+            {"id": "m", "type": "optin", "rate": 1.0},
+            {"id": "o", "type": "offer", "after": "m", "price": 50, "value": VALUE, "take": 1.0},
+        ],
+        "search": {"funnel.o.price": {"low": 20, "high": 300, "log": True}},
+        "objective": {"maximize": "revenue"},
+    }
+    spec.update(extra)
+    return spec
+
+
+def revenue_maximizing_price() -> float:
+    """argmax p·S(p), S(p) = 1 − Φ(ln(p/v)/σ): solves 1 − Φ(z) = φ(z)/σ, p = v·e^(σz)."""
+    z = brentq(lambda z: norm.sf(z) - norm.pdf(z) / SIGMA, -5, 5)
+    return VALUE * math.exp(SIGMA * z)
+
+
+def test_optimizer_finds_the_closed_form_price() -> None:
+    config = StudyConfig(
+        json.dumps(price_spec()), "price", storage="memory", trials=40, prune=False
+    )
+    result = optimize_scenario(config, top_k=3)
+    found, best = result.best.params["funnel.o.price"], revenue_maximizing_price()
+    assert abs(found / best - 1) < 0.05, f"found {found:.2f}, closed form {best:.2f}"
+
+
+# --- the search section is checked when the file is validated ------------------------------
+
+SEARCH_BASE = """\
+name: t
+horizon_days: 30
+acquisition_days: 10
+segments:
+  warm: {trust: 0.5}
+channels:
+  web: {type: organic, visitors_per_day: 100, mix: {warm: 1.0}}
+funnel:
+  - {id: magnet, type: optin, rate: 0.3}
+  - {id: trip, type: offer, after: magnet, price: 9, value: 20, take: 0.3}
+  - {id: course, type: offer, after: trip, price: 49, value: 60, take: 0.3}
+variants:
+  no_trip:
+    remove: [trip]
+    set: {funnel.course.after: magnet}
+search:
+  funnel.course.price: {low: 20, high: 200}
+  variant: [base, no_trip]
+objective:
+  maximize: poas
+"""
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "path", "message", "line"),
+    [
+        pytest.param(
+            "funnel.course.price: {",
+            "funnel.corse.price: {",
+            "search.funnel.corse.price",
+            "'funnel.corse.price' names nothing in the funnel or any variant",
+            17,
+            id="unknown-path",
+        ),
+        pytest.param(
+            "{low: 20, high: 200}",
+            "{low: 200, high: 20}",
+            "search.funnel.course.price",
+            "`low <= high` must hold, got low=200, high=20",
+            17,
+            id="low-above-high",
+        ),
+        pytest.param(
+            "[base, no_trip]", "[]", "search.variant", "must not be empty", 18, id="empty-choice"
+        ),
+        pytest.param(
+            "maximize: poas",
+            "maximize: poaz",
+            "objective.maximize",
+            "unknown KPI 'poaz'",
+            20,
+            id="unknown-kpi",
+        ),
+        pytest.param(
+            "    set: {funnel.course.after: magnet}\n",
+            "",
+            "variants.no_trip",
+            "leaves the funnel invalid: funnel.course.after: no step has id 'trip'",
+            13,
+            id="broken-variant",
+        ),
+        pytest.param(
+            "[base, no_trip]",
+            "[base, no_trp]",
+            "search.variant",
+            "no variant named 'no_trp'",
+            18,
+            id="unknown-variant",
+        ),
+        pytest.param(
+            "high: 200}",
+            "high: 200}\n  funnel.trip.take: {low: 0.1, high: 1.5}",
+            "search.funnel.trip.take",
+            "the value 1.5 makes the scenario invalid: funnel.trip.take: must be <= 1, got 1.5",
+            18,
+            id="range-outside-rule",
+        ),
+    ],
+)
+def test_bad_search_sections_are_located(
+    old: str, new: str, path: str, message: str, line: int
+) -> None:
+    assert old in SEARCH_BASE
+    text = SEARCH_BASE.replace(old, new, 1)
+    with pytest.raises(ScenarioError) as info:
+        sim.parse_scenario(text, source="s.yaml")
+    found = {p.path: p for p in info.value.problems}
+    assert path in found, found
+    assert (found[path].message, found[path].file, found[path].line) == (message, "s.yaml", line)
+
+
+def test_variants_become_designs() -> None:
+    from optimize.space import SearchSpace
+    from sim.loader import load_tree, to_plain, validate_tree
+
+    tree = load_tree(SEARCH_BASE)
+    space = SearchSpace.from_tree(to_plain(tree), validate_tree(tree))
+    design = space.design({"variant": "no_trip", "funnel.course.price": 99.0})
+    assert [s.id for s in design.funnel] == ["magnet", "course"]
+    assert design.step("course").after == "magnet"
+    assert design.step("course").price == 99.0
+    assert not design.search  # a design is one point of the search
+    assert space.changes({"funnel.course.price": 99.0}) == [("funnel.course.price", 49, 99.0)]
+
+
+# --- studies on storage: resume after a kill, several workers -----------------------------
+
+
+def write_scenario(tmp_path: Path, **extra: Any) -> Path:
+    spec = price_spec(**extra)
+    spec["channels"]["web"]["visitors_per_day"] = 5000
+    path = tmp_path / "price.yaml"
+    path.write_text(json.dumps(spec))
+    return path
+
+
+def optimize_cmd(scenario: Path, out: Path, *args: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "cli",
+        "optimize",
+        str(scenario),
+        "--out",
+        str(out),
+        "--top-k",
+        "2",
+        *args,
+    ]
+
+
+def load_study(out: Path, name: str = "price") -> optuna.Study:
+    return optuna.load_study(study_name=name, storage=f"sqlite:///{out / 'study.db'}")
+
+
+def done_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    return study.get_trials(deepcopy=False, states=states)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
+def test_a_killed_study_resumes_without_losing_or_repeating_trials(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    scenario, out = write_scenario(tmp_path, replications=8), tmp_path / "out"
+    cmd = optimize_cmd(scenario, out, "--trials", "30")
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 90
+    before: dict[int, tuple[Any, ...]] = {}
+    while time.monotonic() < deadline and proc.poll() is None:
+        if (out / "study.db").exists():
+            try:
+                trials = done_trials(load_study(out))
+            except (KeyError, optuna.exceptions.StorageInternalError):
+                trials = []
+            if len(trials) >= 8:
+                proc.send_signal(sig)
+                before = {t.number: (t.params, t.values, t.state) for t in trials}
+                break
+        time.sleep(0.2)
+    proc.wait(timeout=60)
+    assert before, "the study never reached 8 trials before the deadline"
+    assert 8 <= len(before) < 30, "the kill must land halfway"
+    rerun = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    after = done_trials(load_study(out))
+    assert len(after) == 30
+    numbers = [t.number for t in after]
+    assert len(set(numbers)) == len(numbers)
+    by_number = {t.number: (t.params, t.values, t.state) for t in after}
+    for number, record in before.items():
+        assert by_number.get(number) == record, f"trial {number} changed or vanished"
+
+
+@pytest.mark.slow
+def test_two_workers_share_one_sqlite_study(tmp_path: Path) -> None:
+    scenario, out = write_scenario(tmp_path, replications=8), tmp_path / "out"
+    proc = subprocess.run(
+        optimize_cmd(scenario, out, "--trials", "16", "--jobs", "2"),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    trials = done_trials(load_study(out))
+    assert len(trials) >= 16
+    assert len({t.user_attrs["worker"] for t in trials}) == 2
+
+
+POSTGRES = os.environ.get("FUNNELSIM_TEST_POSTGRES")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not POSTGRES, reason="set FUNNELSIM_TEST_POSTGRES to a PostgreSQL URL (.ci/run does)"
+)
+def test_two_machines_share_one_postgresql_study(tmp_path: Path) -> None:
+    assert POSTGRES is not None
+    scenario = write_scenario(tmp_path, replications=8)
+    name = f"shared-{os.getpid()}-{time.time_ns()}"
+    cmds = [
+        optimize_cmd(
+            scenario, tmp_path / f"out{i}", "--trials", "16", "--storage", POSTGRES, "--study", name
+        )
+        for i in range(2)
+    ]
+    procs = [
+        subprocess.Popen(c, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for c in cmds
+    ]
+    for p in procs:
+        _, stderr = p.communicate(timeout=300)
+        assert p.returncode == 0, stderr.decode()
+    storage = optuna.storages.RDBStorage(POSTGRES)
+    try:
+        trials = done_trials(optuna.load_study(study_name=name, storage=storage))
+    finally:
+        storage.engine.dispose()
+    assert len(trials) >= 16
+    assert len({t.user_attrs["worker"] for t in trials}) == 2
+
+
+def test_best_yaml_reproduces_the_search_figures(tmp_path: Path) -> None:
+    scenario, out = write_scenario(tmp_path), tmp_path / "out"
+    proc = subprocess.run(
+        [*optimize_cmd(scenario, out, "--trials", "12"), "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert {"best", "baseline", "improvement", "trials", "candidates"} <= set(result)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "best.yaml",
+        "optimization.html",
+        "result.json",
+        "study.db",
+        "study.json",
+    ]
+    best = sim.load_scenario(out / "best.yaml")
+    assert best.step("o").price == result["best"]["params"]["funnel.o.price"]
+    rerun = sim.run_scenario(best).summary.kpis
+    for kpi in ("revenue", "buyers", "profit"):
+        assert rerun[kpi]["mean"] == result["best"]["search_kpis"][kpi]
+    html = (out / "optimization.html").read_text()
+    assert "Optimization history" in html
+    assert 'src="http' not in html, "nothing may load from the network"
+    assert len(html) > 1_000_000, "plotly.js must be embedded (offline)"
+    study = json.loads((out / "study.json").read_text())
+    assert len(study["trials"]) >= 12
+    assert {"number", "state", "params", "values", "kpis"} <= set(study["trials"][0])
