@@ -26,11 +26,17 @@ CODE = {name: i for i, name in enumerate(EVENTS)}
 
 
 class EventLog:
-    """Rows of (visitor, day, step, event, amount), kept as column chunks until the end."""
+    """Rows of (visitor, day, step, event, amount), kept as column chunks until the end.
+
+    A chunk holds one step and one event for many visitors, so codes are stored once per
+    chunk and expanded only when the table is built.
+    """
 
     def __init__(self) -> None:
-        self._chunks: list[tuple[NDArray[np.int64], ...]] = []
-        self._amounts: list[NDArray[np.float64]] = []
+        self._who: list[NDArray[np.int64]] = []
+        self._day: list[NDArray[np.int32]] = []
+        self._amount: list[NDArray[np.float64]] = []
+        self._codes: list[tuple[int, int]] = []  # (step, event) per chunk
 
     def add(
         self,
@@ -47,27 +53,37 @@ class EventLog:
         n = len(who)
         if n == 0:
             return
-        days = np.broadcast_to(np.asarray(day, dtype=np.int64), (n,))
-        self._chunks.append(
-            (who.astype(np.int64), days.copy(), np.full(n, step), np.full(n, CODE[event]))
-        )
-        self._amounts.append(np.broadcast_to(np.asarray(amount, dtype=float), (n,)).copy())
+        self._who.append(np.array(who, dtype=np.int64))
+        self._day.append(np.broadcast_to(np.asarray(day, dtype=np.int32), (n,)).copy())
+        self._amount.append(np.broadcast_to(np.asarray(amount, dtype=float), (n,)).copy())
+        self._codes.append((step, CODE[event]))
 
     def frame(self, step_names: list[str], channel_names: list[str]) -> pd.DataFrame:
-        """The log as a table sorted by visitor, day and order of recording."""
-        if not self._chunks:
-            cols = {"visitor": [], "day": [], "step": [], "event": [], "amount": []}
-            return pd.DataFrame(cols)
-        who, day, step, event = (np.concatenate(c) for c in zip(*self._chunks, strict=True))
-        amount = np.concatenate(self._amounts)
-        order = np.lexsort((np.arange(len(who)), day, who))
-        names = np.array([*step_names, *channel_names], dtype=object)
+        """The log as a table sorted by visitor, then day, then order of recording."""
+        names = [*step_names, *channel_names]
+        if not self._who:
+            return pd.DataFrame(
+                {
+                    "visitor": np.empty(0, dtype=np.int64),
+                    "day": np.empty(0, dtype=np.int32),
+                    "step": pd.Categorical.from_codes([], categories=names),
+                    "event": pd.Categorical.from_codes([], categories=list(EVENTS)),
+                    "amount": np.empty(0),
+                }
+            )
+        who, day = np.concatenate(self._who), np.concatenate(self._day)
+        sizes = [len(w) for w in self._who]
+        steps = np.repeat(np.array([c[0] for c in self._codes], dtype=np.int16), sizes)
+        events = np.repeat(np.array([c[1] for c in self._codes], dtype=np.int8), sizes)
+        # one stable sort on (visitor, day) keeps the recording order within a day
+        order = np.argsort(who * (int(day.max()) + 1) + day, kind="stable")
         return pd.DataFrame(
             {
                 "visitor": who[order],
                 "day": day[order],
-                "step": names[step[order]],
-                "event": np.array(EVENTS, dtype=object)[event[order]],
-                "amount": amount[order],
-            }
+                "step": pd.Categorical.from_codes(steps[order], categories=names),
+                "event": pd.Categorical.from_codes(events[order], categories=list(EVENTS)),
+                "amount": np.concatenate(self._amount)[order],
+            },
+            copy=False,
         )

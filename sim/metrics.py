@@ -45,7 +45,7 @@ class ReplicationResult:
 
     kpis: dict[str, float]
     steps: dict[str, dict[str, float]]  # step id -> tally -> value
-    daily: pd.DataFrame  # one row per day
+    daily: dict[str, np.ndarray]  # series name -> one value per day
     events: pd.DataFrame | None = None
 
 
@@ -53,7 +53,9 @@ def _ratio(num: float, den: float) -> float:
     return num / den if den > 0 else math.nan
 
 
-def replication_kpis(ledger: Ledger, population: Population) -> dict[str, float]:
+def replication_kpis(
+    ledger: Ledger, population: Population, daily: dict[str, np.ndarray]
+) -> dict[str, float]:
     """The KPIs of §2 from one replication's books (NaN where a denominator is 0)."""
     d = {name: float(ledger.daily[name].sum()) for name in DAILY}
     buyers = float(np.count_nonzero(population.column("bought")))
@@ -79,7 +81,7 @@ def replication_kpis(ledger: Ledger, population: Population) -> dict[str, float]
         "ltv": _ratio(gross, buyers),
         "roas": _ratio(d["revenue"], d["spend"]),
         "poas": _ratio(gross, d["spend"]),
-        "payback_day": payback_day(daily_frame(ledger)["cumulative_cash"].to_numpy()),
+        "payback_day": payback_day(daily["cumulative_cash"]),
         "ltv_cac": _ratio(_ratio(gross, buyers), _ratio(d["spend"], buyers)),
         "profit_per_visitor": _ratio(profit, d["visitors"]),
     }
@@ -91,13 +93,18 @@ def payback_day(cumulative_cash: np.ndarray) -> float:
     return float(hits[0]) if hits.size else math.inf
 
 
-def daily_frame(ledger: Ledger) -> pd.DataFrame:
-    """The daily series with costs, cash and cumulative cash."""
-    frame = pd.DataFrame({"day": np.arange(ledger.horizon), **ledger.daily})
-    frame["costs"] = frame["cogs"] + frame["fees"] + frame["operating"]
-    frame["cash"] = frame["revenue"] - frame["refunds"] - frame["spend"] - frame["costs"]
-    frame["cumulative_cash"] = frame["cash"].cumsum()
-    return frame
+def daily_series(ledger: Ledger) -> dict[str, np.ndarray]:
+    """The daily series with costs, cash and cumulative cash, in daily.csv's column order."""
+    d = ledger.daily
+    costs = d["cogs"] + d["fees"] + d["operating"]
+    cash = d["revenue"] - d["refunds"] - d["spend"] - costs
+    return {
+        "day": np.arange(ledger.horizon),
+        **d,
+        "costs": costs,
+        "cash": cash,
+        "cumulative_cash": np.cumsum(cash),
+    }
 
 
 def step_tallies(

@@ -108,7 +108,8 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
 
     def step(self) -> None:
         """Advance one day."""
-        self.agents.do("arrive")
+        if self.day < self.compiled.acquisition:
+            self.agents.do("arrive")
         for order, step in enumerate(self.compiled.steps):
             batches = self._due[order].pop(self.day, None)
             if batches:

@@ -21,7 +21,7 @@ from sim.compile import CompiledScenario, compile_scenario
 from sim.metrics import (
     KPIS,
     ReplicationResult,
-    daily_frame,
+    daily_series,
     describe,
     replication_kpis,
     step_tallies,
@@ -86,10 +86,11 @@ def run_replication(
     log = None
     if model.log is not None:
         log = model.log.frame(list(compiled.step_ids), [ch.name for ch in compiled.channels])
+    daily = daily_series(model.ledger)
     return ReplicationResult(
-        kpis=replication_kpis(model.ledger, model.population),
+        kpis=replication_kpis(model.ledger, model.population, daily),
         steps=step_tallies(model.ledger, compiled.step_ids, compiled.step_kinds),
-        daily=daily_frame(model.ledger),
+        daily=daily,
         events=log,
     )
 
@@ -193,7 +194,7 @@ def _assemble(
         },
         meta=_meta(),
     )
-    daily = _stack([r.daily for r in results], first)
+    daily = _stack([pd.DataFrame(r.daily) for r in results], first)
     events = _stack([r.events for r in results], first) if results[0].events is not None else None
     return RunResult(summary=summary, replications=per_rep, daily=daily, events=events)
 

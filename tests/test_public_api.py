@@ -23,6 +23,12 @@ def test_sim_exports() -> None:
 
 def test_cli_commands() -> None:
     names = sorted(c.name or c.callback.__name__ for c in app.registered_commands)  # type: ignore[union-attr]
-    assert names == ["run", "schema", "validate"]
+    assert names == ["optimize", "run", "schema", "validate"]
     result = CliRunner().invoke(app, ["--help"])
     assert result.exit_code == 0
+
+
+def test_optimize_exports() -> None:
+    import optimize
+
+    assert sorted(optimize.__all__) == ["OptimizeResult", "StudyConfig", "optimize_scenario"]

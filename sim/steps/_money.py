@@ -27,13 +27,16 @@ def take_payments(
     Payments on days past the horizon are not booked. ``new_orders`` is False for an order
     bump, whose amount joins its parent's order rather than making one of its own.
     """
+    if who.size == 0:
+        return
+    if np.ndim(days) == 0:
+        _book_one_day(model, step, who, int(days), amount, cogs, new_orders=new_orders)
+        return
     ledger, pop, c = model.ledger, model.population, model.compiled
-    days = np.broadcast_to(np.asarray(days, dtype=np.int64), who.shape)
+    days = np.asarray(days, dtype=np.int64)
     inside = days < ledger.horizon
     who, days = who[inside], days[inside]
     amounts = np.broadcast_to(np.asarray(amount, dtype=float), inside.shape)[inside]
-    if who.size == 0:
-        return
     ledger.add_on_days("revenue", days, amounts)
     ledger.add_on_days("fees", days, amounts * c.payment_fee)
     ledger.add_on_days("cogs", days, cogs)
@@ -43,7 +46,33 @@ def take_payments(
     if commission.any():
         ledger.add_on_days("spend", days, amounts * commission)
     ledger.tally("revenue", step, float(amounts.sum()))
-    np.add.at(pop.revenue, who, amounts)
+    np.add.at(pop.revenue, who, amounts)  # a subscriber pays several times
+
+
+def _book_one_day(
+    model: FunnelModel,
+    step: int,
+    who: IntArray,
+    day: int,
+    amount: FloatArray | float,
+    cogs: float,
+    *,
+    new_orders: bool,
+) -> None:
+    """The common case: today's purchases, each visitor once; plain sums, no binning."""
+    ledger, pop, c = model.ledger, model.population, model.compiled
+    n = who.size
+    total = float(amount) * n if np.ndim(amount) == 0 else float(np.sum(amount))
+    daily = ledger.daily
+    daily["revenue"][day] += total
+    daily["fees"][day] += total * c.payment_fee
+    daily["cogs"][day] += cogs * n
+    if new_orders:
+        daily["orders"][day] += n
+    if c.channel_commission.any():
+        daily["spend"][day] += float(np.sum(amount * c.channel_commission[pop.channel[who]]))
+    ledger.tally("revenue", step, total)
+    pop.revenue[who] += amount
 
 
 def schedule_refunds(
