@@ -47,6 +47,7 @@ class ReplicationResult:
     steps: dict[str, dict[str, float]]  # step id -> tally -> value
     daily: dict[str, np.ndarray]  # series name -> one value per day
     events: pd.DataFrame | None = None
+    visitors: pd.DataFrame | None = None  # with the event log: one row per visitor
 
 
 def _ratio(num: float, den: float) -> float:
@@ -122,6 +123,27 @@ def step_tallies(
         names = STEP_FIGURES + extra.get(kind, ())
         out[step_id] = {name: float(ledger.steps[name][i]) for name in names}
     return out
+
+
+def visitor_table(
+    population: Population, segments: tuple[str, ...], channels: list[str]
+) -> pd.DataFrame:
+    """One row per visitor: where it came from, its traits, and where it ended."""
+    col = population.column
+    return pd.DataFrame(
+        {
+            "visitor": np.arange(population.size),
+            "channel": pd.Categorical.from_codes(col("channel"), categories=channels),
+            "segment": pd.Categorical.from_codes(col("segment"), categories=list(segments)),
+            "arrival_day": col("arrival_day"),
+            "wtp_scale": col("wtp_scale"),
+            "junk": col("junk"),
+            "lead": col("lead"),
+            "subscribed_at_end": col("subscribed") & col("lead"),
+            "trust_at_end": col("trust"),
+            "revenue": col("revenue"),
+        }
+    )
 
 
 # --- summaries over replications ---------------------------------------------------------

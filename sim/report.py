@@ -120,9 +120,9 @@ def summary_json(summary: Summary) -> str:
 
 
 def write_outputs(result: RunResult, out_dir: str | Path) -> list[Path]:
-    """Write ``summary.json``, ``replications.csv``, ``daily.csv`` (and ``events.csv``).
+    """Write summary.json, replications.csv, daily.csv (events.csv, visitors.csv).
 
-    Each file is written in full, then renamed into place (``sim._atomic.write_files``).
+    The last two come with the event log. Each file is written in full, then renamed into place (``sim._atomic.write_files``).
     """
     files: dict[str, Content] = {
         "summary.json": summary_json(result.summary),
@@ -131,4 +131,6 @@ def write_outputs(result: RunResult, out_dir: str | Path) -> list[Path]:
     }
     if result.events is not None:
         files["events.csv"] = result.events
+    if result.visitors is not None:
+        files["visitors.csv"] = result.visitors
     return write_files(out_dir, files)

@@ -25,6 +25,7 @@ from sim.metrics import (
     describe,
     replication_kpis,
     step_tallies,
+    visitor_table,
 )
 from sim.model import FunnelModel
 from sim.scenario import Scenario
@@ -70,6 +71,7 @@ class RunResult:
     replications: pd.DataFrame
     daily: pd.DataFrame
     events: pd.DataFrame | None = None
+    visitors: pd.DataFrame | None = None  # with the event log: one row per visitor
 
 
 def replication_seed(seed: int, index: int) -> np.random.SeedSequence:
@@ -83,15 +85,18 @@ def run_replication(
     """Simulate one replication (a top-level function, so worker processes can run it)."""
     model = FunnelModel(compiled, rng=replication_seed(seed, index), record_events=events)
     model.run()
-    log = None
+    log = people = None
     if model.log is not None:
-        log = model.log.frame(list(compiled.step_ids), [ch.name for ch in compiled.channels])
+        channels = [ch.name for ch in compiled.channels]
+        log = model.log.frame(list(compiled.step_ids), channels)
+        people = visitor_table(model.population, compiled.segments, channels)
     daily = daily_series(model.ledger)
     return ReplicationResult(
         kpis=replication_kpis(model.ledger, model.population, daily),
         steps=step_tallies(model.ledger, compiled.step_ids, compiled.step_kinds),
         daily=daily,
         events=log,
+        visitors=people,
     )
 
 
@@ -119,7 +124,7 @@ def run_scenario(
 
     Returns:
         The summary, one row per replication, the daily series and, with ``events``,
-        the event log (each with a ``replication`` column).
+        the event log and the visitor table (each with a ``replication`` column).
 
     Examples:
         >>> from sim import load_scenario
@@ -195,8 +200,13 @@ def _assemble(
         meta=_meta(),
     )
     daily = _stack([pd.DataFrame(r.daily) for r in results], first)
-    events = _stack([r.events for r in results], first) if results[0].events is not None else None
-    return RunResult(summary=summary, replications=per_rep, daily=daily, events=events)
+    events = visitors = None
+    if results[0].events is not None:
+        events = _stack([r.events for r in results], first)
+        visitors = _stack([r.visitors for r in results], first)
+    return RunResult(
+        summary=summary, replications=per_rep, daily=daily, events=events, visitors=visitors
+    )
 
 
 def _stack(frames: list[Any], first: int) -> pd.DataFrame:
