@@ -122,7 +122,8 @@ def summary_json(summary: Summary) -> str:
 def write_outputs(result: RunResult, out_dir: str | Path) -> list[Path]:
     """Write summary.json, replications.csv, daily.csv (events.csv, visitors.csv).
 
-    The last two come with the event log. Each file is written in full, then renamed into place (``sim._atomic.write_files``).
+    The last two come with the event log. Each file is written in full, then renamed into
+    place (``sim._atomic.write_files``).
     """
     files: dict[str, Content] = {
         "summary.json": summary_json(result.summary),
