@@ -47,6 +47,7 @@ def test_sim_run_succeeds_on_bundled_scenario(path: Path) -> None:
 
 def test_readme_example_scenario_is_valid() -> None:
     text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    blocks = [b.split("```", 1)[0] for b in text.split("```yaml\n")[1:]]
+    block = next(b for b in blocks if b.startswith("name:"))
     scenario = sim.parse_scenario(block, source="README.md")
     assert sim.run_scenario(scenario, replications=1).summary.kpis["buyers"]["mean"] > 0
