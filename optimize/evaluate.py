@@ -106,7 +106,6 @@ def reevaluate(
     *,
     top_k: int = 5,
     reeval_replications: int | None = None,
-    jobs: int = 1,
 ) -> OptimizeResult:
     """Re-run the top designs and the baseline on fresh seeds; pick the best.
 
@@ -119,7 +118,8 @@ def reevaluate(
         raise ValueError("the study has no complete trial that meets the constraints")
     seed, n = run_seed(config, scenario), replications(config, scenario)
     m = reeval_replications or 2 * n
-    runs = {"replications": m, "seed": seed, "first_replication": n, "jobs": jobs}
+    # in this process: a pool per design would cost more to start than the runs take
+    runs = {"replications": m, "seed": seed, "first_replication": n, "jobs": 1}
     baseline = run_scenario(scenario, **runs)
     candidates = [
         Candidate(

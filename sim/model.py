@@ -119,6 +119,16 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
         self.day += 1
 
     def run(self) -> None:
-        """Run every day of the horizon."""
-        while self.day < self.compiled.horizon:
+        """Run every day of the horizon.
+
+        Once traffic has stopped and no step has anyone due, the remaining days can hold
+        nothing but fixed costs (renewals are booked when a subscriber joins), so they are
+        booked at once rather than stepped through.
+        """
+        c = self.compiled
+        while self.day < c.horizon:
+            if self.day >= c.acquisition and not any(self._due):
+                self.ledger.daily["operating"][self.day :] += c.fixed_per_day
+                self.day = c.horizon
+                break
             self.step()

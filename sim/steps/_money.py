@@ -37,11 +37,14 @@ def take_payments(
     inside = days < ledger.horizon
     who, days = who[inside], days[inside]
     amounts = np.broadcast_to(np.asarray(amount, dtype=float), inside.shape)[inside]
-    ledger.add_on_days("revenue", days, amounts)
-    ledger.add_on_days("fees", days, amounts * c.payment_fee)
-    ledger.add_on_days("cogs", days, cogs)
+    revenue = np.bincount(days, amounts, minlength=ledger.horizon)
+    count = np.bincount(days, minlength=ledger.horizon)
+    daily = ledger.daily
+    daily["revenue"] += revenue
+    daily["fees"] += revenue * c.payment_fee
+    daily["cogs"] += count * cogs
     if new_orders:
-        ledger.add_on_days("orders", days, 1.0)
+        daily["orders"] += count
     commission = c.channel_commission[pop.channel[who]]
     if commission.any():
         ledger.add_on_days("spend", days, amounts * commission)
