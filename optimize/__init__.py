@@ -47,5 +47,4 @@ def optimize_scenario(
         study,
         top_k=top_k,
         reeval_replications=reeval_replications,
-        jobs=config.jobs,
     )
