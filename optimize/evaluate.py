@@ -69,7 +69,7 @@ def _mean(result: RunResult, kpi: str) -> float:
 def top_trials(study: optuna.Study, k: int) -> list[optuna.trial.FrozenTrial]:
     """The k best feasible trials (single objective) or up to k of the Pareto front."""
     if len(study.directions) > 1:
-        return study.best_trials[:k]
+        return [t for t in study.best_trials if _feasible(t)][:k]
     complete = [
         t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if _feasible(t)
     ]

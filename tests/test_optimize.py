@@ -319,3 +319,17 @@ def test_best_yaml_reproduces_the_search_figures(tmp_path: Path) -> None:
     study = json.loads((out / "study.json").read_text())
     assert len(study["trials"]) >= 12
     assert {"number", "state", "params", "values", "kpis"} <= set(study["trials"][0])
+
+
+def test_several_objectives_give_a_pareto_front_and_constraints_filter_it() -> None:
+    spec = price_spec(objective={"maximize": ["revenue", "buyers"], "constraints": {"aov": {"max": 150}}})
+    config = StudyConfig(json.dumps(spec), "pareto", storage="memory", trials=16, replications=2)
+    result = optimize_scenario(config, top_k=4)
+    assert [d.name for d in result.study.directions] == ["MAXIMIZE", "MAXIMIZE"]
+    assert 1 <= len(result.candidates) <= 4
+    for c in result.candidates:  # every design on the front meets the constraint
+        assert c.params["funnel.o.price"] <= 150
+    # on a front of (revenue, buyers), a lower price never has fewer buyers
+    by_price = sorted(result.candidates, key=lambda c: c.params["funnel.o.price"])
+    buyers = [c.search_kpis["buyers"] for c in by_price]
+    assert buyers == sorted(buyers, reverse=True)
