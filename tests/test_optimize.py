@@ -322,7 +322,9 @@ def test_best_yaml_reproduces_the_search_figures(tmp_path: Path) -> None:
 
 
 def test_several_objectives_give_a_pareto_front_and_constraints_filter_it() -> None:
-    spec = price_spec(objective={"maximize": ["revenue", "buyers"], "constraints": {"aov": {"max": 150}}})
+    spec = price_spec(
+        objective={"maximize": ["revenue", "buyers"], "constraints": {"aov": {"max": 150}}}
+    )
     config = StudyConfig(json.dumps(spec), "pareto", storage="memory", trials=16, replications=2)
     result = optimize_scenario(config, top_k=4)
     assert [d.name for d in result.study.directions] == ["MAXIMIZE", "MAXIMIZE"]

@@ -16,66 +16,69 @@ def take_payments(
     model: FunnelModel,
     step: int,
     who: IntArray,
-    days: IntArray | int,
-    amount: FloatArray | float,
+    amount: float,
     cogs: float,
     *,
     new_orders: bool,
 ) -> None:
-    """Book one payment per entry of ``who`` on ``days``: revenue, fees, COGS, commissions.
+    """Book today's purchases, one per visitor in ``who``: revenue, fees, COGS, commissions.
 
-    Payments on days past the horizon are not booked. ``new_orders`` is False for an order
-    bump, whose amount joins its parent's order rather than making one of its own.
+    ``new_orders`` is False for an order bump, whose amount joins its parent's order rather
+    than making one of its own.
     """
     if who.size == 0:
         return
-    if np.ndim(days) == 0:
-        _book_one_day(model, step, who, int(days), amount, cogs, new_orders=new_orders)
-        return
-    ledger, pop, c = model.ledger, model.population, model.compiled
-    days = np.asarray(days, dtype=np.int64)
-    inside = days < ledger.horizon
-    who, days = who[inside], days[inside]
-    amounts = np.broadcast_to(np.asarray(amount, dtype=float), inside.shape)[inside]
-    revenue = np.bincount(days, amounts, minlength=ledger.horizon)
-    count = np.bincount(days, minlength=ledger.horizon)
-    daily = ledger.daily
-    daily["revenue"] += revenue
-    daily["fees"] += revenue * c.payment_fee
-    daily["cogs"] += count * cogs
-    if new_orders:
-        daily["orders"] += count
-    commission = c.channel_commission[pop.channel[who]]
-    if commission.any():
-        ledger.add_on_days("spend", days, amounts * commission)
-    ledger.tally("revenue", step, float(amounts.sum()))
-    np.add.at(pop.revenue, who, amounts)  # a subscriber pays several times
-
-
-def _book_one_day(
-    model: FunnelModel,
-    step: int,
-    who: IntArray,
-    day: int,
-    amount: FloatArray | float,
-    cogs: float,
-    *,
-    new_orders: bool,
-) -> None:
-    """The common case: today's purchases, each visitor once; plain sums, no binning."""
-    ledger, pop, c = model.ledger, model.population, model.compiled
+    ledger, pop, c, day = model.ledger, model.population, model.compiled, model.day
     n = who.size
-    total = float(amount) * n if np.ndim(amount) == 0 else float(np.sum(amount))
     daily = ledger.daily
-    daily["revenue"][day] += total
-    daily["fees"][day] += total * c.payment_fee
+    daily["revenue"][day] += amount * n
+    daily["fees"][day] += amount * n * c.payment_fee
     daily["cogs"][day] += cogs * n
     if new_orders:
         daily["orders"][day] += n
     if c.channel_commission.any():
-        daily["spend"][day] += float(np.sum(amount * c.channel_commission[pop.channel[who]]))
-    ledger.tally("revenue", step, total)
+        daily["spend"][day] += amount * float(c.channel_commission[pop.channel[who]].sum())
+    ledger.tally("revenue", step, amount * n)
     pop.revenue[who] += amount
+
+
+def take_renewals(
+    model: FunnelModel,
+    step: int,
+    who: IntArray,
+    renewals: IntArray,
+    period: int,
+    price: float,
+    cogs: float,
+) -> None:
+    """Book the renewals of subscribers who joined today.
+
+    ``who[i]`` pays ``renewals[i]`` times, on days ``today + k · period``, k = 1 … renewals[i].
+    All joined the same day, so the payments due at renewal k are those of the subscribers
+    with at least k renewals: counted per k rather than listed one by one.
+    """
+    most = int(renewals.max(initial=0))
+    if most == 0:
+        return
+    ledger, pop, c = model.ledger, model.population, model.compiled
+    payers = _at_least(renewals, most, None)  # payers[k-1]: subscribers paying renewal k
+    days = model.day + period * np.arange(1, most + 1)
+    daily = ledger.daily
+    daily["revenue"][days] += price * payers
+    daily["fees"][days] += price * payers * c.payment_fee
+    daily["cogs"][days] += cogs * payers
+    daily["orders"][days] += payers
+    commission = c.channel_commission[pop.channel[who]]
+    if commission.any():
+        daily["spend"][days] += price * _at_least(renewals, most, commission)
+    ledger.tally("revenue", step, price * float(renewals.sum()))
+    pop.revenue[who] += price * renewals
+
+
+def _at_least(counts: IntArray, most: int, weights: FloatArray | None) -> FloatArray:
+    """For k = 1 … most: how many (or how much weight) of ``counts`` are ≥ k."""
+    per_count = np.bincount(counts, weights, minlength=most + 1)
+    return np.cumsum(per_count[::-1])[::-1][1:]
 
 
 def schedule_refunds(

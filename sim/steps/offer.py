@@ -40,7 +40,6 @@ class CompiledOffer:
             model,
             self.index,
             buyers,
-            model.day,
             self.pitch.price,
             self.cogs,
             new_orders=self.new_orders,

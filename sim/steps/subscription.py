@@ -10,7 +10,7 @@ import numpy as np
 from sim.behavior import renewals_survived
 from sim.scenario import Subscription
 from sim.steps._base import CompileContext, IntArray, Trigger
-from sim.steps._money import take_payments
+from sim.steps._money import take_payments, take_renewals
 from sim.steps._selling import Pitch, decide, show
 
 if TYPE_CHECKING:
@@ -42,22 +42,21 @@ class CompiledSubscription:
         shown = show(model, self.index, self.pitch, who)
         joiners, decliners = decide(model, self.index, self.bit, self.pitch, shown)
         day, horizon = model.day, model.ledger.horizon
-        take_payments(model, self.index, joiners, day, self.pitch.price, self.cogs, new_orders=True)
+        take_payments(model, self.index, joiners, self.pitch.price, self.cogs, new_orders=True)
         survived = renewals_survived(model.rng, joiners.size, self.churn_rate, self.churn_shape)
         billable = (horizon - 1 - day) // self.period  # renewals that fall inside the horizon
         renewals = np.minimum(survived, billable)
-        payer = np.repeat(joiners, renewals)
-        k = np.arange(payer.size) - np.repeat(np.cumsum(renewals) - renewals, renewals) + 1
-        pay_days = day + k * self.period
-        take_payments(model, self.index, payer, pay_days, self.price, self.cogs, new_orders=True)
+        take_renewals(model, self.index, joiners, renewals, self.period, self.price, self.cogs)
         churners = survived < billable
         ledger = model.ledger
-        ledger.tally("payments", self.index, joiners.size + payer.size)
+        ledger.tally("payments", self.index, joiners.size + int(renewals.sum()))
         ledger.tally("churned", self.index, int(churners.sum()))
         ledger.tally("active_at_end", self.index, int((~churners).sum()))
         if model.log is not None:
+            payer = np.repeat(joiners, renewals)
+            k = np.arange(payer.size) - np.repeat(np.cumsum(renewals) - renewals, renewals) + 1
             model.log.add(joiners, day, self.index, "subscribe", self.pitch.price)
-            model.log.add(payer, pay_days, self.index, "renew", self.price)
+            model.log.add(payer, day + k * self.period, self.index, "renew", self.price)
             churn_days = day + (survived[churners] + 1) * self.period
             model.log.add(joiners[churners], churn_days, self.index, "churn")
             model.log.add(decliners, day, self.index, "decline")
