@@ -1,0 +1,158 @@
+"""`sim optimize` on the canonical workload: wall time, and where a trial's time goes.
+
+Usage:
+    python benchmarks/optimize_speed.py [--trials 200] [--jobs 2] [--visitors 20000] [--replications 8]
+
+Two measurements, side by side:
+
+- the whole command as a user runs it, in a fresh process: ``sim optimize`` with ``--jobs``
+  workers on the default SQLite storage, search then re-evaluation and outputs (wall time,
+  trials per second);
+- the same search in this process with one worker, its time split by instrumenting the
+  three parts a trial spends it in: the simulation (``run_replication``), the sampler
+  (TPE's ``sample_relative`` / ``sample_independent``), and everything else, which is the
+  storage and Optuna's bookkeeping.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import optuna
+from engine_speed import scale_overrides
+
+import optimize.study as study_module
+import sim
+from optimize import StudyConfig
+from optimize.study import run_workers
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+CANONICAL = HERE / "canonical.yaml"
+SEARCH = """
+search:
+  funnel.tripwire.price: {low: 3, high: 30}
+  funnel.core.price: {low: 90, high: 400}
+  funnel.club.price: {low: 10, high: 40}
+  channels.ads.daily_budget: {low: 100, high: 2000, log: true}
+"""
+
+
+def scenario_text() -> str:
+    """The canonical scenario with a search section (the file itself stays unchanged)."""
+    return CANONICAL.read_text(encoding="utf-8") + SEARCH
+
+
+def overrides(visitors: float) -> list[str]:
+    return scale_overrides(sim.load_scenario(CANONICAL), visitors)
+
+
+def command_wall_time(
+    trials: int, jobs: int, visitors: float, replications: int
+) -> dict[str, float]:
+    """Run ``sim optimize`` as a user would; its wall time."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "canonical_search.yaml"
+        path.write_text(scenario_text(), encoding="utf-8")
+        cmd = [
+            sys.executable,
+            "-m",
+            "cli",
+            "optimize",
+            str(path),
+            "--trials",
+            str(trials),
+            "--jobs",
+            str(jobs),
+            "-n",
+            str(replications),
+            "--out",
+            str(Path(tmp) / "out"),
+        ]
+        for o in overrides(visitors):
+            cmd += ["--set", o]
+        started = time.perf_counter()
+        subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True)
+        seconds = time.perf_counter() - started
+    return {"seconds": seconds, "trials_per_second": trials / seconds}
+
+
+def _timed(target: Any, name: str, bucket: str, totals: Counter[str]) -> Callable[[], None]:
+    original = getattr(target, name)
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            totals[bucket] += time.perf_counter() - started
+
+    setattr(target, name, wrapper)
+    return lambda: setattr(target, name, original)
+
+
+def time_split(trials: int, visitors: float, replications: int) -> dict[str, float]:
+    """One worker in this process on SQLite; seconds in simulation, sampler and the rest."""
+    totals: Counter[str] = Counter()
+    undo = [
+        _timed(study_module, "run_replication", "simulation", totals),
+        _timed(optuna.samplers.TPESampler, "sample_relative", "sampler", totals),
+        _timed(optuna.samplers.TPESampler, "sample_independent", "sampler", totals),
+    ]
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            config = StudyConfig(
+                scenario_text(),
+                "canonical",
+                overrides=tuple(overrides(visitors)),
+                storage=f"sqlite:///{tmp}/study.db",
+                trials=trials,
+                replications=replications,
+            )
+            started = time.perf_counter()
+            run_workers(config)
+            total = time.perf_counter() - started
+    finally:
+        for restore in undo:
+            restore()
+    return {
+        "total": total,
+        "simulation": totals["simulation"],
+        "sampler": totals["sampler"],
+        "storage_and_rest": total - totals["simulation"] - totals["sampler"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--trials", type=int, default=200)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--visitors", type=float, default=20_000)
+    parser.add_argument("--replications", type=int, default=8)
+    args = parser.parse_args()
+    wall = command_wall_time(args.trials, args.jobs, args.visitors, args.replications)
+    split = time_split(args.trials, args.visitors, args.replications)
+    print(
+        f"sim optimize, canonical at {args.visitors:,.0f} visitors x {args.replications} replications, "
+        f"{args.trials} trials"
+    )
+    print(
+        f"  whole command, --jobs {args.jobs}: {wall['seconds']:.1f} s ({wall['trials_per_second']:.1f} trials/s)"
+    )
+    print(f"  search alone, one worker:  {split['total']:.1f} s")
+    for part in ("simulation", "sampler", "storage_and_rest"):
+        print(f"    {part:18} {split[part]:6.1f} s  {split[part] / split['total']:5.0%}")
+
+
+if __name__ == "__main__":
+    main()
