@@ -13,11 +13,14 @@ Prints one table and writes benchmarks/results.json (or ``--results PATH``):
   fewer visitors);
 - memory: peak resident memory, each model run once in a fresh subprocess, per visitor;
   and the engine at 10,000,000 visitors (skipped with ``--quick``);
-- trials per second of ``sim optimize``: n/a until it exists.
+- ``sim optimize`` on the canonical workload (benchmarks/optimize_speed.py): the whole
+  command's wall time with ``--optimize-jobs`` workers, and, in full runs, how one worker's
+  search time splits between simulation, sampler and storage.
 
 Targets: the engine at least 40x the naive model per visitor with the event log off and 10x
 with it on, checked when the engine runs at 1,000,000 visitors or more; 10,000,000 visitors
-in under 4 GiB of peak resident memory. Exits with status 1 if the models disagree or a
+in under 4 GiB of peak resident memory; a 200-trial ``sim optimize`` at 20,000 visitors x 8
+replications with 2 workers in under 30 seconds. Exits with status 1 if the models disagree or a
 checked target is missed.
 """
 
@@ -44,6 +47,7 @@ import mesa
 import numpy as np
 from engine_speed import scale_overrides
 from naive_mesa import CANONICAL, run_naive
+from optimize_speed import command_wall_time, time_split
 
 import sim
 from sim.compile import compile_scenario
@@ -184,12 +188,32 @@ def peak_memory(model: str, visitors: float, seed: int) -> dict[str, float]:
     }
 
 
-# --- later -----------------------------------------------------------------------------------
+# --- the optimizer -----------------------------------------------------------------------
 
 
-def optimize_trials_per_second() -> float | None:
-    """Trials per second of ``sim optimize`` on the canonical workload: None until it exists."""
-    return None
+OPTIMIZE_TARGET = {"trials": 200, "visitors": 20_000, "replications": 8, "jobs": 2, "seconds": 30.0}
+
+
+def optimize_figures(args: argparse.Namespace) -> dict[str, object]:
+    """``sim optimize``: wall time of the whole command, and (not --quick) the time split."""
+    sizes = (
+        args.optimize_trials,
+        args.optimize_jobs,
+        args.optimize_visitors,
+        args.optimize_replications,
+    )
+    out: dict[str, object] = {
+        "trials": args.optimize_trials,
+        "jobs": args.optimize_jobs,
+        "visitors": args.optimize_visitors,
+        "replications": args.optimize_replications,
+        **command_wall_time(*sizes),
+    }
+    if not args.quick:
+        out["split_one_worker"] = time_split(
+            args.optimize_trials, args.optimize_visitors, args.optimize_replications
+        )
+    return out
 
 
 # --- the report ------------------------------------------------------------------------------
@@ -235,6 +259,19 @@ def targets(results: dict[str, object], sizes: dict[str, float]) -> list[dict[st
                 "note": "" if checked else f"engine run at < {SPEED_TARGET_AT:,} visitors",
             }
         )
+    opt = results["optimize"]  # type: ignore[index]
+    checked = all(
+        opt[k] == OPTIMIZE_TARGET[k] for k in ("trials", "visitors", "replications", "jobs")
+    )
+    out.append(
+        {
+            "target": "200-trial sim optimize, 20k visitors x 8, --jobs 2: < 30 s",
+            "value": opt["seconds"],
+            "unit": " s",
+            "status": _status(checked, opt["seconds"] < OPTIMIZE_TARGET["seconds"]),
+            "note": "" if checked else "run at other sizes",
+        }
+    )
     big = results["memory"]["engine_large"]  # type: ignore[index]
     checked = big is not None and big["requested_visitors"] >= MEMORY_TARGET_AT
     out.append(
@@ -273,9 +310,8 @@ def render(results: dict[str, object]) -> str:
     lines += _render_agreement(results["agreement"])
     lines += _render_speed(results["speed"])
     lines += _render_memory(results["memory"])
-    trials = results["optimize_trials_per_second"]
-    shown = "n/a (sim optimize not built yet)" if trials is None else f"{trials:,.1f}"
-    lines += [f"sim optimize trials/s   {shown}", "", "targets"]
+    lines += _render_optimize(results["optimize"])
+    lines += ["", "targets"]
     for t in results["targets"]:
         value = "" if t["value"] is None else f"{t['value']:,.2f}{t['unit']}"
         note = f" ({t['note']})" if t["note"] and t["status"] != "not checked" else ""
@@ -283,6 +319,21 @@ def render(results: dict[str, object]) -> str:
             note = f": {t['note']}"
         lines.append(f"  {t['target']:<54} {value:>10}  {t['status']}{note}")
     return "\n".join(lines)
+
+
+def _render_optimize(o: dict[str, object]) -> list[str]:
+    lines = [
+        f"sim optimize: {o['trials']} trials, {o['visitors']:,.0f} visitors x {o['replications']} "
+        f"replications, --jobs {o['jobs']}: {o['seconds']:.1f} s ({o['trials_per_second']:.1f} trials/s)"
+    ]
+    split = o.get("split_one_worker")
+    if split:
+        parts = ", ".join(
+            f"{name} {split[name]:.1f} s ({split[name] / split['total']:.0%})"
+            for name in ("simulation", "sampler", "storage_and_rest")
+        )
+        lines.append(f"  one worker's search, {split['total']:.1f} s: {parts}")
+    return lines
 
 
 def _render_agreement(a: dict[str, object]) -> list[str]:
@@ -374,6 +425,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=5, help="timed runs of each model")
     parser.add_argument("--memory-visitors", type=float, default=MEMORY_TARGET_AT)
     parser.add_argument("--seed", type=int, default=None, help="default: the scenario's")
+    parser.add_argument("--optimize-trials", type=int, default=OPTIMIZE_TARGET["trials"])
+    parser.add_argument("--optimize-visitors", type=float, default=OPTIMIZE_TARGET["visitors"])
+    parser.add_argument(
+        "--optimize-replications", type=int, default=OPTIMIZE_TARGET["replications"]
+    )
+    parser.add_argument("--optimize-jobs", type=int, default=OPTIMIZE_TARGET["jobs"])
     parser.add_argument("--workload", choices=list(MODELS), help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -409,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
         None if args.quick else peak_memory("engine", args.memory_visitors, seed)
     )
     results["memory"] = memory
-    results["optimize_trials_per_second"] = optimize_trials_per_second()
+    results["optimize"] = optimize_figures(args)
     results["targets"] = targets(results, sizes)
     print(render(results))
     write_json(args.results, results)

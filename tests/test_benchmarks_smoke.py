@@ -19,6 +19,10 @@ TINY = (
     ("--check-visitors", "1000"),
     ("--check-replications", "3"),
     ("--repeat", "1"),
+    ("--optimize-trials", "4"),
+    ("--optimize-visitors", "1000"),
+    ("--optimize-replications", "2"),
+    ("--optimize-jobs", "1"),
 )
 
 
@@ -39,12 +43,14 @@ def test_quick_benchmark_prints_its_table_and_writes_results(tmp_path: Path) -> 
         "engine, event log on",
         "naive Mesa, one agent each",
         "memory: peak resident",
-        "sim optimize trials/s   n/a (sim optimize not built yet)",
+        "sim optimize: 4 trials, 1,000 visitors x 2 replications, --jobs 1",
         "targets",
     ):
         assert line in proc.stdout, f"{line!r} missing from:\n{proc.stdout}"
     data = json.loads(results.read_text(encoding="utf-8"))
-    assert data["optimize_trials_per_second"] is None
+    assert data["optimize"]["trials"] == 4
+    assert data["optimize"]["seconds"] > 0
+    assert "split_one_worker" not in data["optimize"]  # --quick skips the split
     assert data["memory"]["engine_large"] is None  # --quick skips the 10M run
     assert set(data["speed"]["ratios"]) == {"engine", "engine_events"}
     after = committed.stat().st_mtime_ns if committed.exists() else None
