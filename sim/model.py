@@ -22,39 +22,48 @@ _EMPTY = np.empty(0, dtype=np.int64)
 
 
 class ChannelAgent(mesa.Agent):  # type: ignore[misc]
-    """A traffic source: each acquisition day it brings a Poisson number of visitors."""
+    """A traffic source: each acquisition day it brings a Poisson number of visitors.
+
+    The whole cohort a channel will bring is drawn when the model starts (counts per day,
+    then every visitor's traits, in one pass each), and each day lets that day's visitors
+    in: the same law as drawing day by day, with a few array operations instead of a few
+    per day.
+    """
 
     def __init__(self, model: FunnelModel, channel: CompiledChannel, index: int) -> None:
         super().__init__(model)
         self.channel = channel
         self.index = index
-
-    def arrive(self) -> None:
-        """Bring today's visitors, draw their traits, and pay for the day's traffic."""
-        model: FunnelModel = self.model
-        if model.day >= model.compiled.acquisition:
-            return
-        c, rng, ch = model.compiled, model.rng, self.channel
-        n = int(rng.poisson(ch.visitors_per_day))
-        segment = np.searchsorted(ch.mix_cdf, rng.random(n), side="right")
+        c, rng = model.compiled, model.rng
+        counts = rng.poisson(channel.visitors_per_day, size=c.acquisition)
+        n = int(counts.sum())
+        segment = np.searchsorted(channel.mix_cdf, rng.random(n), side="right")
         segment = np.minimum(segment, len(c.segments) - 1)
         wtp = np.exp(c.seg_dispersion[segment] * rng.standard_normal(n))
         junk = rng.random(n) < c.seg_junk[segment]
-        who = model.population.add(
-            channel=np.full(n, self.index),
+        model.population.add(
+            channel=np.full(n, index),
             segment=segment,
-            arrival_day=np.full(n, model.day),
+            arrival_day=np.repeat(np.arange(c.acquisition), counts),
             wtp_scale=wtp,
-            trust=np.clip(c.seg_trust[segment] + ch.warmth, 0.0, 1.0),
+            trust=np.clip(c.seg_trust[segment] + channel.warmth, 0.0, 1.0),
             junk=junk,
         )
-        ledger = model.ledger
-        ledger.add_daily("spend", model.day, ch.cost_per_day)
-        ledger.add_daily("visitors", model.day, n)
+        # visitors arriving on day d have ids bounds[d] .. bounds[d + 1] - 1
+        self._bounds = model.population.size - n + np.concatenate(([0], np.cumsum(counts)))
+
+    def arrive(self) -> None:
+        """Let today's visitors in and pay for the day's traffic."""
+        model: FunnelModel = self.model
+        day = model.day
+        who = np.arange(self._bounds[day], self._bounds[day + 1], dtype=np.int64)
+        ch, ledger = self.channel, model.ledger
+        ledger.add_daily("spend", day, ch.cost_per_day)
+        ledger.add_daily("visitors", day, who.size)
         ledger.channel_spend[self.index] += ch.cost_per_day
-        ledger.channel_visitors[self.index] += n
+        ledger.channel_visitors[self.index] += who.size
         if model.log is not None:
-            model.log.add(who, model.day, len(c.step_ids) + self.index, "arrive")
+            model.log.add(who, day, len(model.compiled.step_ids) + self.index, "arrive")
         model.emit("arrive", "", who)
 
 
