@@ -266,7 +266,7 @@ def work(
         optuna.study.MaxTrialsCallback(config.trials, states=DONE)
     ]
     if progress is not None:
-        callbacks.append(_ProgressCallback(study, config.trials, progress))
+        callbacks.append(_ProgressCallback(study, config.trials, progress, shared=config.jobs > 1))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.optimize(
@@ -279,16 +279,19 @@ def work(
 
 
 class _ProgressCallback:
-    """Reports finished trials and the best value, counting locally (no storage reads)."""
+    """Reports finished trials and the best value; a lone worker counts without reading."""
 
-    def __init__(self, study: optuna.Study, target: int, progress: Progress) -> None:
+    def __init__(
+        self, study: optuna.Study, target: int, progress: Progress, *, shared: bool
+    ) -> None:
         self.done, self.target, self.progress = finished(study), target, progress
+        self.shared = shared  # other workers add trials too: count them in the storage
         self.best = _best_value(study)
         self.sign = 1.0 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else -1.0
         self.single = len(study.directions) == 1
 
-    def __call__(self, _study: optuna.Study, trial: FrozenTrial) -> None:
-        self.done += trial.state in DONE
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        self.done = finished(study) if self.shared else self.done + (trial.state in DONE)
         if self.single and trial.state == TrialState.COMPLETE and self._improves(trial.value):
             self.best = float(trial.value)
         self.progress(self.done, self.target, self.best)
@@ -309,27 +312,29 @@ def _best_value(study: optuna.Study) -> float | None:
 
 
 def run_workers(config: StudyConfig, progress: Progress | None = None) -> optuna.Study:
-    """Run the study with ``config.jobs`` workers (processes when more than one)."""
+    """Run the study with ``config.jobs`` workers.
+
+    This process is worker 0 and starts at once; the other ``jobs - 1`` workers are
+    processes of their own, which take a couple of seconds to start.
+    """
     _, scenario = load_space(config)
     study = open_study(config, scenario)  # create it once, before workers race to
-    if config.jobs == 1:
-        work(config, 0, progress, study)
-        return study
     context = multiprocessing.get_context("spawn")
-    procs = [context.Process(target=work, args=(config, i)) for i in range(config.jobs)]
-    for proc in procs:
+    helpers = [context.Process(target=work, args=(config, i)) for i in range(1, config.jobs)]
+    for proc in helpers:
         proc.start()
     try:
-        while any(p.is_alive() for p in procs):
+        work(config, 0, progress, study)
+        while any(p.is_alive() for p in helpers):  # their last trials
             if progress is not None:
                 progress(finished(study), config.trials, _best_value(study))
-            time.sleep(0.5)
+            time.sleep(0.2)
     finally:
-        for proc in procs:
+        for proc in helpers:
             proc.join(timeout=5)
             if proc.is_alive():
                 proc.terminate()
-    failed = [p.exitcode for p in procs if p.exitcode]
+    failed = [p.exitcode for p in helpers if p.exitcode]
     if failed:
         raise RuntimeError(f"{len(failed)} worker process(es) failed (exit codes {failed})")
     return study
