@@ -2,8 +2,8 @@
 
 Every trial runs its design on the same replication seeds (common random numbers), so
 two designs are compared on the same simulated people. A trial first runs a quarter of
-its replications, then half, then all, reporting its objective at each rung; a pruner
-stops designs that are clearly worse than the trials before them at the same rung.
+its replications and reports its objective; a pruner stops designs that are clearly worse
+than the trials before them at that point; the others run all their replications.
 """
 
 from __future__ import annotations
@@ -86,24 +86,32 @@ def make_storage(url: str) -> optuna.storages.BaseStorage:
     if url.endswith((".log", ".journal")) and "://" not in url:
         backend = optuna.storages.journal.JournalFileBackend(url)
         return optuna.storages.JournalStorage(backend)
+    for attempt in range(_SCHEMA_TRIES):
+        try:
+            return _rdb_storage(url)
+        except (
+            sqlalchemy.exc.IntegrityError,
+            sqlalchemy.exc.ProgrammingError,
+            sqlalchemy.exc.OperationalError,
+        ):
+            # Processes that open an empty database together (workers, a dashboard) race
+            # to create Optuna's tables; the loser finds them half-made. Wait and join.
+            if attempt == _SCHEMA_TRIES - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _rdb_storage(url: str) -> optuna.storages.RDBStorage:
     if url.startswith("sqlite"):
         # one host: a killed worker's trial just stays RUNNING and is not counted as done
         storage = optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
         sqlalchemy.event.listen(storage.engine, "connect", _sqlite_pragmas)
         storage.engine.dispose()  # reconnect with the pragmas
         return storage
-    for attempt in range(_SCHEMA_TRIES):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return optuna.storages.RDBStorage(url, heartbeat_interval=10, grace_period=30)
-        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
-            # Workers that start together on an empty database race to create Optuna's
-            # tables; the loser finds them half-made. Wait for the winner and join.
-            if attempt == _SCHEMA_TRIES - 1:
-                raise
-            time.sleep(0.5 * (attempt + 1))
-    raise AssertionError("unreachable")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RDBStorage(url, heartbeat_interval=10, grace_period=30)
 
 
 _SCHEMA_TRIES = 5
@@ -186,8 +194,12 @@ def kpi_means(results: Sequence[ReplicationResult]) -> dict[str, float]:
 
 
 def rungs(n: int) -> list[int]:
-    """Replication counts at which a trial reports: a quarter, a half, then all."""
-    return sorted({min(n, max(2, n // 4)), min(n, max(2, n // 2)), n})
+    """Replication counts at which a trial reports: a quarter, then all.
+
+    One look only: every look costs the pruner a read of all trials, which at a few
+    replications per trial costs more than a second look saves.
+    """
+    return sorted({min(n, max(2, n // 4)), n})
 
 
 class Objective:
@@ -262,39 +274,38 @@ def work(
     remaining = config.trials - finished(study)
     if remaining <= 0:
         return
-    callbacks: list[Callable[[optuna.Study, FrozenTrial], None]] = [
-        optuna.study.MaxTrialsCallback(config.trials, states=DONE)
-    ]
-    if progress is not None:
-        callbacks.append(_ProgressCallback(study, config.trials, progress, shared=config.jobs > 1))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.optimize(
             Objective(config, space, scenario, worker),
             n_trials=remaining,
             timeout=config.timeout,
-            callbacks=callbacks,
+            callbacks=[_StopAtTarget(study, config.trials, progress)],
             catch=(),
         )
 
 
-class _ProgressCallback:
-    """Reports finished trials and the best value; a lone worker counts without reading."""
+class _StopAtTarget:
+    """Stops the study once it holds ``target`` finished trials, and reports progress.
 
-    def __init__(
-        self, study: optuna.Study, target: int, progress: Progress, *, shared: bool
-    ) -> None:
-        self.done, self.target, self.progress = finished(study), target, progress
-        self.shared = shared  # other workers add trials too: count them in the storage
+    Other workers (processes or machines) add trials too, so the count is read from the
+    storage, once per trial: each read costs about as much as a short simulation.
+    """
+
+    def __init__(self, study: optuna.Study, target: int, progress: Progress | None) -> None:
+        self.target, self.progress = target, progress
         self.best = _best_value(study)
         self.sign = 1.0 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else -1.0
         self.single = len(study.directions) == 1
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        self.done = finished(study) if self.shared else self.done + (trial.state in DONE)
+        done = finished(study)
+        if done >= self.target:
+            study.stop()
         if self.single and trial.state == TrialState.COMPLETE and self._improves(trial.value):
             self.best = float(trial.value)
-        self.progress(self.done, self.target, self.best)
+        if self.progress is not None:
+            self.progress(min(done, self.target), self.target, self.best)
 
     def _improves(self, value: float | None) -> bool:
         if value is None:

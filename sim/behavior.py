@@ -111,9 +111,9 @@ def renewals_survived(
     if first_churn >= 1.0:
         return np.zeros(n, dtype=np.int64)
     u = 1.0 - rng.random(n)  # in (0, 1]
-    t = np.log(u) / math.log1p(-first_churn)
-    k = np.floor(t ** (1.0 / shape))
-    return np.clip(k, 0, np.iinfo(np.int32).max).astype(np.int64)
+    t = np.log(u) / math.log1p(-first_churn)  # >= 0
+    k = np.floor(t if shape == 1.0 else t ** (1.0 / shape))
+    return np.minimum(k, np.iinfo(np.int32).max).astype(np.int64)
 
 
 def survival(k: ArrayLike, first_churn: float, shape: float) -> FloatArray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -49,6 +50,11 @@ class CompiledScenario:
     payment_fee: float
     fixed_per_day: float
     offer_email_cost: float
+
+    @cached_property
+    def pays_commission(self) -> bool:
+        """Whether any channel takes a share of revenue (most scenarios: none)."""
+        return bool(self.channel_commission.any())
 
 
 def compile_scenario(scenario: Scenario) -> CompiledScenario:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from sim.behavior import add_trust
 from sim.steps._base import IntArray
 
@@ -32,7 +34,7 @@ def send_email(
     ledger.add_daily("operating", model.day, cost * who.size)
     ledger.tally("sent", step, who.size)
     ledger.tally("opened", step, readers.size)
-    ledger.tally("unsubscribed", step, int(leaving.sum()))
+    ledger.tally("unsubscribed", step, np.count_nonzero(leaving))
     if model.log is not None:
         model.log.add(readers, model.day, step, "email_opened")
         model.log.add(who[~opened], model.day, step, "email_ignored")

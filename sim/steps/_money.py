@@ -36,7 +36,7 @@ def take_payments(
     daily["cogs"][day] += cogs * n
     if new_orders:
         daily["orders"][day] += n
-    if c.channel_commission.any():
+    if c.pays_commission:
         daily["spend"][day] += amount * float(c.channel_commission[pop.channel[who]].sum())
     ledger.tally("revenue", step, amount * n)
     pop.revenue[who] += amount
@@ -68,8 +68,8 @@ def take_renewals(
     daily["fees"][days] += price * payers * c.payment_fee
     daily["cogs"][days] += cogs * payers
     daily["orders"][days] += payers
-    commission = c.channel_commission[pop.channel[who]]
-    if commission.any():
+    if c.pays_commission:
+        commission = c.channel_commission[pop.channel[who]]
         daily["spend"][days] += price * _at_least(renewals, most, commission)
     ledger.tally("revenue", step, price * float(renewals.sum()))
     pop.revenue[who] += price * renewals
