@@ -320,6 +320,156 @@ def _trial_bar(total: int) -> Iterator[Callable[[int, int, float | None], None]]
 
 
 @app.command()
+def compare(
+    scenarios: Annotated[
+        list[Path],
+        typer.Argument(help="Scenario files; the first is the reference.", show_default=False),
+    ],
+    versus: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--vs",
+            metavar="PATH=VALUE[;PATH=VALUE…]",
+            help="Another design: the first scenario with these overrides (repeatable).",
+        ),
+    ] = None,
+    variants: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--variant",
+            metavar="NAME",
+            help="Another design: a variant from the first scenario's variants (repeatable).",
+        ),
+    ] = None,
+    replications: Annotated[
+        int | None,
+        typer.Option("--replications", "-n", min=2, help="Per design (default: the first's)."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Seed (default: the first's).")] = None,
+    jobs: Annotated[
+        int,
+        typer.Option("--jobs", "-j", min=1, help="Worker processes; results do not depend on it."),
+    ] = 1,
+    overrides: SetOpt = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the comparison as JSON on stdout, nothing else.")
+    ] = False,
+) -> None:
+    """Run designs on the same seeds and show every KPI side by side, with paired intervals."""
+    common = overrides or []
+    with _user_errors():
+        from sim import load_scenario
+        from sim.compare import compare_scenarios
+        from sim.loader import load_variant
+
+        designs = [(_label(path), load_scenario(path, overrides=common)) for path in scenarios]
+        for text in versus or []:
+            extra = [part.strip() for part in text.split(";") if part.strip()]
+            designs.append((text, load_scenario(scenarios[0], overrides=[*common, *extra])))
+        for name in variants or []:
+            designs.append((name, load_variant(scenarios[0], name, overrides=common)))
+        if len(designs) < 2:
+            _fail("give two scenarios, or one with --vs PATH=VALUE or --variant NAME")
+        labels = _unique([label for label, _ in designs])
+        n = replications or designs[0][1].replications
+        with _progress_bar("simulating designs", n * len(designs)) as progress:
+            comparison = compare_scenarios(
+                [spec for _, spec in designs],
+                labels,
+                replications=n,
+                seed=seed,
+                jobs=jobs,
+                progress=progress,
+            )
+    if as_json:
+        text = json.dumps(comparison.to_dict(), indent=2, sort_keys=True, allow_nan=False)
+        out.print(text, markup=False, highlight=False, soft_wrap=True)
+        return
+    from sim.report import comparison_table, comparison_verdicts
+
+    for design in range(1, len(labels)):
+        out.print(comparison_table(comparison, design))
+    for line in comparison_verdicts(comparison):
+        out.print(line, highlight=False)
+
+
+def _label(path: Path) -> str:
+    return path.stem
+
+
+def _unique(labels: list[str]) -> list[str]:
+    """Labels made unique by numbering repeats: a, a (2), a (3)."""
+    seen: dict[str, int] = {}
+    out_labels = []
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+        out_labels.append(label if seen[label] == 1 else f"{label} ({seen[label]})")
+    return out_labels
+
+
+@app.command()
+def trace(
+    scenario: ScenarioArg,
+    visitor: Annotated[
+        list[int] | None,
+        typer.Option("--visitor", min=0, help="Show this visitor (repeatable)."),
+    ] = None,
+    sample: Annotated[
+        int, typer.Option("--sample", min=1, help="How many visitors to pick (seeded).")
+    ] = 3,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--where",
+            metavar="KEY=VALUE",
+            help=(
+                "Pick among visitors who match, e.g. bought=core, declined=tripwire, "
+                "churned=club, segment=hobbyist, channel=ads, lead=false (repeatable; "
+                "default lead=true)."
+            ),
+        ),
+    ] = None,
+    replication: Annotated[
+        int, typer.Option("--replication", min=0, help="Which replication to read.")
+    ] = 0,
+    seed: Annotated[int | None, typer.Option(min=0, help="Seed (default: the scenario's).")] = None,
+    overrides: SetOpt = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the journeys as JSON on stdout, nothing else.")
+    ] = False,
+) -> None:
+    """Tell the journeys of a few visitors, day by day, from one replication's event log."""
+    filters = where if where is not None else ["lead=true"]
+    with _user_errors():
+        from sim import load_scenario
+        from sim.trace import trace_scenario
+
+        spec = load_scenario(scenario, overrides=overrides or [])
+        traced = trace_scenario(spec, replication=replication, seed=seed)
+        try:
+            ids = traced.select(visitors=visitor or [], where=filters, sample=sample)
+        except ValueError as exc:
+            _fail(str(exc))
+        journeys = [traced.journey(v) for v in ids]
+    if as_json:
+        text = json.dumps([j.to_dict() for j in journeys], indent=2, allow_nan=False)
+        out.print(text, markup=False, highlight=False, soft_wrap=True)
+        return
+    from sim.report import journey_view
+
+    if not visitor:
+        matching = traced.count_matching(filters)
+        out.print(
+            f"[dim]{len(ids)} of {matching:,} visitors with {' and '.join(filters)} in "
+            f"replication {replication} of seed {traced.seed} ({len(traced.visitors):,} "
+            "visitors in all)[/]"
+        )
+    for journey in journeys:
+        out.print()
+        out.print(journey_view(journey, spec.currency))
+
+
+@app.command()
 def validate(
     files: Annotated[
         list[Path], typer.Argument(help="Scenario files to check.", show_default=False)

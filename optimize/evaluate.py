@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import optuna
 from optuna.trial import TrialState
-from scipy import stats
 
 from optimize.space import SearchSpace
 from optimize.study import StudyConfig, finished, replications, run_seed
+from sim.compare import paired_difference
 from sim.runner import RunResult, run_scenario
 from sim.scenario import Scenario
 
@@ -81,21 +81,13 @@ def _feasible(trial: optuna.trial.FrozenTrial) -> bool:
     return all(value <= 0 for value in trial.constraints.values())
 
 
-def paired_difference(best: RunResult, base: RunResult, kpi: str) -> dict[str, float | None]:
-    """Mean of the per-replication differences and its 90% t-interval."""
-    with np.errstate(invalid="ignore"):  # never-paid-back minus never-paid-back
-        diff = best.replications[kpi].to_numpy(dtype=float) - base.replications[kpi].to_numpy(
-            dtype=float
-        )
-    diff = diff[np.isfinite(diff)]
-    if diff.size < 2:
-        return {"mean": float(diff.mean()) if diff.size else None, "lo": None, "hi": None}
-    half = stats.t.ppf(0.95, diff.size - 1) * diff.std(ddof=1) / math.sqrt(diff.size)
-    return {
-        "mean": float(diff.mean()),
-        "lo": float(diff.mean() - half),
-        "hi": float(diff.mean() + half),
-    }
+def improvement_of(best: RunResult, base: RunResult, kpi: str) -> dict[str, float | None]:
+    """Mean of the per-replication differences ``best − base`` and its 90% t-interval."""
+    diff = paired_difference(
+        best.replications[kpi].to_numpy(dtype=float),
+        base.replications[kpi].to_numpy(dtype=float),
+    )
+    return {"mean": diff.mean, "lo": diff.lo, "hi": diff.hi}
 
 
 def reevaluate(
@@ -134,7 +126,7 @@ def reevaluate(
     sign = -1.0 if direction == "maximize" else 1.0
     candidates.sort(key=lambda c: (_nan_last(sign * c.objective(kpi)), c.trial))
     improvement = {
-        name: paired_difference(candidates[0].result, baseline, name)
+        name: improvement_of(candidates[0].result, baseline, name)
         for name in dict.fromkeys([k for k, _ in goals] + list(_KEY_KPIS))
     }
     states = study.get_trials(deepcopy=False)

@@ -22,7 +22,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from sim._checks import Path, check_scenario, near
 from sim.errors import Problem, ScenarioError
 from sim.scenario import Scenario
-from sim.variants import check_search
+from sim.variants import BASE, check_search, design_tree
 
 _UNION_TYPES = (typing.Union, types.UnionType)
 
@@ -56,6 +56,27 @@ def load_scenario(path: str | FsPath, *, overrides: Iterable[str] = ()) -> Scena
     except UnicodeDecodeError:
         raise ScenarioError([Problem("", "the file is not UTF-8 text", source)]) from None
     return parse_scenario(text, source=source, overrides=overrides)
+
+
+def load_variant(path: str | FsPath, variant: str, *, overrides: Iterable[str] = ()) -> Scenario:
+    """One of a file's ``variants:`` as a scenario of its own (the base is ``"base"``).
+
+    The file is validated as a whole first, so a variant is only ever applied to a valid
+    base; the search sections are dropped from the design.
+
+    Raises:
+        ScenarioError: the file is invalid, or has no variant of that name.
+    """
+    source = str(path)
+    base = load_scenario(path, overrides=overrides)
+    if variant != BASE and variant not in base.variants:
+        names = ", ".join([BASE, *base.variants])
+        raise ScenarioError(
+            [Problem("variants", f"no variant named '{variant}'", source, hint=f"choose {names}")]
+        )
+    tree = load_tree(FsPath(path).read_text(encoding="utf-8"), source=source)
+    apply_overrides(tree, overrides, source=source)
+    return validate_tree(design_tree(to_plain(tree), variant), source=f"{source} ({variant})")
 
 
 def parse_scenario(

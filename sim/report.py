@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 
 from sim._atomic import Content, write_files
+from sim.compare import Comparison, Difference, replications_needed
 from sim.metrics import KPIS
 from sim.runner import RunResult, Summary
+from sim.trace import Journey, Line
 
 # how each KPI is shown: money, count, share or day
 _KIND = {
@@ -135,3 +139,146 @@ def write_outputs(result: RunResult, out_dir: str | Path) -> list[Path]:
     if result.visitors is not None:
         files["visitors.csv"] = result.visitors
     return write_files(out_dir, files)
+
+
+# --- comparisons -----------------------------------------------------------------------------
+
+
+def comparison_table(comparison: Comparison, design: int = 1) -> Table:
+    """Every KPI of one design (B) next to the first (A): B − A and its 90% interval."""
+    first, other = comparison.labels[0], comparison.labels[design]
+    currency = comparison.runs[0].summary.currency
+    table = Table(
+        title=(
+            f"B = {other}  vs  A = {first}\n{comparison.replications} replications of seed "
+            f"{comparison.seed} each (common random numbers)"
+        ),
+        caption=(
+            "B − A: mean of the paired per-replication differences, with its 90% t-interval. "
+            "apart? yes: the interval leaves out zero; ≈n: not yet, about n replications "
+            "would tell; same: equal in every replication"
+        ),
+        title_justify="left",
+    )
+    table.add_column("KPI", no_wrap=True)
+    for label in ("A", "B", "B − A", "90% interval", "apart?"):
+        table.add_column(label, justify="right", no_wrap=True)
+    for name in KPIS:
+        kind = _KIND.get(name, "money")
+        a, b = (comparison.runs[i].summary.kpis[name]["mean"] for i in (0, design))
+        diff = comparison.difference(design, name)
+        table.add_row(
+            name,
+            _compact(a, kind, currency),
+            _compact(b, kind, currency),
+            "0" if diff.identical else _signed(diff.mean, kind, currency),
+            _difference_interval(diff, kind, currency),
+            _told_apart(diff),
+        )
+    return table
+
+
+def _compact(value: float | None, kind: str, currency: str) -> str:
+    """Like :func:`fmt`, without cents on sums of a hundred or more."""
+    if kind == "money" and value is not None and math.isfinite(value) and abs(value) >= 100:
+        return f"{'-' if value < 0 else ''}{_symbol(currency)}{abs(value):,.0f}"
+    return fmt(value, kind, currency)
+
+
+def _signed(value: float | None, kind: str, currency: str) -> str:
+    text = _compact(value, "ratio" if kind == "day" else kind, currency)
+    return f"+{text}" if value is not None and value > 0 else text
+
+
+def _difference_interval(diff: Difference, kind: str, currency: str) -> str:
+    if diff.identical or diff.lo is None or diff.hi is None:
+        return ""
+    return f"{_signed(diff.lo, kind, currency)} … {_signed(diff.hi, kind, currency)}"
+
+
+def _told_apart(diff: Difference) -> str:
+    if diff.identical:
+        return "same"
+    if diff.distinguishable:
+        return "yes"
+    needed = replications_needed(diff)
+    return f"≈{needed:,}" if needed else "no"
+
+
+def comparison_verdicts(comparison: Comparison, kpis: Sequence[str] = ("profit",)) -> list[str]:
+    """One sentence per design and KPI: does it differ from the first, and by how much."""
+    first, currency = comparison.labels[0], comparison.runs[0].summary.currency
+    lines = []
+    for i, label in enumerate(comparison.labels[1:], start=1):
+        for kpi in kpis:
+            diff, kind = comparison.difference(i, kpi), _KIND.get(kpi, "money")
+            if diff.identical:
+                lines.append(f"{kpi}: {label} and {first} are identical in every replication")
+            elif diff.distinguishable:
+                lines.append(
+                    f"{kpi}: {label} differs from {first} by {_signed(diff.mean, kind, currency)}"
+                    f" (90% interval {_signed(diff.lo, kind, currency)} … "
+                    f"{_signed(diff.hi, kind, currency)})"
+                )
+            else:
+                needed = replications_needed(diff)
+                more = f"; about {needed:,} would" if needed else ""
+                lines.append(
+                    f"{kpi}: {label} and {first} cannot be told apart with {diff.pairs} "
+                    f"replications{more}, if the difference is as measured "
+                    f"({_signed(diff.mean, kind, currency)})"
+                )
+    return lines
+
+
+# --- journeys --------------------------------------------------------------------------------
+
+_SAYS = {
+    "optin": "opted in",
+    "leave": "left without opting in",
+    "email_opened": "email opened",
+    "email_ignored": "email not opened",
+    "unsubscribe": "unsubscribed",
+    "decline": "declined",
+    "churn": "churned",
+}
+_PAID = {"buy": "bought", "subscribe": "subscribed", "renew": "renewal paid", "refund": "refunded"}
+
+
+def journey_view(journey: Journey, currency: str) -> Group:
+    """A visitor's story: who they are, one row per thing that happened, what they paid.
+
+    Trust is shown where it changed.
+    """
+    money = _symbol(currency)
+    header = Text(
+        f"Visitor {journey.visitor}: {journey.segment} from {journey.channel}, arrived day "
+        f"{journey.arrival_day}, trust {journey.trust_at_arrival:.2f}, willingness to pay "
+        f"×{journey.wtp_scale:.2f}{' (junk contact)' if journey.junk else ''}",
+        style="bold",
+    )
+    table = Table(show_edge=False, box=None, padding=(0, 1))
+    for col, justify in (("day", "right"), ("step", "left"), ("what", "left"), ("trust", "right")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    trust = journey.trust_at_arrival
+    for line in journey.lines:
+        changed = line.trust != trust
+        trust = line.trust
+        table.add_row(
+            str(line.day), line.step, _say(line, money), f"{trust:.2f}" if changed else ""
+        )
+    paid = f"paid {fmt(journey.paid, 'money', currency)}"
+    if journey.refunded:
+        paid += f", refunded {fmt(journey.refunded, 'money', currency)}"
+    return Group(header, table, Text(paid, style="dim"))
+
+
+def _say(line: Line, money: str) -> str:
+    if line.what == "arrive":
+        return "arrived"
+    if line.what == "shown":
+        return f"shown at {money}{line.amount:,.2f}" if line.amount else "shown"
+    if line.what in _PAID:
+        return f"{_PAID[line.what]} {money}{line.amount:,.2f}"
+    text = _SAYS.get(line.what, line.what.replace("_", " "))
+    return f"{text} {money}{line.amount:,.2f}" if line.amount else text

@@ -1,0 +1,220 @@
+"""One visitor's story, day by day, read back from a replication's event log.
+
+For teaching (what happens to a lead between the ad and the club) and for debugging a
+scenario (why nobody reaches the downsell). Trust is not logged; it is replayed from the
+events with the same rules the engine applies (an opened email adds the segment's trust
+per open, a purchase adds the offer's ``trust_gain``, never above 1), and a test holds the
+replay to the trust the engine ended with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.compile import CompiledScenario, compile_scenario
+from sim.runner import run_scenario
+from sim.scenario import Scenario
+
+# --where KEY=VALUE: keys that name an event at a step, and keys that name a visitor trait
+_EVENT_KEYS = {
+    "bought": "buy",
+    "declined": "decline",
+    "shown": "shown",
+    "subscribed": "subscribe",
+    "churned": "churn",
+    "refunded": "refund",
+    "unsubscribed": "unsubscribe",
+}
+_TRAIT_KEYS = ("segment", "channel", "lead", "junk")
+WHERE_KEYS = (*_EVENT_KEYS, *_TRAIT_KEYS)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One thing that happened: its day, the step, what, and trust after it."""
+
+    day: int
+    step: str
+    what: str
+    amount: float
+    trust: float
+
+
+@dataclass(frozen=True)
+class Journey:
+    """A visitor's traits and every event of theirs, in order."""
+
+    visitor: int
+    channel: str
+    segment: str
+    arrival_day: int
+    wtp_scale: float
+    junk: bool
+    trust_at_arrival: float
+    lines: list[Line] = field(default_factory=list)
+
+    @property
+    def paid(self) -> float:
+        """Everything the visitor paid (refunds not taken off)."""
+        return sum(line.amount for line in self.lines if line.what in _PAYMENTS)
+
+    @property
+    def refunded(self) -> float:
+        """Everything refunded to the visitor."""
+        return sum(line.amount for line in self.lines if line.what == "refund")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON."""
+        return {
+            "visitor": self.visitor,
+            "channel": self.channel,
+            "segment": self.segment,
+            "arrival_day": self.arrival_day,
+            "wtp_scale": self.wtp_scale,
+            "junk": self.junk,
+            "trust_at_arrival": self.trust_at_arrival,
+            "events": [vars(line) for line in self.lines],
+        }
+
+
+_PAYMENTS = ("buy", "subscribe", "renew")
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One replication's event log and visitor table, ready to be read visitor by visitor."""
+
+    scenario: Scenario
+    compiled: CompiledScenario
+    replication: int
+    seed: int
+    events: pd.DataFrame
+    visitors: pd.DataFrame
+
+    def select(
+        self,
+        *,
+        visitors: Sequence[int] = (),
+        where: Iterable[str] = (),
+        sample: int = 3,
+    ) -> list[int]:
+        """Visitor ids: the ones asked for, else a seeded sample of those matching ``where``.
+
+        Raises:
+            ValueError: an unknown visitor id, or a filter that is not ``KEY=VALUE`` with a
+                known key and value.
+        """
+        if visitors:
+            unknown = [v for v in visitors if not 0 <= v < len(self.visitors)]
+            if unknown:
+                raise ValueError(
+                    f"no visitor {unknown[0]} in this replication "
+                    f"(ids run from 0 to {len(self.visitors) - 1})"
+                )
+            return list(visitors)
+        chosen = self._matching(list(where))
+        rng = np.random.default_rng([self.seed, self.replication])  # same sample every time
+        picked = rng.choice(chosen, size=min(sample, chosen.size), replace=False)
+        return sorted(int(v) for v in picked)
+
+    def count_matching(self, where: Iterable[str]) -> int:
+        """How many visitors match the filters."""
+        return int(self._matching(list(where)).size)
+
+    def _matching(self, where: list[str]) -> np.ndarray:
+        keep = np.ones(len(self.visitors), dtype=bool)
+        for text in where:
+            keep &= self._mask(text)
+        return np.flatnonzero(keep)
+
+    def _mask(self, text: str) -> np.ndarray:
+        key, sep, value = (part.strip() for part in text.partition("="))
+        if not sep or key not in WHERE_KEYS:
+            raise ValueError(
+                f"--where takes KEY=VALUE with KEY one of {', '.join(WHERE_KEYS)}; got {text!r}"
+            )
+        if key in ("lead", "junk"):
+            if value.lower() not in ("true", "false", "yes", "no"):
+                raise ValueError(f"--where {key}= takes true or false, got {value!r}")
+            return self.visitors[key].to_numpy() == (value.lower() in ("true", "yes"))
+        if key in _TRAIT_KEYS:
+            names = list(self.visitors[key].cat.categories)
+            if value not in names:
+                raise ValueError(f"--where {key}: no {key} '{value}'; choose {', '.join(names)}")
+            return (self.visitors[key] == value).to_numpy()
+        if value not in self.compiled.step_ids:
+            steps = ", ".join(self.compiled.step_ids)
+            raise ValueError(f"--where {key}: no step '{value}'; choose {steps}")
+        ev = self.events
+        hits = ev["visitor"][(ev["step"] == value) & (ev["event"] == _EVENT_KEYS[key])]
+        mask = np.zeros(len(self.visitors), dtype=bool)
+        mask[hits.to_numpy()] = True
+        return mask
+
+    def journey(self, visitor: int) -> Journey:
+        """Everything that happened to one visitor, with trust replayed along the way."""
+        row = self.visitors.iloc[visitor]
+        c = self.compiled
+        seg = c.segments.index(str(row["segment"]))
+        channel = next(ch for ch in c.channels if ch.name == str(row["channel"]))
+        trust = float(np.clip(c.seg_trust[seg] + channel.warmth, 0.0, 1.0))
+        start = trust
+        gains = _trust_gains(c)
+        lines = []
+        lo, hi = np.searchsorted(self.events["visitor"].to_numpy(), [visitor, visitor + 1])
+        rows = self.events.iloc[lo:hi][["day", "step", "event", "amount"]]
+        for day, step, event, amount in rows.itertuples(index=False):
+            if event == "email_opened":
+                trust = min(trust + float(c.seg_trust_per_open[seg]), 1.0)
+            elif event in ("buy", "subscribe") and gains.get(str(step), 0.0):
+                trust = min(trust + gains[str(step)], 1.0)
+            lines.append(Line(int(day), str(step), str(event), float(amount), trust))
+        return Journey(
+            visitor=visitor,
+            channel=str(row["channel"]),
+            segment=str(row["segment"]),
+            arrival_day=int(row["arrival_day"]),
+            wtp_scale=float(row["wtp_scale"]),
+            junk=bool(row["junk"]),
+            trust_at_arrival=start,
+            lines=lines,
+        )
+
+
+def _trust_gains(c: CompiledScenario) -> dict[str, float]:
+    """Step id → trust a purchase there adds (steps that sell and warm the buyer)."""
+    out = {}
+    for step in c.steps:
+        pitch = getattr(step, "pitch", None)
+        if pitch is not None and pitch.trust_gain:
+            out[step.id] = float(pitch.trust_gain)
+    return out
+
+
+def trace_scenario(scenario: Scenario, *, replication: int = 0, seed: int | None = None) -> Trace:
+    """Run one replication with the event log on, for reading journeys.
+
+    Args:
+        scenario: a validated scenario.
+        replication: which replication of the seed (the same one ``sim run`` runs).
+        seed: default the scenario's own.
+    """
+    s = scenario.seed if seed is None else seed
+    result = run_scenario(
+        scenario, replications=1, seed=s, events=True, first_replication=replication
+    )
+    assert result.events is not None
+    assert result.visitors is not None
+    return Trace(
+        scenario=scenario,
+        compiled=compile_scenario(scenario),
+        replication=replication,
+        seed=s,
+        events=result.events.drop(columns="replication"),
+        visitors=result.visitors.drop(columns="replication"),
+    )
