@@ -470,6 +470,36 @@ def trace(
 
 
 @app.command()
+def new(
+    path: Annotated[
+        Path, typer.Argument(help="Where to write the scenario.", show_default=True)
+    ] = Path("scenario.yaml"),
+    template: Annotated[
+        str,
+        typer.Option(
+            "--template", "-t", help="tripwire, webinar, saas or eshop.", show_default=True
+        ),
+    ] = "tripwire",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter scenario to edit, from a template."""
+    from sim._atomic import write_files
+    from sim.templates import template_text
+
+    try:
+        text = template_text(template)
+    except ValueError as exc:
+        _fail(str(exc))
+    if path.exists() and not force:
+        _fail(f"{path} exists; choose another path or add --force to overwrite it")
+    if not path.parent.is_dir():
+        _fail(f"no folder {path.parent} to write {path.name} into")
+    write_files(path.parent, {path.name: text})
+    out.print(f"wrote {path} from the {template} template; next:", highlight=False)
+    out.print(f"  sim validate {path}\n  sim run {path}", highlight=False)
+
+
+@app.command()
 def validate(
     files: Annotated[
         list[Path], typer.Argument(help="Scenario files to check.", show_default=False)
