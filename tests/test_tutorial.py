@@ -1,0 +1,37 @@
+"""docs/tutorial.md: every command in it runs, and every pasted output is the current one."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+
+@pytest.mark.slow
+def test_the_tutorial_outputs_are_current() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "docs" / "tutorial.py"), "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "is current" in proc.stderr
+
+
+def test_the_tutorial_runs_a_command_in_every_lesson() -> None:
+    sys.path.insert(0, str(ROOT / "docs"))
+    try:
+        import tutorial  # type: ignore[import-not-found]
+    finally:
+        sys.path.pop(0)
+    text = tutorial.TUTORIAL.read_text(encoding="utf-8")
+    lessons = text.split("\n## ")[1:]
+    assert len(lessons) == 8
+    for lesson in lessons:
+        assert tutorial.commands(lesson), lesson.splitlines()[0]
+        assert "*Try:*" in lesson, lesson.splitlines()[0]
