@@ -48,6 +48,7 @@ class ReplicationResult:
     daily: dict[str, np.ndarray]  # series name -> one value per day
     events: pd.DataFrame | None = None
     visitors: pd.DataFrame | None = None  # with the event log: one row per visitor
+    breakdown: dict[str, pd.DataFrame] | None = None  # by_step, by_channel, by_segment
 
 
 def _ratio(num: float, den: float) -> float:

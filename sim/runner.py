@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.breakdown import MoneyTally, breakdown_tables
 from sim.compile import CompiledScenario, compile_scenario
 from sim.metrics import (
     KPIS,
@@ -72,6 +73,7 @@ class RunResult:
     daily: pd.DataFrame
     events: pd.DataFrame | None = None
     visitors: pd.DataFrame | None = None  # with the event log: one row per visitor
+    breakdown: dict[str, pd.DataFrame] | None = None  # by_step, by_channel, by_segment tables
 
 
 def replication_seed(seed: int, index: int) -> np.random.SeedSequence:
@@ -80,15 +82,24 @@ def replication_seed(seed: int, index: int) -> np.random.SeedSequence:
 
 
 def run_replication(
-    compiled: CompiledScenario, seed: int, index: int, *, events: bool = False
+    compiled: CompiledScenario,
+    seed: int,
+    index: int,
+    *,
+    events: bool = False,
+    breakdown: bool = False,
 ) -> ReplicationResult:
     """Simulate one replication (a top-level function, so worker processes can run it)."""
     model = FunnelModel(compiled, rng=replication_seed(seed, index), record_events=events)
+    full_log, tally = model.log, None
+    if breakdown:
+        tally = MoneyTally(model.population, compiled, inner=full_log)
+        model.log = tally
     model.run()
     log = people = None
-    if model.log is not None:
+    if full_log is not None:
         channels = [ch.name for ch in compiled.channels]
-        log = model.log.frame(list(compiled.step_ids), channels)
+        log = full_log.frame(list(compiled.step_ids), channels)
         people = visitor_table(model.population, compiled.segments, channels)
     daily = daily_series(model.ledger)
     return ReplicationResult(
@@ -97,6 +108,7 @@ def run_replication(
         daily=daily,
         events=log,
         visitors=people,
+        breakdown=None if tally is None else breakdown_tables(tally, model.ledger, compiled),
     )
 
 
@@ -107,6 +119,7 @@ def run_scenario(
     seed: int | None = None,
     jobs: int = 1,
     events: bool = False,
+    breakdown: bool = False,
     progress: Progress | None = None,
     first_replication: int = 0,
 ) -> RunResult:
@@ -118,13 +131,16 @@ def run_scenario(
         seed: the run's seed; default the scenario's own ``seed``.
         jobs: worker processes (1 runs in this process); the result does not depend on it.
         events: also keep the per-visitor event log.
+        breakdown: also sum money and people by step, channel and segment (for the
+            report; a little slower).
         progress: called as ``progress(done, total)`` after each replication.
         first_replication: run replications ``first … first + n − 1`` of the seed (fresh
             seeds for a re-evaluation that must not reuse the search's replications).
 
     Returns:
         The summary, one row per replication, the daily series and, with ``events``,
-        the event log and the visitor table (each with a ``replication`` column).
+        the event log and the visitor table, with ``breakdown`` the tables by step,
+        channel and segment (each with a ``replication`` column).
 
     Examples:
         >>> from sim import load_scenario
@@ -140,7 +156,9 @@ def run_scenario(
         raise ValueError(f"jobs must be >= 1, got {jobs}")
     compiled = compile_scenario(scenario)
     indices = range(first_replication, first_replication + n)
-    results = _run_all(compiled, s, indices, jobs=jobs, events=events, progress=progress)
+    results = _run_all(
+        compiled, s, indices, jobs=jobs, events=events, breakdown=breakdown, progress=progress
+    )
     return _assemble(scenario, s, results, first=first_replication)
 
 
@@ -151,13 +169,14 @@ def _run_all(
     *,
     jobs: int,
     events: bool,
+    breakdown: bool,
     progress: Progress | None,
 ) -> list[ReplicationResult]:
     n = len(indices)
     if jobs == 1 or n == 1:
         out = []
         for done, r in enumerate(indices, start=1):
-            out.append(run_replication(compiled, seed, r, events=events))
+            out.append(run_replication(compiled, seed, r, events=events, breakdown=breakdown))
             if progress:
                 progress(done, n)
         return out
@@ -166,7 +185,9 @@ def _run_all(
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(jobs, n), mp_context=context) as pool:
         futures = {
-            pool.submit(run_replication, compiled, seed, r, events=events): slot
+            pool.submit(
+                run_replication, compiled, seed, r, events=events, breakdown=breakdown
+            ): slot
             for slot, r in enumerate(indices)
         }
         for done, future in enumerate(as_completed(futures), start=1):
@@ -204,8 +225,19 @@ def _assemble(
     if results[0].events is not None:
         events = _stack([r.events for r in results], first)
         visitors = _stack([r.visitors for r in results], first)
+    tables = None
+    if results[0].breakdown is not None:
+        tables = {
+            name: _stack([r.breakdown[name] for r in results if r.breakdown], first)
+            for name in results[0].breakdown
+        }
     return RunResult(
-        summary=summary, replications=per_rep, daily=daily, events=events, visitors=visitors
+        summary=summary,
+        replications=per_rep,
+        daily=daily,
+        events=events,
+        visitors=visitors,
+        breakdown=tables,
     )
 
 
