@@ -112,7 +112,7 @@ def _progress_bar(label: str, total: int) -> Iterator[Callable[[int, int], None]
 
 
 def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -139,23 +139,54 @@ def run(
     events: Annotated[
         bool, typer.Option("--events", help="Also record the event log (events.csv; needs --out).")
     ] = False,
+    report: Annotated[
+        bool,
+        typer.Option(
+            "--report",
+            help="Also write report.html: charts that open offline (default --out <scenario>-run).",
+        ),
+    ] = False,
 ) -> None:
     """Simulate a scenario and print its funnel and economics."""
+    if report and out_dir is None:
+        out_dir = Path(f"{scenario.stem}-run")
+        err.print(f"[dim]no --out given: writing the run and its report to {out_dir}/[/]")
     if events and out_dir is None:
         _fail("--events writes events.csv into the output folder: add --out DIR")
     with _user_errors():
         from sim import load_scenario, run_scenario
-        from sim.report import economics_table, funnel_table, summary_json, write_outputs
+        from sim.report import (
+            economics_table,
+            funnel_table,
+            scenario_record,
+            summary_json,
+            write_outputs,
+        )
 
         spec = load_scenario(scenario, overrides=overrides or [])
         n = replications or spec.replications
         started = time.perf_counter()
         with _progress_bar(f"simulating {spec.name}", n) as progress:
             result = run_scenario(
-                spec, replications=n, seed=seed, jobs=jobs, events=events, progress=progress
+                spec,
+                replications=n,
+                seed=seed,
+                jobs=jobs,
+                events=events,
+                breakdown=out_dir is not None,
+                progress=progress,
             )
         elapsed = time.perf_counter() - started
-        written = write_outputs(result, out_dir) if out_dir is not None else []
+        written: list[Path] = []
+        if out_dir is not None:
+            record = scenario_record(scenario, overrides or [])
+            written = write_outputs(result, out_dir, scenario_text=record)
+        if report and out_dir is not None:
+            from sim.html_report import write_report
+
+            written.append(write_report(out_dir))
+            if as_json:
+                err.print(f"[dim]wrote {written[-1]}[/]")
     if as_json:
         out.print(
             summary_json(result.summary), end="", markup=False, highlight=False, soft_wrap=True
@@ -167,6 +198,29 @@ def run(
     out.print(f"[dim]{n} replications in {elapsed:.1f} s[/]")
     for path in written:
         out.print(f"[dim]wrote {path}[/]")
+
+
+@app.command("report")
+def report_command(
+    folder: Annotated[
+        Path,
+        typer.Argument(
+            help="A run's output folder (sim run SCENARIO --out DIR).", show_default=False
+        ),
+    ],
+) -> None:
+    """Build report.html again from a run's output folder, without running anything."""
+    with _user_errors():
+        from rich.markup import escape
+
+        from sim.html_report import write_report
+        from sim.run_folder import RunFolderError
+
+        try:
+            path = write_report(folder)
+        except RunFolderError as exc:
+            _fail(escape(str(exc)))
+    out.print(f"wrote {path}", highlight=False)
 
 
 @app.command()

@@ -5,6 +5,7 @@ Nothing here prints; ``cli.py`` decides where the renderables go.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -13,9 +14,11 @@ from pathlib import Path
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
+from ruamel.yaml import YAML
 
 from sim._atomic import Content, write_files
 from sim.compare import Comparison, Difference, replications_needed
+from sim.loader import apply_overrides, load_tree
 from sim.metrics import KPIS
 from sim.runner import RunResult, Summary
 from sim.trace import Journey, Line
@@ -68,6 +71,11 @@ def _symbol(currency: str) -> str:
     return {"USD": "$", "EUR": "€", "GBP": "£", "RUB": "₽"}.get(currency, currency + " ")
 
 
+def currency_symbol(currency: str) -> str:
+    """What is written before an amount: ``$`` for USD, else the code and a space."""
+    return _symbol(currency)
+
+
 def _interval(fig: Mapping[str, float | None], kind: str, currency: str) -> str:
     if fig["lo"] == fig["hi"]:
         return ""
@@ -106,16 +114,19 @@ def economics_table(summary: Summary) -> Table:
     table.add_column("mean", justify="right")
     table.add_column("90% interval", justify="right")
     for name in KPIS:
-        fig, kind = summary.kpis[name], _KIND.get(name, "money")
-        mean = fmt(fig["mean"], kind, summary.currency)
-        if name == "payback_day" and fig["mean"] is None and fig["lo"] is not None:
-            mean = "not always"
-        elif name == "payback_day" and fig["mean"] is None:
-            mean = "never"
-        table.add_row(
-            _LABEL.get(name, name.replace("_", " ")), mean, _interval(fig, kind, summary.currency)
-        )
+        table.add_row(*kpi_cells(name, summary.kpis[name], summary.currency))
     return table
+
+
+def kpi_cells(name: str, fig: Mapping[str, float | None], currency: str) -> tuple[str, str, str]:
+    """How the economics table shows one KPI: its label, its mean and its 90% interval."""
+    kind = _KIND.get(name, "money")
+    mean = fmt(fig["mean"], kind, currency)
+    if name == "payback_day" and fig["mean"] is None and fig["lo"] is not None:
+        mean = "not always"
+    elif name == "payback_day" and fig["mean"] is None:
+        mean = "never"
+    return _LABEL.get(name, name.replace("_", " ")), mean, _interval(fig, kind, currency)
 
 
 def summary_json(summary: Summary) -> str:
@@ -123,11 +134,14 @@ def summary_json(summary: Summary) -> str:
     return json.dumps(summary.to_dict(), indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 
-def write_outputs(result: RunResult, out_dir: str | Path) -> list[Path]:
-    """Write summary.json, replications.csv, daily.csv (events.csv, visitors.csv).
+def write_outputs(
+    result: RunResult, out_dir: str | Path, *, scenario_text: str | None = None
+) -> list[Path]:
+    """Write summary.json, replications.csv, daily.csv (events.csv, visitors.csv, ...).
 
-    The last two come with the event log. Each file is written in full, then renamed into
-    place (``sim._atomic.write_files``).
+    events.csv and visitors.csv come with the event log; by_step.csv, by_channel.csv and
+    by_segment.csv with the breakdown; scenario.yaml with ``scenario_text``. Each file is
+    written in full, then renamed into place (``sim._atomic.write_files``).
     """
     files: dict[str, Content] = {
         "summary.json": summary_json(result.summary),
@@ -138,7 +152,30 @@ def write_outputs(result: RunResult, out_dir: str | Path) -> list[Path]:
         files["events.csv"] = result.events
     if result.visitors is not None:
         files["visitors.csv"] = result.visitors
+    for name, table in (result.breakdown or {}).items():
+        files[f"{name}.csv"] = table
+    if scenario_text is not None:
+        files["scenario.yaml"] = scenario_text
     return write_files(out_dir, files)
+
+
+def scenario_record(path: str | Path, overrides: Sequence[str] = ()) -> str:
+    """The scenario as run: the file's text, or with ``--set`` overrides applied and listed.
+
+    Without overrides the text is kept byte for byte; with them, the file is re-written
+    from its parsed tree (comments kept) under a comment naming each override.
+    """
+    text = Path(path).read_text(encoding="utf-8")
+    if not overrides:
+        return text
+    tree = load_tree(text, source=str(path))
+    apply_overrides(tree, overrides, source=str(path))
+    buffer = io.StringIO()
+    yaml = YAML(typ="rt")
+    yaml.width = 100
+    yaml.dump(tree, buffer)
+    header = f"# {path}, run with:\n" + "".join(f"#   --set {o}\n" for o in overrides)
+    return header + buffer.getvalue()
 
 
 # --- comparisons -----------------------------------------------------------------------------

@@ -61,10 +61,15 @@ def test_out_writes_the_three_files(small: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["run", str(small), "-n", "2", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "by_channel.csv",
+        "by_segment.csv",
+        "by_step.csv",
         "daily.csv",
         "replications.csv",
+        "scenario.yaml",
         "summary.json",
     ]
+    assert (tmp_path / "scenario.yaml").read_text() == small.read_text()
     daily = (tmp_path / "daily.csv").read_text().splitlines()
     assert daily[0].startswith("replication,day,spend,visitors,leads,orders,revenue")
     assert len(daily) == 1 + 2 * 60  # two replications of a 60-day horizon

@@ -1,0 +1,137 @@
+"""A run's output folder read back: what ``sim report DIR`` builds the page from.
+
+``sim run --out DIR`` writes summary.json, daily.csv, by_step.csv, by_channel.csv,
+by_segment.csv and scenario.yaml (with others); this module reads them and checks that
+each has what the report needs, so a wrong or damaged folder is refused with one line
+that names the file and the problem.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+# file -> (text columns, numeric columns) the report reads
+_TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "daily.csv": ((), ("replication", "day", "cumulative_cash")),
+    "by_step.csv": (
+        ("step", "kind", "after", "after_event"),
+        ("replication", "revenue", "refunds", "cogs", "fees", "gross_profit", "payments"),
+    ),
+    "by_channel.csv": (
+        ("channel", "type"),
+        ("replication", "visitors", "leads", "buyers", "revenue", "gross_profit", "spend"),
+    ),
+    "by_segment.csv": (
+        ("segment",),
+        (
+            *("replication", "visitors", "leads", "buyers", "revenue", "gross_profit"),
+            *("subscribers", "churned"),
+        ),
+    ),
+}
+_SUMMARY_KEYS = ("scenario", "replications", "seed", "currency", "kpis", "steps")
+
+
+class RunFolderError(ValueError):
+    """The folder is not a complete, readable ``sim run --out`` folder; one line says why."""
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """Everything the report shows, as read from a run's output folder."""
+
+    path: Path
+    summary: dict[str, Any]
+    daily: pd.DataFrame
+    by_step: pd.DataFrame
+    by_channel: pd.DataFrame
+    by_segment: pd.DataFrame
+    scenario_text: str
+
+
+def read_run_folder(folder: str | Path) -> RunFolder:
+    """Read and check a run's output folder.
+
+    Raises:
+        RunFolderError: the folder or a file is missing, unreadable, or lacks a column.
+
+    Examples:
+        >>> read_run_folder("no/such/folder")
+        Traceback (most recent call last):
+        ...
+        sim.run_folder.RunFolderError: no folder no/such/folder
+    """
+    path = Path(folder)
+    if not path.is_dir():
+        raise RunFolderError(f"no folder {path}")
+    tables = {name: _read_table(path / name, *cols) for name, cols in _TABLES.items()}
+    return RunFolder(
+        path=path,
+        summary=_read_summary(path / "summary.json"),
+        daily=tables["daily.csv"],
+        by_step=tables["by_step.csv"],
+        by_channel=tables["by_channel.csv"],
+        by_segment=tables["by_segment.csv"],
+        scenario_text=_read_text(path / "scenario.yaml"),
+    )
+
+
+def _missing(file: Path) -> RunFolderError:
+    return RunFolderError(
+        f"{file.parent} has no {file.name}: write the folder with "
+        "`sim run SCENARIO --out DIR` (runs from before the report need to be run again)"
+    )
+
+
+def _read_text(file: Path) -> str:
+    try:
+        return file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise _missing(file) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunFolderError(f"cannot read {file}: {exc}") from None
+
+
+def _read_summary(file: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(_read_text(file))
+    except json.JSONDecodeError as exc:
+        raise RunFolderError(f"{file} is not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    if not isinstance(data, dict):
+        raise RunFolderError(f"{file} is not a run summary (expected a JSON object)")
+    absent = [key for key in _SUMMARY_KEYS if key not in data]
+    if absent:
+        raise RunFolderError(f"{file} is not a run summary: no {', '.join(absent)}")
+    for name, figure in data["kpis"].items():
+        if not isinstance(figure, dict) or not {"mean", "lo", "hi"} <= set(figure):
+            raise RunFolderError(f"{file}: kpis.{name} lacks mean, lo or hi")
+    return data
+
+
+def _read_table(file: Path, text: tuple[str, ...], numeric: tuple[str, ...]) -> pd.DataFrame:
+    if not file.is_file():
+        raise _missing(file)
+    try:
+        # names such as "NA" or "null" stay names; only empty fields are missing values
+        table = pd.read_csv(
+            file, keep_default_na=False, na_values=[""], dtype=dict.fromkeys(text, str)
+        )
+    except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RunFolderError(f"cannot read {file}: {reason}") from None
+    absent = [col for col in (*text, *numeric) if col not in table.columns]
+    if absent:
+        raise RunFolderError(f"{file} lacks the column(s) {', '.join(absent)}")
+    for col in numeric:
+        if not pd.api.types.is_numeric_dtype(table[col]):
+            raise RunFolderError(f"{file}: column {col} holds something other than numbers")
+    if table.empty:
+        raise RunFolderError(f"{file} has no rows")
+    for col in text:
+        table[col] = table[col].fillna("")
+    return table
