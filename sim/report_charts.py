@@ -175,7 +175,7 @@ def _money_hover(label: str) -> str:
 
 
 def segments_chart(segments: Groups, currency_sign: str) -> go.Figure:
-    """Who converts, who pays, who churns: three panels, one bar group per segment.
+    """Who converts, who pays, who churns: four panels, one bar group per segment.
 
     Args:
         segments: segment -> ``cr1``, ``cr2`` (shares), ``revenue_per_visitor``,
@@ -183,33 +183,37 @@ def segments_chart(segments: Groups, currency_sign: str) -> go.Figure:
         currency_sign: written before amounts.
     """
     names = list(segments)
-    fig = make_subplots(
-        rows=1,
-        cols=3,
-        subplot_titles=(
-            "who converts",
-            "who pays",
-            "who churns (share of subscribers)",
-        ),
-        horizontal_spacing=0.08,
-    )
+    titles = ("who converts", "who pays: per visitor", "who pays: per buyer", "who churns")
+    fig = make_subplots(rows=1, cols=4, subplot_titles=titles, horizontal_spacing=0.07)
+    money = {"tickprefix": currency_sign, "tickformat": ",.0f"}
     panels = (
-        (1, ("cr1", "leads / visitors"), ("cr2", "buyers / leads")),
-        (
-            2,
-            ("revenue_per_visitor", "revenue / visitor"),
-            ("profit_per_buyer", "gross profit / buyer"),
-        ),
-        (3, ("churn", "churned / subscribers")),
+        ({"tickformat": ".0%"}, ("cr1", "leads / visitors"), ("cr2", "buyers / leads")),
+        (money, ("revenue_per_visitor", "revenue / visitor")),
+        (money, ("profit_per_buyer", "gross profit / buyer")),
+        ({"tickformat": ".0%", "rangemode": "tozero"}, ("churn", "churned / subscribers")),
     )
     colors = iter(("#6baed6", "#2171b5", "#74c476", "#238b45", "#fb6a4a"))
-    for col, *measures in panels:
-        for key, label in measures:  # type: ignore[misc]
-            bar = _bar(label, names, [segments[n][key] for n in names], marker_color=next(colors))
+    for col, (axis, *measures) in enumerate(panels, start=1):
+        shown = ".1%" if "%" in str(axis["tickformat"]) else ",.2f"
+        prefix = "" if "%" in shown else currency_sign
+        for key, label in measures:
+            bar = _bar(
+                label,
+                names,
+                [segments[n][key] for n in names],
+                marker_color=next(colors),
+                texttemplate=prefix + "%{y:" + shown + "}",
+                textposition="auto",
+                textangle=0,
+                insidetextanchor="middle",
+            )
             fig.add_trace(bar, row=1, col=col)
-    fig.update_yaxes(tickformat=".0%", row=1, col=1)
-    fig.update_yaxes(tickprefix=currency_sign, tickformat=",.0f", row=1, col=2)
-    fig.update_yaxes(tickformat=".0%", row=1, col=3)
+        fig.update_yaxes(axis, row=1, col=col)
+    if all(segments[n]["churn"]["mean"] is None for n in names):
+        fig.add_annotation(
+            text="no subscribers", showarrow=False, xref="x4 domain", yref="y4 domain", x=0.5, y=0.5
+        )
+        fig.update_yaxes(showticklabels=False, row=1, col=4)
     fig.update_layout(_LAYOUT, barmode="group", height=420)
     fig.update_layout(legend={"y": -0.25, "yanchor": "top"}, margin={"t": 60})
     return fig
