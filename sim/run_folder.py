@@ -35,6 +35,7 @@ _TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
 }
 _SUMMARY_KEYS = ("scenario", "replications", "seed", "currency", "kpis", "steps")
+_KPIS_SHOWN = ("profit", "revenue", "gross_profit", "poas", "cac", "payback_day")
 
 
 class RunFolderError(ValueError):
@@ -70,15 +71,29 @@ def read_run_folder(folder: str | Path) -> RunFolder:
     if not path.is_dir():
         raise RunFolderError(f"no folder {path}")
     tables = {name: _read_table(path / name, *cols) for name, cols in _TABLES.items()}
+    summary = _read_summary(path / "summary.json")
+    _check_together(path, summary, tables)
     return RunFolder(
         path=path,
-        summary=_read_summary(path / "summary.json"),
+        summary=summary,
         daily=tables["daily.csv"],
         by_step=tables["by_step.csv"],
         by_channel=tables["by_channel.csv"],
         by_segment=tables["by_segment.csv"],
         scenario_text=_read_text(path / "scenario.yaml"),
     )
+
+
+def _check_together(path: Path, summary: dict[str, Any], tables: dict[str, pd.DataFrame]) -> None:
+    """The files describe one run: the same steps, one row per replication and day."""
+    unknown = sorted(set(tables["by_step.csv"]["step"]) - set(summary["steps"]))
+    if unknown:
+        raise RunFolderError(
+            f"{path}: by_step.csv and summary.json are of different runs "
+            f"(steps {', '.join(unknown)} are not in the summary)"
+        )
+    if tables["daily.csv"].duplicated(["replication", "day"]).any():
+        raise RunFolderError(f"{path / 'daily.csv'} has a replication and day twice")
 
 
 def _missing(file: Path) -> RunFolderError:
@@ -105,11 +120,21 @@ def _read_summary(file: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise RunFolderError(f"{file} is not a run summary (expected a JSON object)")
     absent = [key for key in _SUMMARY_KEYS if key not in data]
+    if not absent and not (isinstance(data["kpis"], dict) and isinstance(data["steps"], dict)):
+        raise RunFolderError(f"{file} is not a run summary: kpis and steps must be objects")
+    absent += [f"kpis.{k}" for k in _KPIS_SHOWN if k not in data.get("kpis", {})]
     if absent:
         raise RunFolderError(f"{file} is not a run summary: no {', '.join(absent)}")
-    for name, figure in data["kpis"].items():
+    figures = [(f"kpis.{k}", v) for k, v in data["kpis"].items()]
+    figures += [
+        (f"steps.{step}.{k}", v)
+        for step, tallies in data["steps"].items()
+        for k, v in tallies.items()
+        if k in ("reached", "converted")
+    ]
+    for name, figure in figures:
         if not isinstance(figure, dict) or not {"mean", "lo", "hi"} <= set(figure):
-            raise RunFolderError(f"{file}: kpis.{name} lacks mean, lo or hi")
+            raise RunFolderError(f"{file}: {name} lacks mean, lo or hi")
     return data
 
 

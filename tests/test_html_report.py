@@ -178,6 +178,18 @@ def _text_for_numbers(folder: Path) -> None:
     (folder / "daily.csv").write_text("replication,day,cumulative_cash\n0,0,lots\n")
 
 
+def _other_run(folder: Path) -> None:
+    path = folder / "by_step.csv"
+    path.write_text(path.read_text().replace(",course,", ",masterclass,"))
+
+
+def _no_kpis(folder: Path) -> None:
+    path = folder / "summary.json"
+    data = json.loads(path.read_text())
+    data["kpis"] = [1, 2]
+    path.write_text(json.dumps(data))
+
+
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
@@ -185,8 +197,10 @@ def _text_for_numbers(folder: Path) -> None:
         (_drop_channels, "has no by_channel.csv"),
         (_drop_a_column, "by_step.csv lacks the column(s)"),
         (_text_for_numbers, "column cumulative_cash holds something other than numbers"),
+        (_other_run, "by_step.csv and summary.json are of different runs"),
+        (_no_kpis, "kpis and steps must be objects"),
     ],
-    ids=["corrupt-json", "missing-file", "missing-column", "not-numbers"],
+    ids=["corrupt-json", "missing-file", "missing-column", "not-numbers", "other-run", "no-kpis"],
 )
 def test_a_damaged_folder_is_refused_in_one_line(
     run_dir: Path, tmp_path: Path, damage: object, message: str
