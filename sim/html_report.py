@@ -144,8 +144,8 @@ def _step_label(row: Any, figs: Mapping[str, Any]) -> str:
     rate = _from_before(row, figs)
     if rate is None:
         return f"<b>{html.escape(row.step)}</b>"
-    verb = "declined" if row.after_event == "declined" else "of"
-    what = f"{fmt(rate, 'share')} {verb} {html.escape(row.after)}"
+    who = {"optin": "leads", "declined": "decliners"}.get(row.after_event, "buyers")
+    what = f"{fmt(rate, 'share')} of {html.escape(row.after)} {who}"
     return f"<b>{html.escape(row.step)}</b><br><span style='font-size:11px'>{what}</span>"
 
 

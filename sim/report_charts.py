@@ -69,7 +69,9 @@ def funnel_chart(steps: Groups, labels: Mapping[str, str]) -> go.Figure:
             horizontal=True,
             marker_color=color,
             text=[_count(steps[i][measure]["mean"]) for i in ids],
-            textposition="outside",
+            textposition="auto",
+            insidetextanchor="middle",
+            textangle=0,
             cliponaxis=False,
             hovertemplate="%{y}<br>" + measure + " %{x:,.1f}<extra></extra>",
         )
