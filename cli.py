@@ -22,6 +22,7 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
+    from sim.compare import Comparison
     from sim.errors import ScenarioError
 
 app = typer.Typer(
@@ -408,9 +409,23 @@ def compare(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the comparison as JSON on stdout, nothing else.")
     ] = False,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write compare.json (and with --report compare.html) here."),
+    ] = None,
+    report: Annotated[
+        bool,
+        typer.Option(
+            "--report",
+            help="Also write compare.html, charts that open offline (default --out FIRST-compare).",
+        ),
+    ] = False,
 ) -> None:
     """Run designs on the same seeds and show every KPI side by side, with paired intervals."""
     common = overrides or []
+    if report and out_dir is None:
+        out_dir = Path(f"{scenarios[0].stem}-compare")
+        err.print(f"[dim]no --out given: writing the comparison and its report to {out_dir}/[/]")
     with _user_errors():
         from sim import load_scenario
         from sim.compare import compare_scenarios
@@ -435,9 +450,13 @@ def compare(
                 jobs=jobs,
                 progress=progress,
             )
+        written = _write_comparison(comparison, out_dir, report=report)
     if as_json:
-        text = json.dumps(comparison.to_dict(), indent=2, sort_keys=True, allow_nan=False)
-        out.print(text, markup=False, highlight=False, soft_wrap=True)
+        from sim.report import comparison_json
+
+        out.print(
+            comparison_json(comparison), end="", markup=False, highlight=False, soft_wrap=True
+        )
         return
     from sim.report import comparison_table, comparison_verdicts
 
@@ -445,6 +464,21 @@ def compare(
         out.print(comparison_table(comparison, design))
     for line in comparison_verdicts(comparison):
         out.print(line, highlight=False)
+    for path in written:
+        out.print(f"[dim]wrote {path}[/]")
+
+
+def _write_comparison(comparison: Comparison, out_dir: Path | None, *, report: bool) -> list[Path]:
+    if out_dir is None:
+        return []
+    from sim._atomic import write_files
+    from sim.compare_report import JSON_FILE, REPORT_FILE, comparison_html
+    from sim.report import comparison_json
+
+    files = {JSON_FILE: comparison_json(comparison)}
+    if report:
+        files[REPORT_FILE] = comparison_html(comparison)
+    return write_files(out_dir, files)
 
 
 def _label(path: Path) -> str:

@@ -242,6 +242,11 @@ def _told_apart(diff: Difference) -> str:
     return f"≈{needed:,}" if needed else "no"
 
 
+def comparison_json(comparison: Comparison) -> str:
+    """The comparison as JSON with sorted keys (``compare.json``, ``sim compare --json``)."""
+    return json.dumps(comparison.to_dict(), indent=2, sort_keys=True, allow_nan=False) + "\n"
+
+
 def comparison_verdicts(comparison: Comparison, kpis: Sequence[str] = ("profit",)) -> list[str]:
     """One sentence per design and KPI: does it differ from the first, and by how much."""
     first, currency = comparison.labels[0], comparison.runs[0].summary.currency

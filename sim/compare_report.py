@@ -1,0 +1,125 @@
+"""The comparison page: designs side by side, and each one's difference to the first.
+
+One self-contained HTML file, like the run report (plotly.js embedded once, opens offline):
+money by design with the spread over replications, the paired difference of the profit to
+the first design with its 90% interval, and every KPI in a table.
+"""
+
+from __future__ import annotations
+
+import html
+
+import plotly
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+
+from sim.compare import Comparison, Difference, replications_needed
+from sim.html_report import _CSS, _chart, _figure, _section, _table
+from sim.metrics import KPIS
+from sim.report import _KIND, comparison_verdicts, currency_symbol, fmt
+from sim.report_charts import _bar
+
+REPORT_FILE = "compare.html"
+JSON_FILE = "compare.json"
+_MONEY = (("revenue", "revenue"), ("gross_profit", "gross profit"), ("profit", "profit"))
+
+
+def comparison_html(comparison: Comparison) -> str:
+    """The whole page as text."""
+    labels = comparison.labels
+    title = f"Comparison — {' vs '.join(labels)}"
+    subtitle = (
+        f"<p class='sub'>{comparison.replications} replications of seed {comparison.seed} for "
+        "every design (common random numbers: replication r of each design meets the same "
+        "arrivals and dice). Bars: mean, with the 5th–95th percentile of the replications; "
+        "differences: mean of the paired per-replication differences, with its 90% "
+        "t-interval.</p>"
+    )
+    verdicts = "".join(f"<li>{html.escape(line)}</li>" for line in comparison_verdicts(comparison))
+    sections = [
+        _section(
+            "money",
+            "Money by design",
+            "Revenue, gross profit and profit; the whiskers hold 90% of the replications.",
+            _chart("money", _money_chart(comparison)),
+        ),
+        _section(
+            "difference",
+            f"Profit compared with {labels[0]}",
+            "A design is told apart from the first when its interval leaves out zero.",
+            _chart("difference", _difference_chart(comparison)),
+        ),
+        _section("kpis", "Every KPI", "", _kpi_table(comparison)),
+    ]
+    return (
+        "<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style>"
+        f"<script>/* plotly.js {plotly.__version__}, embedded */{get_plotlyjs()}</script>"
+        f"</head><body><main><h1>{html.escape(title)}</h1>{subtitle}<ul>{verdicts}</ul>"
+        + "".join(sections)
+        + "</main></body></html>\n"
+    )
+
+
+def _money_chart(comparison: Comparison) -> go.Figure:
+    fig = go.Figure(
+        [
+            _bar(label, comparison.labels, [run.summary.kpis[kpi] for run in comparison.runs])
+            for kpi, label in _MONEY
+        ]
+    )
+    sign = currency_symbol(comparison.runs[0].summary.currency)
+    fig.update_layout(
+        barmode="group",
+        yaxis_title=f"{sign} over the horizon",
+        height=380,
+        margin={"t": 30, "b": 40, "l": 70, "r": 20},
+        legend={"orientation": "h", "y": 1.1},
+    )
+    return fig
+
+
+def _difference_chart(comparison: Comparison) -> go.Figure:
+    others = comparison.labels[1:]
+    diffs = [_as_figure(comparison.difference(i, "profit")) for i in range(1, len(comparison.runs))]
+    fig = go.Figure([_bar("profit difference", others, diffs, horizontal=True)])
+    fig.add_vline(x=0, line_color="#444", line_width=1)
+    sign = currency_symbol(comparison.runs[0].summary.currency)
+    fig.update_layout(
+        xaxis_title=f"profit − profit of {comparison.labels[0]} ({sign})",
+        height=140 + 50 * len(others),
+        margin={"t": 20, "b": 50, "l": 160, "r": 20},
+        showlegend=False,
+    )
+    return fig
+
+
+def _as_figure(diff: Difference) -> dict[str, float | None]:
+    return {"mean": diff.mean, "lo": diff.lo, "hi": diff.hi}
+
+
+def _kpi_table(comparison: Comparison) -> str:
+    first, currency = comparison.labels[0], comparison.runs[0].summary.currency
+    head = ["KPI", *comparison.labels]
+    head += [f"{label} − {first}" for label in comparison.labels[1:]]
+    rows = []
+    for name in KPIS:
+        kind = _KIND.get(name, "money")
+        row = [name] + [_figure(run.summary.kpis[name], kind, currency) for run in comparison.runs]
+        for i in range(1, len(comparison.runs)):
+            row.append(_difference_cell(comparison.difference(i, name), kind, currency))
+        rows.append(row)
+    return _table(head, rows)
+
+
+def _difference_cell(diff: Difference, kind: str, currency: str) -> tuple[str, str] | str:
+    if diff.identical:
+        return "same in every replication"
+    mean = fmt(diff.mean, "ratio" if kind == "day" else kind, currency)
+    if diff.lo is None or diff.hi is None:
+        return mean
+    interval = f"{fmt(diff.lo, kind, currency)} … {fmt(diff.hi, kind, currency)}"
+    if diff.distinguishable:
+        return mean, f"{interval}; told apart"
+    needed = replications_needed(diff)
+    return mean, f"{interval}; ≈{needed:,} replications would tell" if needed else interval
