@@ -46,6 +46,10 @@ SetOpt = Annotated[
     ),
 ]
 
+JobsOpt = Annotated[
+    int, typer.Option("--jobs", "-j", min=1, help="Worker processes; results do not depend on it.")
+]
+
 
 @app.callback()
 def main(
@@ -125,10 +129,7 @@ def run(
         typer.Option("--replications", "-n", min=1, help="Replications (default: the scenario's)."),
     ] = None,
     seed: Annotated[int | None, typer.Option(min=0, help="Seed (default: the scenario's).")] = None,
-    jobs: Annotated[
-        int,
-        typer.Option("--jobs", "-j", min=1, help="Worker processes; results do not depend on it."),
-    ] = 1,
+    jobs: JobsOpt = 1,
     overrides: SetOpt = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the summary as JSON on stdout, nothing else.")
@@ -401,10 +402,7 @@ def compare(
         typer.Option("--replications", "-n", min=2, help="Per design (default: the first's)."),
     ] = None,
     seed: Annotated[int | None, typer.Option(min=0, help="Seed (default: the first's).")] = None,
-    jobs: Annotated[
-        int,
-        typer.Option("--jobs", "-j", min=1, help="Worker processes; results do not depend on it."),
-    ] = 1,
+    jobs: JobsOpt = 1,
     overrides: SetOpt = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the comparison as JSON on stdout, nothing else.")
