@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 from optimize import StudyConfig, optimize_scenario
-from optimize.study import rungs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,13 +45,12 @@ def main() -> None:
         result = optimize_scenario(config, top_k=5)
         search = time.perf_counter() - started
         n = result.search_replications
-        steps = rungs(n)
         simulated = 0
         for t in result.study.trials:
-            reported = max(t.intermediate_values, default=0)
-            simulated += (
-                n if t.state.name == "COMPLETE" else next((r for r in steps if r > reported), n)
-            )
+            # a pruned trial stopped at the last rung it reported (an invalid design ran
+            # none); the others ran them all
+            pruned = t.state.name == "PRUNED"
+            simulated += max(t.intermediate_values, default=0) if pruned else n
         kpi = result.goals[0][0]
         rows.append(
             (prune, search, simulated, result.counts["pruned"], result.best.objective(kpi), kpi)
