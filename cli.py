@@ -563,7 +563,7 @@ def new(
     template: Annotated[
         str,
         typer.Option(
-            "--template", "-t", help="tripwire, webinar, saas or eshop.", show_default=True
+            "--template", "-t", help="tripwire, webinar, saas, b2b or eshop.", show_default=True
         ),
     ] = "tripwire",
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,

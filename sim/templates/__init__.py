@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib.resources import files
 
-TEMPLATES = ("tripwire", "webinar", "saas", "eshop")
+TEMPLATES = ("tripwire", "webinar", "saas", "b2b", "eshop")
 
 
 def available() -> list[str]:
