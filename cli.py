@@ -429,7 +429,7 @@ def compare(
         from sim.compare import compare_scenarios
         from sim.loader import load_variant
 
-        designs = [(_label(path), load_scenario(path, overrides=common)) for path in scenarios]
+        designs = [(path.stem, load_scenario(path, overrides=common)) for path in scenarios]
         for text in versus or []:
             extra = [part.strip() for part in text.split(";") if part.strip()]
             designs.append((text, load_scenario(scenarios[0], overrides=[*common, *extra])))
@@ -477,10 +477,6 @@ def _write_comparison(comparison: Comparison, out_dir: Path | None, *, report: b
     if report:
         files[REPORT_FILE] = comparison_html(comparison)
     return write_files(out_dir, files)
-
-
-def _label(path: Path) -> str:
-    return path.stem
 
 
 def _unique(labels: list[str]) -> list[str]:

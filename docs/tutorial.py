@@ -32,7 +32,7 @@ TUTORIAL = ROOT / "docs" / "tutorial.md"
 WIDTH = "100"
 # a marker, then the fenced block that holds the previous output (if any)
 BLOCK = re.compile(r"<!-- run: (?P<cmd>.+?) -->\n(?:```console\n.*?\n```\n)?", re.DOTALL)
-TIMING = re.compile(r"^\s*\d+ replications in [\d.]+ s\s*$|^\s*elapsed ", re.MULTILINE)
+TIMING = re.compile(r"^\s*\d+ replications in [\d.]+ s\s*$", re.MULTILINE)
 
 
 def run(command: str) -> str:
@@ -53,7 +53,7 @@ def run(command: str) -> str:
     if proc.returncode != 0:
         raise RuntimeError(f"'{command}' exited {proc.returncode}:\n{proc.stderr}")
     lines = [line.rstrip() for line in TIMING.sub("", proc.stdout).splitlines()]
-    return "\n".join(line for line in lines if line.strip() or line == "").strip("\n")
+    return "\n".join(lines).strip("\n")
 
 
 def regenerate(text: str) -> str:

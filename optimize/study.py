@@ -89,17 +89,20 @@ def make_storage(url: str) -> optuna.storages.BaseStorage:
     for attempt in range(_SCHEMA_TRIES):
         try:
             return _rdb_storage(url)
-        except (
-            sqlalchemy.exc.IntegrityError,
-            sqlalchemy.exc.ProgrammingError,
-            sqlalchemy.exc.OperationalError,
-        ):
+        except sqlalchemy.exc.DBAPIError as exc:
             # Processes that open an empty database together (workers, a dashboard) race
             # to create Optuna's tables; the loser finds them half-made. Wait and join.
-            if attempt == _SCHEMA_TRIES - 1:
+            # Anything else (a wrong URL, a server that is down) fails at once.
+            if not _schema_race(exc) or attempt == _SCHEMA_TRIES - 1:
                 raise
             time.sleep(0.5 * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+def _schema_race(exc: sqlalchemy.exc.DBAPIError) -> bool:
+    if isinstance(exc, sqlalchemy.exc.IntegrityError | sqlalchemy.exc.ProgrammingError):
+        return True
+    return any(text in str(exc) for text in ("already exists", "database is locked"))
 
 
 def _rdb_storage(url: str) -> optuna.storages.RDBStorage:

@@ -13,10 +13,10 @@ import plotly
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from sim.compare import Comparison, Difference, replications_needed
+from sim.compare import Comparison, Difference
 from sim.html_report import _CSS, _chart, _figure, _section, _table
 from sim.metrics import KPIS
-from sim.report import _KIND, comparison_verdicts, currency_symbol, fmt
+from sim.report import _KIND, comparison_verdicts, currency_symbol, difference_cells
 from sim.report_charts import _bar
 
 REPORT_FILE = "compare.html"
@@ -113,13 +113,7 @@ def _kpi_table(comparison: Comparison) -> str:
 
 
 def _difference_cell(diff: Difference, kind: str, currency: str) -> tuple[str, str] | str:
-    if diff.identical:
+    mean, interval, apart = difference_cells(diff, kind, currency)
+    if apart == "same":
         return "same in every replication"
-    mean = fmt(diff.mean, "ratio" if kind == "day" else kind, currency)
-    if diff.lo is None or diff.hi is None:
-        return mean
-    interval = f"{fmt(diff.lo, kind, currency)} … {fmt(diff.hi, kind, currency)}"
-    if diff.distinguishable:
-        return mean, f"{interval}; told apart"
-    needed = replications_needed(diff)
-    return mean, f"{interval}; ≈{needed:,} replications would tell" if needed else interval
+    return mean, f"{interval}; apart? {apart}" if interval else mean

@@ -208,11 +208,27 @@ def comparison_table(comparison: Comparison, design: int = 1) -> Table:
             name,
             _compact(a, kind, currency),
             _compact(b, kind, currency),
-            "0" if diff.identical else _signed(diff.mean, kind, currency),
-            _difference_interval(diff, kind, currency),
-            _told_apart(diff),
+            *difference_cells(diff, kind, currency),
         )
     return table
+
+
+def difference_cells(diff: Difference, kind: str, currency: str) -> tuple[str, str, str]:
+    """A paired difference as text: its mean, its 90% interval, and whether it is told apart.
+
+    The last is ``same`` (equal in every replication), ``yes`` (the interval leaves out
+    zero), ``≈n`` (about n replications would tell) or ``no``.
+    """
+    if diff.identical:
+        return "0", "", "same"
+    mean = _signed(diff.mean, kind, currency)
+    if diff.lo is None or diff.hi is None:
+        return mean, "", "no"
+    interval = f"{_signed(diff.lo, kind, currency)} … {_signed(diff.hi, kind, currency)}"
+    if diff.distinguishable:
+        return mean, interval, "yes"
+    needed = replications_needed(diff)
+    return mean, interval, f"≈{needed:,}" if needed else "no"
 
 
 def _compact(value: float | None, kind: str, currency: str) -> str:
@@ -225,21 +241,6 @@ def _compact(value: float | None, kind: str, currency: str) -> str:
 def _signed(value: float | None, kind: str, currency: str) -> str:
     text = _compact(value, "ratio" if kind == "day" else kind, currency)
     return f"+{text}" if value is not None and value > 0 else text
-
-
-def _difference_interval(diff: Difference, kind: str, currency: str) -> str:
-    if diff.identical or diff.lo is None or diff.hi is None:
-        return ""
-    return f"{_signed(diff.lo, kind, currency)} … {_signed(diff.hi, kind, currency)}"
-
-
-def _told_apart(diff: Difference) -> str:
-    if diff.identical:
-        return "same"
-    if diff.distinguishable:
-        return "yes"
-    needed = replications_needed(diff)
-    return f"≈{needed:,}" if needed else "no"
 
 
 def comparison_json(comparison: Comparison) -> str:

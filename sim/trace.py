@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -156,6 +157,12 @@ class Trace:
         mask[hits.to_numpy()] = True
         return mask
 
+    @cached_property
+    def _trust_gains(self) -> dict[str, float]:
+        """Step id → trust a purchase there adds (steps that sell and warm the buyer)."""
+        pitches = ((step.id, getattr(step, "pitch", None)) for step in self.compiled.steps)
+        return {sid: float(p.trust_gain) for sid, p in pitches if p is not None and p.trust_gain}
+
     def journey(self, visitor: int) -> Journey:
         """Everything that happened to one visitor, with trust replayed along the way."""
         row = self.visitors.iloc[visitor]
@@ -164,7 +171,7 @@ class Trace:
         channel = next(ch for ch in c.channels if ch.name == str(row["channel"]))
         trust = float(np.clip(c.seg_trust[seg] + channel.warmth, 0.0, 1.0))
         start = trust
-        gains = _trust_gains(c)
+        gains = self._trust_gains
         lines = []
         lo, hi = np.searchsorted(self.events["visitor"].to_numpy(), [visitor, visitor + 1])
         rows = self.events.iloc[lo:hi][["day", "step", "event", "amount"]]
@@ -184,16 +191,6 @@ class Trace:
             trust_at_arrival=start,
             lines=lines,
         )
-
-
-def _trust_gains(c: CompiledScenario) -> dict[str, float]:
-    """Step id → trust a purchase there adds (steps that sell and warm the buyer)."""
-    out = {}
-    for step in c.steps:
-        pitch = getattr(step, "pitch", None)
-        if pitch is not None and pitch.trust_gain:
-            out[step.id] = float(pitch.trust_gain)
-    return out
 
 
 def trace_scenario(scenario: Scenario, *, replication: int = 0, seed: int | None = None) -> Trace:
