@@ -16,15 +16,20 @@ from sim.scenario import (
     Offer,
     Optin,
     OrderBump,
+    Referral,
+    ReferralChannel,
+    SalesCall,
     Scenario,
     Subscription,
+    Winback,
 )
 
 Path = tuple[str | int, ...]
 Found = tuple[Path, str, str]
 
 MIX_TOLERANCE = 1e-6
-_BUYABLE = (Offer, OrderBump, Subscription)
+_BUYABLE = (Offer, OrderBump, Subscription, SalesCall, Winback)
+_DECLINABLE = (Offer, Subscription, SalesCall, Winback)
 
 
 def near(name: str, known: list[str]) -> str:
@@ -43,6 +48,8 @@ def check_scenario(s: Scenario) -> list[Found]:
         *_check_segment_maps(s),
         *_check_steps(s),
         *_check_cycles(s),
+        *_check_referrals(s),
+        *_check_teams(s),
     ]
 
 
@@ -58,6 +65,8 @@ def _check_horizon(s: Scenario) -> Iterator[Found]:
 def _check_mixes(s: Scenario) -> Iterator[Found]:
     segments = list(s.segments)
     for name, channel in s.channels.items():
+        if channel.mix is None:  # a referral channel keeping the referrer's segment
+            continue
         for seg in channel.mix:
             if seg not in s.segments:
                 yield (
@@ -76,7 +85,7 @@ def _check_mixes(s: Scenario) -> Iterator[Found]:
 
 def _segment_fields(step: Any) -> Iterator[tuple[str, Any]]:
     for key in ("rate", "take", "value"):
-        if hasattr(step, key):
+        if getattr(step, key, None) is not None:
             yield key, getattr(step, key)
 
 
@@ -138,15 +147,16 @@ def _references(step: Any) -> Iterator[tuple[Path, str, tuple[type, ...]]]:
     """The ids a step names: (key path within the step, target id, allowed target kinds)."""
     if isinstance(step, EmailSequence):
         yield ("after",), step.after, (Optin,)
-    if isinstance(step, Offer | Subscription):
-        if step.after is not None:
-            yield ("after",), step.after, (Optin, Offer, Subscription)
-        for j, req in enumerate(step.requires):
-            yield ("requires", j), req, _BUYABLE
-    if isinstance(step, Offer) and step.on_decline is not None:
-        yield ("on_decline",), step.on_decline, (Offer, Subscription)
+    if isinstance(step, Offer | Subscription | SalesCall) and step.after is not None:
+        yield ("after",), step.after, (Optin, Offer, Subscription, SalesCall)
+    if isinstance(step, Winback) and step.after is not None:
+        yield ("after",), step.after, (Optin,)
+    for j, req in enumerate(getattr(step, "requires", [])):
+        yield ("requires", j), req, _BUYABLE
+    if isinstance(step, Offer | Winback) and step.on_decline is not None:
+        yield ("on_decline",), step.on_decline, _DECLINABLE
     if isinstance(step, OrderBump):
-        yield ("on",), step.on, (Offer, Subscription)
+        yield ("on",), step.on, (Offer, Subscription, SalesCall)
 
 
 def trigger_of(step: Any) -> tuple[str, str] | None:
@@ -155,7 +165,7 @@ def trigger_of(step: Any) -> tuple[str, str] | None:
         return None
     if isinstance(step, OrderBump):
         return "on", step.on
-    if isinstance(step, Offer) and step.on_decline is not None:
+    if isinstance(step, Offer | Winback) and step.on_decline is not None:
         return "on_decline", step.on_decline
     return "after", step.after
 
@@ -179,3 +189,41 @@ def _check_cycles(s: Scenario) -> Iterator[Found]:
                 f"steps wait for each other in a cycle: {loop}",
                 "a step cannot be triggered, directly or not, by itself",
             )
+
+
+def _referrals(s: Scenario) -> Iterator[tuple[Path, Referral]]:
+    if s.referral is not None:
+        yield ("referral",), s.referral
+    for i, step in enumerate(s.funnel):
+        if isinstance(step, Offer) and step.referral is not None:
+            yield ("funnel", i, "referral"), step.referral
+
+
+def _check_referrals(s: Scenario) -> Iterator[Found]:
+    fitting = [name for name, ch in s.channels.items() if isinstance(ch, ReferralChannel)]
+    for path, referral in _referrals(s):
+        name = referral.channel
+        if name not in s.channels:
+            hint = near(name, fitting) if fitting else "add a channel of type referral"
+            yield (*path, "channel"), f"no channel named '{name}'", hint
+        elif not isinstance(s.channels[name], ReferralChannel):
+            yield (
+                (*path, "channel"),
+                f"'{name}' is a channel of type {s.channels[name].type}, expected referral",
+                "referred visitors arrive through a channel of type referral",
+            )
+
+
+def _check_teams(s: Scenario) -> Iterator[Found]:
+    for i, step in enumerate(s.funnel):
+        if not isinstance(step, SalesCall) or not isinstance(step.team, list):
+            continue
+        seen: set[str] = set()
+        for j, rep in enumerate(step.team):
+            if rep.name in seen:
+                yield (
+                    ("funnel", i, "team", j, "name"),
+                    f"duplicate rep name '{rep.name}'",
+                    "give each rep their own name",
+                )
+            seen.add(rep.name)

@@ -119,3 +119,97 @@ def renewals_survived(
 def survival(k: ArrayLike, first_churn: float, shape: float) -> FloatArray:
     """Chance a subscriber has paid at least ``k`` renewals: ``(1 − rate)^(k^shape)``."""
     return np.asarray((1.0 - first_churn) ** (np.asarray(k, dtype=float) ** shape), dtype=float)
+
+
+def deal_values(rng: np.random.Generator, n: int, price: float, spread: float) -> FloatArray:
+    """Deal values with mean ``price``, spread lognormally (docs/model.md §3.6).
+
+    ``price · exp(σZ − σ²/2)`` with ``σ = spread``; every deal is ``price`` when σ = 0.
+
+    Examples:
+        >>> deal_values(np.random.default_rng(0), 2, 100.0, 0.0).tolist()
+        [100.0, 100.0]
+    """
+    if spread <= 0:
+        return np.full(n, float(price))
+    return np.asarray(price * np.exp(spread * rng.standard_normal(n) - spread**2 / 2))
+
+
+def close_chance(close_rate: FloatArray, waited: FloatArray, cooling: float) -> FloatArray:
+    """A call's chance to close: the rep's close rate, cooled by each day the lead waited.
+
+    ``close_rate · (1 − cooling)^waited`` (docs/model.md §3.6).
+
+    Examples:
+        >>> close_chance(np.array([0.4]), np.array([2.0]), 0.5).tolist()
+        [0.1]
+    """
+    return np.asarray(close_rate * (1.0 - cooling) ** waited, dtype=float)
+
+
+def repeat_purchases(
+    rng: np.random.Generator,
+    window: FloatArray,
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+) -> tuple[NDArray[np.int64], FloatArray]:
+    """Repeat purchases of customers who just bought, BG/NBD style (docs/model.md §3.7).
+
+    Customer ``i`` buys again at the times of a Poisson process of rate
+    ``λ_i ~ Gamma(r, alpha)`` (shape, rate) and, after each repeat purchase, drops out with
+    chance ``p_i ~ Beta(a, b)`` (Fader, Hardie and Lee 2005). Only purchases within the
+    customer's ``window`` (days left in the horizon) are drawn.
+
+    Returns:
+        ``(customer, time)``: for every repeat purchase, the index of its customer in
+        ``window`` and its time in days after the first purchase, in order of customer
+        then time.
+
+    Examples:
+        >>> who, when = repeat_purchases(np.random.default_rng(1), np.zeros(3), 1, 1, 2, 2)
+        >>> who.size
+        0
+    """
+    n = window.size
+    rate = np.maximum(rng.gamma(r, 1.0 / alpha, n), 1e-300)
+    last = rng.geometric(np.clip(rng.beta(a, b, n), 1e-12, 1.0))  # the repeat after which i leaves
+    clock = np.zeros(n)
+    active = np.flatnonzero(window > 0)
+    who: list[NDArray[np.int64]] = []
+    when: list[FloatArray] = []
+    k = 0
+    while active.size:
+        k += 1
+        clock[active] += rng.exponential(1.0 / rate[active])
+        active = active[clock[active] < window[active]]
+        who.append(active)
+        when.append(clock[active])
+        active = active[last[active] > k]
+    if not who:
+        return np.empty(0, dtype=np.int64), np.empty(0)
+    customers, times = np.concatenate(who), np.concatenate(when)
+    order = np.argsort(customers, kind="stable")  # rounds are in time order per customer
+    return customers[order], times[order]
+
+
+def order_values(
+    rng: np.random.Generator, customer: NDArray[np.int64], n: int, p: float, q: float, gamma: float
+) -> FloatArray:
+    """Each order's value, Gamma-Gamma style (docs/model.md §3.7; Fader, Hardie, Lee 2005).
+
+    Customer ``i`` has its own ``ν_i ~ Gamma(q, γ)`` (shape, rate), so its mean order value is
+    ``p / ν_i``; each of its orders is ``Gamma(p, ν_i)``. Over customers the mean order value is
+    ``p·γ / (q − 1)``.
+
+    Args:
+        rng: the model's generator.
+        customer: for each order, the index (below ``n``) of the customer placing it.
+        n: how many customers.
+        p: the shape of each order's value.
+        q: the shape of the customers' ``ν``.
+        gamma: the rate of the customers' ``ν``.
+    """
+    nu = rng.gamma(q, 1.0 / gamma, n)
+    return np.asarray(rng.gamma(p, 1.0 / nu[customer]), dtype=float)

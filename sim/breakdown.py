@@ -22,16 +22,31 @@ from sim.population import Population
 
 FloatArray = NDArray[np.float64]
 
-PAYMENTS = ("buy", "subscribe", "renew")  # events whose amount is a payment received
+PAYMENTS = ("buy", "subscribe", "renew", "repeat")  # events whose amount is a payment received
 # What each kept event adds to: (tally, weighted by the amount?)
 _ADDS: dict[str, tuple[tuple[str, bool], ...]] = {
     "buy": (("revenue", True), ("payments", False)),
     "subscribe": (("revenue", True), ("payments", False), ("subscribers", False)),
     "renew": (("revenue", True), ("payments", False)),
+    "repeat": (
+        ("revenue", True),
+        ("payments", False),
+        ("repeats", False),
+        ("repeat_revenue", True),
+    ),
     "refund": (("refunds", True), ("refunded", False)),
     "churn": (("churned", False),),
 }
-TALLIES = ("revenue", "payments", "refunds", "refunded", "subscribers", "churned")
+TALLIES = (
+    "revenue",
+    "payments",
+    "refunds",
+    "refunded",
+    "subscribers",
+    "churned",
+    "repeats",
+    "repeat_revenue",
+)
 
 
 class _Log(Protocol):
@@ -95,8 +110,11 @@ def breakdown_tables(
 def _money(tally: MoneyTally, compiled: CompiledScenario) -> dict[str, FloatArray]:
     """Every money figure per step × channel × segment cell."""
     cogs = np.array([_step_cogs(compiled, step_id) for step_id in compiled.step_ids])
+    share = np.array([_repeat_cogs_share(compiled, step_id) for step_id in compiled.step_ids])
     s = dict(tally.sums)
-    s["cogs"] = cogs[:, None, None] * s["payments"]
+    # a first order costs the step's COGS; a repeat order a share of its value
+    s["cogs"] = cogs[:, None, None] * (s["payments"] - s["repeats"])
+    s["cogs"] += share[:, None, None] * s["repeat_revenue"]
     s["fees"] = compiled.payment_fee * s["revenue"]
     s["gross_profit"] = s["revenue"] - s["refunds"] - s["cogs"] - s["fees"]
     s["commission"] = compiled.channel_commission[None, :, None] * s["revenue"]
@@ -106,6 +124,12 @@ def _money(tally: MoneyTally, compiled: CompiledScenario) -> dict[str, FloatArra
 def _step_cogs(compiled: CompiledScenario, step_id: str) -> float:
     step = next(s for s in compiled.steps if s.id == step_id)
     return float(getattr(step, "cogs", 0.0))
+
+
+def _repeat_cogs_share(compiled: CompiledScenario, step_id: str) -> float:
+    step = next(s for s in compiled.steps if s.id == step_id)
+    repeat = getattr(step, "repeat", None)
+    return 0.0 if repeat is None else float(repeat.cogs_share)
 
 
 def _trigger(compiled: CompiledScenario, step_id: str) -> tuple[str, str]:

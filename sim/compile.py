@@ -9,10 +9,18 @@ import numpy as np
 
 from sim._checks import trigger_of
 from sim.behavior import FloatArray, paid_clicks
-from sim.scenario import OrderBump, PaidChannel, PartnerChannel, Scenario
+from sim.scenario import (
+    OrderBump,
+    PaidChannel,
+    PartnerChannel,
+    ReferralChannel,
+    SalesCall,
+    Scenario,
+)
 from sim.steps import STEP_KINDS, CompileContext, CompiledStep
+from sim.steps._referral import CompiledReferral
 
-_SELLABLE = ("offer", "order_bump", "subscription")
+_SELLABLE = ("offer", "order_bump", "subscription", "sales_call", "winback")
 MAX_SELLABLE = 63  # one bit each in Population.bought
 
 
@@ -24,8 +32,9 @@ class CompiledChannel:
     kind: str
     visitors_per_day: float
     cost_per_day: float
-    mix_cdf: FloatArray  # cumulative segment shares, for drawing a visitor's segment
+    mix_cdf: FloatArray  # cumulative segment shares; empty: the referrer's segment
     warmth: float
+    reward: float = 0.0  # paid when a visitor of this channel first buys (referral channels)
 
 
 @dataclass(frozen=True)
@@ -44,17 +53,29 @@ class CompiledScenario:
     seg_trust_per_open: FloatArray
     channels: tuple[CompiledChannel, ...]
     channel_commission: FloatArray
+    channel_reward: FloatArray
+    referral: CompiledReferral | None  # every first-time buyer refers (scenario `referral:`)
     steps: tuple[CompiledStep, ...]  # in processing order: every step after its trigger
     step_ids: tuple[str, ...]  # in scenario order; a step's index points here
     step_kinds: tuple[str, ...]
     payment_fee: float
-    fixed_per_day: float
+    fixed_per_day: float  # overheads and sales teams' pay
     offer_email_cost: float
 
     @cached_property
     def pays_commission(self) -> bool:
         """Whether any channel takes a share of revenue (most scenarios: none)."""
         return bool(self.channel_commission.any())
+
+    @cached_property
+    def teams(self) -> dict[str, tuple[str, ...]]:
+        """Sales step id → the names of its reps."""
+        return {s.id: s.reps for s in self.steps if s.kind == "sales_call"}  # type: ignore[attr-defined]
+
+    @cached_property
+    def pays_reward(self) -> bool:
+        """Whether any channel pays a reward for a first purchase (most scenarios: none)."""
+        return bool(self.channel_reward.any())
 
 
 def compile_scenario(scenario: Scenario) -> CompiledScenario:
@@ -76,6 +97,7 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
         step_index={s.id: i for i, s in enumerate(scenario.funnel)},
         bits={step_id: bit for bit, step_id in enumerate(sellable)},
         kinds={s.id: s.type for s in scenario.funnel},
+        channels={name: i for i, name in enumerate(scenario.channels)},
     )
     steps = {s.id: STEP_KINDS[s.type](s, ctx) for s in scenario.funnel}
     channels = tuple(_compile_channel(name, ch, names) for name, ch in scenario.channels.items())
@@ -97,11 +119,13 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
                 for ch in scenario.channels.values()
             ]
         ),
+        channel_reward=np.array([ch.reward for ch in channels]),
+        referral=CompiledReferral.compile(scenario.referral, ctx),
         steps=tuple(steps[step_id] for step_id in processing_order(scenario)),
         step_ids=tuple(s.id for s in scenario.funnel),
         step_kinds=tuple(s.type for s in scenario.funnel),
         payment_fee=scenario.costs.payment_fee,
-        fixed_per_day=scenario.costs.fixed_per_day,
+        fixed_per_day=scenario.costs.fixed_per_day + _team_pay(scenario),
         offer_email_cost=scenario.costs.per_offer_email,
     )
 
@@ -124,10 +148,22 @@ def processing_order(scenario: Scenario) -> list[str]:
     return placed
 
 
+def _team_pay(scenario: Scenario) -> float:
+    """What the sales teams cost a day: they are paid every day of the horizon."""
+    steps = [s for s in scenario.funnel if isinstance(s, SalesCall)]
+    return sum(rep.cost_per_day for step in steps for rep in step.reps)
+
+
 def _compile_channel(name: str, channel: object, segments: tuple[str, ...]) -> CompiledChannel:
-    shares = np.array([channel.mix.get(s, 0.0) for s in segments])  # type: ignore[attr-defined]
-    cdf = np.cumsum(shares / shares.sum())
-    if isinstance(channel, PaidChannel):
+    mix = channel.mix  # type: ignore[attr-defined]
+    if mix is None:  # referral channel: each visitor keeps the referrer's segment
+        cdf = np.empty(0)
+    else:
+        shares = np.array([mix.get(s, 0.0) for s in segments])
+        cdf = np.cumsum(shares / shares.sum())
+    if isinstance(channel, ReferralChannel):
+        per_day, cost = 0.0, 0.0
+    elif isinstance(channel, PaidChannel):
         per_day = paid_clicks(channel.daily_budget, channel.cpc, channel.half_saturation_budget)
         cost = channel.daily_budget
     else:
@@ -140,4 +176,5 @@ def _compile_channel(name: str, channel: object, segments: tuple[str, ...]) -> C
         cost_per_day=cost,
         mix_cdf=cdf,
         warmth=channel.warmth,  # type: ignore[attr-defined]
+        reward=getattr(channel, "reward", 0.0),
     )

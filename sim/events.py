@@ -21,6 +21,11 @@ EVENTS = (
     "subscribe",
     "renew",
     "churn",
+    "repeat",  # a repeat order (amount: its value)
+    "disqualified",  # a junk lead screened out before the sales queue
+    "queue",  # joined the sales queue
+    "call",  # called by a rep (amount: the rep's number, from 1)
+    "drop_out",  # waited too long in the sales queue
 )
 CODE = {name: i for i, name in enumerate(EVENTS)}
 

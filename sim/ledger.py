@@ -18,7 +18,12 @@ DAILY = (
     "refunds",
     "cogs",
     "fees",
-    "operating",  # delivery per lead, emails, fixed costs per day
+    "operating",  # delivery per lead, emails, fixed costs per day, sales teams' pay
+    "referred",  # visitors brought by referrals (also counted in visitors)
+    "repeat_orders",  # repeat purchases (also counted in orders)
+    "calls",  # sales calls made
+    "queue",  # leads waiting for a sales call at the end of the day
+    "contacts",  # win-back contacts
 )
 
 # Per-step tallies; every step reports the first three, a kind may use the others.
@@ -34,6 +39,14 @@ STEP_TALLIES = (
     "payments",
     "churned",
     "active_at_end",
+    "referred",
+    "repeat_orders",
+    "repeat_revenue",
+    "disqualified",
+    "calls",
+    "dropped",
+    "waited_days",
+    "queued_at_end",
 )
 
 
@@ -46,6 +59,7 @@ class Ledger:
         self.steps = {name: np.zeros(n_steps) for name in STEP_TALLIES}
         self.channel_spend = np.zeros(n_channels)
         self.channel_visitors = np.zeros(n_channels)
+        self.reps: dict[int, dict[str, FloatArray]] = {}  # sales step -> figure -> per rep
 
     def add_daily(self, name: str, day: int, amount: float) -> None:
         """Add an amount to one day of one daily series."""

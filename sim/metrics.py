@@ -110,19 +110,57 @@ def daily_series(ledger: Ledger) -> dict[str, np.ndarray]:
 
 
 def step_tallies(
-    ledger: Ledger, step_ids: tuple[str, ...], kinds: tuple[str, ...]
+    ledger: Ledger,
+    step_ids: tuple[str, ...],
+    kinds: tuple[str, ...],
+    reps: dict[str, tuple[str, ...]] | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Per step: reached, converted, revenue, and the tallies its kind keeps."""
-    extra = {
-        "offer": ("refunds", "refunded"),
-        "order_bump": ("refunds", "refunded"),
-        "email_sequence": ("unsubscribed",),
-        "subscription": ("payments", "churned", "active_at_end"),
-    }
+    """Per step: reached, converted, revenue, and the tallies its kind keeps.
+
+    A sales step also has, per rep of its team (``reps``: step id → rep names), the
+    figures ``reps.NAME.calls``, ``closes``, ``close_rate`` and ``revenue``.
+    """
+    reps = reps or {}
     out = {}
     for i, (step_id, kind) in enumerate(zip(step_ids, kinds, strict=True)):
-        names = STEP_FIGURES + extra.get(kind, ())
-        out[step_id] = {name: float(ledger.steps[name][i]) for name in names}
+        names = STEP_FIGURES + _KIND_FIGURES.get(kind, ())
+        figures = {name: float(ledger.steps[name][i]) for name in names}
+        if kind == "sales_call":
+            figures["mean_wait_days"] = _ratio(figures.pop("waited_days"), figures["calls"])
+        if i in ledger.reps:
+            figures |= _rep_figures(ledger.reps[i], reps[step_id])
+        out[step_id] = figures
+    return out
+
+
+# the tallies each kind reports besides reached, converted and revenue
+_KIND_FIGURES = {
+    "offer": ("refunds", "refunded", "referred", "repeat_orders", "repeat_revenue"),
+    "order_bump": ("refunds", "refunded"),
+    "email_sequence": ("unsubscribed",),
+    "subscription": ("payments", "churned", "active_at_end"),
+    "sales_call": (
+        "disqualified",
+        "calls",
+        "dropped",
+        "queued_at_end",
+        "waited_days",
+        "refunds",
+        "refunded",
+    ),
+    "winback": ("refunds", "refunded"),
+}
+
+
+def _rep_figures(tallies: dict[str, np.ndarray], names: tuple[str, ...]) -> dict[str, float]:
+    """Per rep of a sales team: calls, closes, close rate, revenue, keyed ``reps.NAME.figure``."""
+    out = {}
+    for i, name in enumerate(names):
+        calls, closes = float(tallies["calls"][i]), float(tallies["closes"][i])
+        out[f"reps.{name}.calls"] = calls
+        out[f"reps.{name}.closes"] = closes
+        out[f"reps.{name}.close_rate"] = _ratio(closes, calls)
+        out[f"reps.{name}.revenue"] = float(tallies["revenue"][i])
     return out
 
 

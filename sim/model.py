@@ -9,6 +9,7 @@ visitors due that day at once.
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 import mesa
 import numpy as np
@@ -21,8 +22,54 @@ from sim.population import IntArray, Population
 _EMPTY = np.empty(0, dtype=np.int64)
 
 
+def _draw_visitors(
+    model: FunnelModel, index: int, segment: IntArray, arrival_day: IntArray
+) -> IntArray:
+    """Add visitors of the given segments through channel ``index``; draw their traits."""
+    c, rng, n = model.compiled, model.rng, segment.size
+    wtp = np.exp(c.seg_dispersion[segment] * rng.standard_normal(n))
+    junk = rng.random(n) < c.seg_junk[segment]
+    return model.population.add(
+        channel=np.full(n, index),
+        segment=segment,
+        arrival_day=arrival_day,
+        wtp_scale=wtp,
+        trust=np.clip(c.seg_trust[segment] + c.channels[index].warmth, 0.0, 1.0),
+        junk=junk,
+    )
+
+
 class ChannelAgent(mesa.Agent):  # type: ignore[misc]
-    """A traffic source: each acquisition day it brings a Poisson number of visitors.
+    """A traffic source; subclasses decide who arrives each day."""
+
+    def __init__(self, model: FunnelModel, channel: CompiledChannel, index: int) -> None:
+        super().__init__(model)
+        self.channel = channel
+        self.index = index
+
+    @property
+    def waiting(self) -> bool:
+        """Whether visitors are still to come after the acquisition days."""
+        return False
+
+    def arrive(self) -> None:
+        """Let today's visitors in (and pay for the day's traffic)."""
+        raise NotImplementedError
+
+    def _welcome(self, who: IntArray, cost: float) -> None:
+        model: FunnelModel = self.model
+        day, ledger = model.day, model.ledger
+        ledger.add_daily("spend", day, cost)
+        ledger.add_daily("visitors", day, who.size)
+        ledger.channel_spend[self.index] += cost
+        ledger.channel_visitors[self.index] += who.size
+        if model.log is not None:
+            model.log.add(who, day, len(model.compiled.step_ids) + self.index, "arrive")
+        model.emit("arrive", "", who)
+
+
+class CohortAgent(ChannelAgent):
+    """A paid, organic or partner channel: a Poisson number of visitors each acquisition day.
 
     The whole cohort a channel will bring is drawn when the model starts (counts per day,
     then every visitor's traits, in one pass each), and each day lets that day's visitors
@@ -31,40 +78,55 @@ class ChannelAgent(mesa.Agent):  # type: ignore[misc]
     """
 
     def __init__(self, model: FunnelModel, channel: CompiledChannel, index: int) -> None:
-        super().__init__(model)
-        self.channel = channel
-        self.index = index
+        super().__init__(model, channel, index)
         c, rng = model.compiled, model.rng
         counts = rng.poisson(channel.visitors_per_day, size=c.acquisition)
         n = int(counts.sum())
         segment = np.searchsorted(channel.mix_cdf, rng.random(n), side="right")
         segment = np.minimum(segment, len(c.segments) - 1)
-        wtp = np.exp(c.seg_dispersion[segment] * rng.standard_normal(n))
-        junk = rng.random(n) < c.seg_junk[segment]
-        model.population.add(
-            channel=np.full(n, index),
-            segment=segment,
-            arrival_day=np.repeat(np.arange(c.acquisition), counts),
-            wtp_scale=wtp,
-            trust=np.clip(c.seg_trust[segment] + channel.warmth, 0.0, 1.0),
-            junk=junk,
-        )
+        _draw_visitors(model, index, segment, np.repeat(np.arange(c.acquisition), counts))
         # visitors arriving on day d have ids bounds[d] .. bounds[d + 1] - 1
         self._bounds = model.population.size - n + np.concatenate(([0], np.cumsum(counts)))
 
     def arrive(self) -> None:
         """Let today's visitors in and pay for the day's traffic."""
+        day = self.model.day
+        if day < self.model.compiled.acquisition:
+            who = np.arange(self._bounds[day], self._bounds[day + 1], dtype=np.int64)
+            self._welcome(who, self.channel.cost_per_day)
+
+
+class ReferralAgent(ChannelAgent):
+    """The referral channel: visitors that buyers bring, each on the day they were promised.
+
+    Buyers refer as they buy (:meth:`expect`), so there is no cohort drawn at the start;
+    the traits of the referred are drawn on arrival. Its cost is the reward paid when a
+    referred visitor first buys (booked by the selling steps), not a cost per day.
+    """
+
+    def __init__(self, model: FunnelModel, channel: CompiledChannel, index: int) -> None:
+        super().__init__(model, channel, index)
+        self._pending: dict[int, list[IntArray]] = defaultdict(list)  # day -> segments
+
+    @property
+    def waiting(self) -> bool:
+        """Whether referred visitors are still to arrive."""
+        return bool(self._pending)
+
+    def expect(self, day: int, segment: IntArray) -> None:
+        """Referred visitors of the given segments will arrive on ``day`` (within the horizon)."""
+        if segment.size:
+            self._pending[day].append(segment)
+
+    def arrive(self) -> None:
+        """Let in the referred visitors due today."""
         model: FunnelModel = self.model
-        day = model.day
-        who = np.arange(self._bounds[day], self._bounds[day + 1], dtype=np.int64)
-        ch, ledger = self.channel, model.ledger
-        ledger.add_daily("spend", day, ch.cost_per_day)
-        ledger.add_daily("visitors", day, who.size)
-        ledger.channel_spend[self.index] += ch.cost_per_day
-        ledger.channel_visitors[self.index] += who.size
-        if model.log is not None:
-            model.log.add(who, day, len(model.compiled.step_ids) + self.index, "arrive")
-        model.emit("arrive", "", who)
+        batches = self._pending.pop(model.day, None)
+        if batches:
+            segment = np.concatenate(batches)
+            days = np.full(segment.size, model.day)
+            model.ledger.add_daily("referred", model.day, segment.size)
+            self._welcome(_draw_visitors(model, self.index, segment, days), 0.0)
 
 
 class FunnelModel(mesa.Model):  # type: ignore[misc]
@@ -103,8 +165,16 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
                     self._listeners[step.trigger.event, step.trigger.source].append((order, delay))
         # processing position -> day -> visitor id arrays due that day
         self._due: list[dict[int, list[IntArray]]] = [defaultdict(list) for _ in compiled.steps]
-        for i, ch in enumerate(compiled.channels):
-            ChannelAgent(self, ch, i)
+        self._order = {step.id: order for order, step in enumerate(compiled.steps)}
+        self.state: dict[str, Any] = {}  # step id -> what that step keeps between days
+        self.channels: list[ChannelAgent] = [
+            (ReferralAgent if ch.kind == "referral" else CohortAgent)(self, ch, i)
+            for i, ch in enumerate(compiled.channels)
+        ]
+        for step in compiled.steps:
+            start = getattr(step, "start", None)
+            if start is not None:
+                start(self)
 
     def emit(self, event: str, source: str, who: IntArray) -> None:
         """Schedule every step waiting for ``event`` of ``source`` for the visitors ``who``."""
@@ -115,10 +185,15 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
             if day < self.compiled.horizon:
                 self._due[order][day].append(who)
 
+    def call_again(self, step_id: str, day: int) -> None:
+        """Have a step act on ``day`` even if nobody new is due (a queue that is not empty)."""
+        if day < self.compiled.horizon:
+            self._due[self._order[step_id]][day].append(_EMPTY)
+
     def step(self) -> None:
         """Advance one day."""
-        if self.day < self.compiled.acquisition:
-            self.agents.do("arrive")
+        for channel in self.channels:
+            channel.arrive()
         for order, step in enumerate(self.compiled.steps):
             batches = self._due[order].pop(self.day, None)
             if batches:
@@ -130,13 +205,15 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
     def run(self) -> None:
         """Run every day of the horizon.
 
-        Once traffic has stopped and no step has anyone due, the remaining days can hold
-        nothing but fixed costs (renewals are booked when a subscriber joins), so they are
-        booked at once rather than stepped through.
+        Once traffic has stopped, no referred visitor is still to come and no step has
+        anyone due, the remaining days can hold nothing but fixed costs (renewals and repeat
+        orders are booked when they are drawn), so they are booked at once rather than
+        stepped through.
         """
         c = self.compiled
         while self.day < c.horizon:
-            if self.day >= c.acquisition and not any(self._due):
+            waiting = any(ch.waiting for ch in self.channels)
+            if self.day >= c.acquisition and not any(self._due) and not waiting:
                 self.ledger.daily["operating"][self.day :] += c.fixed_per_day
                 self.day = c.horizon
                 break

@@ -10,6 +10,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Group
 from rich.table import Table
@@ -84,7 +85,13 @@ def _interval(fig: Mapping[str, float | None], kind: str, currency: str) -> str:
 
 def funnel_table(summary: Summary, kinds: Mapping[str, str]) -> Table:
     """Per step: reached, converted, rate and revenue (means over replications)."""
-    table = Table(title=f"Funnel — {summary.scenario}", title_justify="left")
+    notes = _queue_notes(summary)
+    table = Table(
+        title=f"Funnel — {summary.scenario}",
+        title_justify="left",
+        caption="\n".join(notes) if notes else None,
+        caption_justify="left",
+    )
     for col in ("step", "type", "reached", "converted", "rate", "revenue"):
         table.add_column(col, justify="left" if col in ("step", "type") else "right")
     for step_id, figs in summary.steps.items():
@@ -100,7 +107,49 @@ def funnel_table(summary: Summary, kinds: Mapping[str, str]) -> Table:
             fmt(rate, "share"),
             fmt(figs["revenue"]["mean"], "money", summary.currency),
         )
+        for row in _detail_rows(figs, summary.currency):
+            table.add_row(*row, style="dim")
     return table
+
+
+def _detail_rows(figs: Mapping[str, Any], currency: str) -> list[tuple[str, ...]]:
+    """Rows under a step: each rep of a sales team, repeat orders, referred visitors."""
+    rows = [
+        (
+            f"  ↳ {name}",
+            "rep",
+            fmt(rep["calls"]["mean"], "count"),
+            fmt(rep["closes"]["mean"], "count"),
+            fmt(rep["close_rate"]["mean"], "share"),
+            fmt(rep["revenue"]["mean"], "money", currency),
+        )
+        for name, rep in figs.get("reps", {}).items()
+    ]
+    if figs.get("repeat_orders", {}).get("mean"):
+        repeats, revenue = figs["repeat_orders"]["mean"], figs["repeat_revenue"]["mean"]
+        rows.append(
+            ("  ↳ repeat", "orders", "", fmt(repeats, "count"), "", fmt(revenue, "money", currency))
+        )
+    if figs.get("referred", {}).get("mean"):
+        rows.append(
+            ("  ↳ referred", "visitors", "", fmt(figs["referred"]["mean"], "count"), "", "")
+        )
+    return rows
+
+
+def _queue_notes(summary: Summary) -> list[str]:
+    """A line per sales step on how long its leads waited, and how many gave up."""
+    notes = []
+    for step_id, figs in summary.steps.items():
+        if "calls" in figs:
+            wait = fmt(figs["mean_wait_days"]["mean"], "ratio")
+            dropped = fmt(figs["dropped"]["mean"], "count")
+            left = fmt(figs["queued_at_end"]["mean"], "count")
+            notes.append(
+                f"{step_id}: a called lead waited {wait} days on average; {dropped} gave up "
+                f"waiting; {left} still in the queue at the end"
+            )
+    return notes
 
 
 def economics_table(summary: Summary) -> Table:
@@ -284,8 +333,17 @@ _SAYS = {
     "unsubscribe": "unsubscribed",
     "decline": "declined",
     "churn": "churned",
+    "disqualified": "screened out as junk",
+    "queue": "joined the sales queue",
+    "drop_out": "left the sales queue, tired of waiting",
 }
-_PAID = {"buy": "bought", "subscribe": "subscribed", "renew": "renewal paid", "refund": "refunded"}
+_PAID = {
+    "buy": "bought",
+    "subscribe": "subscribed",
+    "renew": "renewal paid",
+    "refund": "refunded",
+    "repeat": "ordered again",
+}
 
 
 def journey_view(journey: Journey, currency: str) -> Group:
@@ -321,6 +379,8 @@ def _say(line: Line, money: str) -> str:
         return "arrived"
     if line.what == "shown":
         return f"shown at {money}{line.amount:,.2f}" if line.amount else "shown"
+    if line.what == "call":
+        return f"called by rep #{line.amount:.0f}"
     if line.what in _PAID:
         return f"{_PAID[line.what]} {money}{line.amount:,.2f}"
     text = _SAYS.get(line.what, line.what.replace("_", " "))

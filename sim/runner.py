@@ -48,7 +48,7 @@ class Summary:
     seed: int
     currency: str
     kpis: dict[str, dict[str, float | None]]
-    steps: dict[str, dict[str, dict[str, float | None]]]
+    steps: dict[str, dict[str, Any]]  # figure -> {mean, lo, hi}; a sales step's "reps" nest
     meta: dict[str, str]
 
     def to_dict(self) -> dict[str, Any]:
@@ -104,7 +104,7 @@ def run_replication(
     daily = daily_series(model.ledger)
     return ReplicationResult(
         kpis=replication_kpis(model.ledger, model.population, daily),
-        steps=step_tallies(model.ledger, compiled.step_ids, compiled.step_kinds),
+        steps=step_tallies(model.ledger, compiled.step_ids, compiled.step_kinds, compiled.teams),
         daily=daily,
         events=log,
         visitors=people,
@@ -215,7 +215,9 @@ def _assemble(
         currency=scenario.currency,
         kpis={k: describe(per_rep[k].to_numpy()) for k in KPIS},
         steps={
-            step_id: {name: describe(per_rep[f"{step_id}.{name}"].to_numpy()) for name in figures}
+            step_id: _nest(
+                {name: describe(per_rep[f"{step_id}.{name}"].to_numpy()) for name in figures}
+            )
             for step_id, figures in results[0].steps.items()
         },
         meta=_meta(),
@@ -239,6 +241,18 @@ def _assemble(
         visitors=visitors,
         breakdown=tables,
     )
+
+
+def _nest(figures: dict[str, Any]) -> dict[str, Any]:
+    """``{"reps.anna.calls": x}`` → ``{"reps": {"anna": {"calls": x}}}``; plain keys stay."""
+    out: dict[str, Any] = {}
+    for key, value in figures.items():
+        *parents, last = key.split(".")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return out
 
 
 def _stack(frames: list[Any], first: int) -> pd.DataFrame:

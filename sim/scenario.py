@@ -82,7 +82,17 @@ class PartnerChannel(_Channel):
     commission: Rate
 
 
-Channel = Annotated[PaidChannel | OrganicChannel | PartnerChannel, Field(discriminator="type")]
+class ReferralChannel(_Channel):
+    """Visitors brought by buyers (see :class:`Referral`), of the buyer's segment by default."""
+
+    type: Literal["referral"]
+    mix: dict[Name, Rate] | None = None  # None: each referred visitor is of the referrer's segment
+    reward: Amount = 0.0  # paid to the referrer when a referred visitor first buys
+
+
+Channel = Annotated[
+    PaidChannel | OrganicChannel | PartnerChannel | ReferralChannel, Field(discriminator="type")
+]
 
 
 # --- funnel steps ----------------------------------------------------------------------
@@ -100,6 +110,37 @@ class Churn(_Spec):
 
     rate: Rate
     shape: Positive = 1.0
+
+
+class Referral(_Spec):
+    """Each buyer brings Poisson(``rate``) new visitors ``delay_days`` after buying."""
+
+    rate: Amount
+    delay_days: Annotated[int, Field(ge=1)] = 14
+    channel: Name
+
+
+class Spend(_Spec):
+    """Gamma-Gamma order values: ``z ~ Gamma(p, ν)``, ``ν ~ Gamma(q, γ)``; mean ``pγ/(q−1)``."""
+
+    p: Positive
+    q: Annotated[float, Field(gt=1)]
+    gamma: Positive
+
+
+class Repeat(_Spec):
+    """Repeat purchases after a first one, BG/NBD style (Fader, Hardie and Lee 2005).
+
+    Each customer's purchase rate per day ``λ ~ Gamma(r, alpha)`` (shape r, rate alpha); after
+    each repeat purchase the customer drops out with a chance ``p ~ Beta(a, b)``.
+    """
+
+    r: Positive
+    alpha: Positive
+    a: Positive
+    b: Positive
+    spend: Spend | None = None  # None: every repeat order at the offer's price
+    cogs_share: Rate | None = None  # COGS as a share of order value; None: the offer's ratio
 
 
 class _Step(_Spec):
@@ -144,6 +185,8 @@ class Offer(_Triggered):
     type: Literal["offer"]
     on_decline: Name | None = None
     refund: Refund = Refund()
+    referral: Referral | None = None
+    repeat: Repeat | None = None
 
     @model_validator(mode="after")
     def _one_trigger(self) -> Offer:
@@ -178,8 +221,93 @@ class Subscription(_Triggered):
         return self.price if self.first_price is None else self.first_price
 
 
+class Rep(_Spec):
+    """One sales rep: calls a day, the share of calls that close, and the rep's cost a day."""
+
+    name: Name
+    calls_per_day: Annotated[int, Field(ge=0)]
+    close_rate: Rate
+    cost_per_day: Amount = 0.0
+
+
+class Team(_Spec):
+    """A team given as a count: close rates spread evenly over ``close_rate × (1 ± spread)``."""
+
+    size: Annotated[int, Field(ge=1, le=500)]
+    calls_per_day: Annotated[int, Field(ge=0)]
+    close_rate: Rate
+    close_rate_spread: Rate = 0.0
+    cost_per_day: Amount = 0.0
+
+    def reps(self) -> list[Rep]:
+        """The reps, named rep1, rep2, …, from the weakest closer to the strongest."""
+        n = self.size
+        offsets = [0.0] * n if n == 1 else [2 * i / (n - 1) - 1 for i in range(n)]
+        return [
+            Rep(
+                name=f"rep{i + 1}",
+                calls_per_day=self.calls_per_day,
+                close_rate=min(max(self.close_rate * (1 + self.close_rate_spread * o), 0.0), 1.0),
+                cost_per_day=self.cost_per_day,
+            )
+            for i, o in enumerate(offsets)
+        ]
+
+
+class Qualify(_Spec):
+    """Screen leads before the sales queue: junk leads are dropped, at a cost per lead."""
+
+    cost_per_lead: Amount = 0.0
+
+
+class SalesCall(_Step):
+    """Leads queue for a team of reps; a lead cools while waiting and leaves after a while."""
+
+    type: Literal["sales_call"]
+    after: Name
+    delay_days: Day = 0
+    price: Amount  # the mean deal value
+    deal_spread: Amount = 0.0  # sigma of the deal value's lognormal spread around the price
+    value: SegmentValue | None = None  # the deal's worth to the client; None: all can afford
+    cogs: Amount = 0.0
+    team: Annotated[list[Rep], Field(min_length=1)] | Team
+    order: Literal["arrival", "score"] = "arrival"
+    cooling_per_day: Rate = 0.0
+    max_wait_days: Day = 14
+    qualify: Qualify | None = None
+    refund: Refund = Refund()
+
+    @property
+    def reps(self) -> list[Rep]:
+        """The team rep by rep, whichever way it was given."""
+        return self.team.reps() if isinstance(self.team, Team) else list(self.team)
+
+
+class Winback(_Sellable):
+    """Leads who declined (or went cold) are contacted again by retargeting, at a cost."""
+
+    type: Literal["winback"]
+    on_decline: Name | None = None
+    after: Name | None = None  # an optin: leads who have bought nothing by then
+    delay_days: Day = 30
+    cost_per_contact: Amount = 0.0
+    trust_gain: Rate = 0.0
+    requires: list[Name] = []
+    refund: Refund = Refund()
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> Winback:
+        if (self.after is None) == (self.on_decline is None):
+            raise ValueError(
+                "a winback needs exactly one trigger: `on_decline` (a step declined) or "
+                "`after` (an optin: leads who went cold, having bought nothing)"
+            )
+        return self
+
+
 Step = Annotated[
-    Optin | EmailSequence | Offer | OrderBump | Subscription, Field(discriminator="type")
+    Optin | EmailSequence | Offer | OrderBump | Subscription | SalesCall | Winback,
+    Field(discriminator="type"),
 ]
 
 
@@ -271,6 +399,7 @@ class Scenario(_Spec):
     channels: Annotated[dict[Name, Channel], Field(min_length=1)]
     funnel: Annotated[list[Step], Field(min_length=1)]
     costs: Costs = Costs()
+    referral: Referral | None = None  # every first-time buyer refers, whatever they bought
     search: dict[str, NumberRange | Choices] = {}
     variants: dict[Name, Variant] = {}
     objective: Objective = Objective()

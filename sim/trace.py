@@ -83,7 +83,7 @@ class Journey:
         }
 
 
-_PAYMENTS = ("buy", "subscribe", "renew")
+_PAYMENTS = ("buy", "subscribe", "renew", "repeat")
 
 
 @dataclass(frozen=True)

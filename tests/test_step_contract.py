@@ -65,6 +65,54 @@ KIND_EXAMPLES: dict[str, list[dict[str, Any]]] = {
             "churn": {"rate": 0.2, "shape": 0.8},
         },
     ],
+    "sales_call": [
+        _MAIL,
+        {
+            "id": "calls",
+            "type": "sales_call",
+            "after": "magnet",
+            "delay_days": 1,
+            "price": 100,
+            "deal_spread": 0.3,
+            "value": 150,
+            "cogs": 20,
+            "team": [
+                {"name": "ann", "calls_per_day": 20, "close_rate": 0.4, "cost_per_day": 50},
+                {"name": "bob", "calls_per_day": 10, "close_rate": 0.1},
+            ],
+            "order": "score",
+            "cooling_per_day": 0.1,
+            "max_wait_days": 3,
+            "qualify": {"cost_per_lead": 1},
+            "refund": {"rate": 0.1, "within_days": 5},
+        },
+        {"id": "after_call", "after": "calls", "delay_days": 2, **_OFFER},
+    ],
+    "winback": [
+        _MAIL,
+        {"id": "o_page", "after": "magnet", "delay_days": 1, **_OFFER},
+        {
+            "id": "wb",
+            "type": "winback",
+            "on_decline": "o_page",
+            "delay_days": 3,
+            "cost_per_contact": 0.5,
+            "price": 15,
+            "value": 40,
+            "take": 0.3,
+            "trust_gain": 0.1,
+        },
+        {
+            "id": "wb_cold",
+            "type": "winback",
+            "after": "magnet",
+            "delay_days": 6,
+            "price": 10,
+            "value": 40,
+            "take": 0.3,
+            "refund": {"rate": 0.2, "within_days": 3},
+        },
+    ],
 }
 CHANNELS: dict[str, dict[str, Any]] = {
     "paid": {"type": "paid", "daily_budget": 200, "cpc": 0.5, "half_saturation_budget": 100},
@@ -117,7 +165,8 @@ def test_money_and_counts_are_never_negative(model: FunnelModel) -> None:
 
 def test_buyers_were_shown_the_offer_that_day(model: FunnelModel) -> None:
     ev = _events(model)
-    shown = set(map(tuple, ev[ev.event == "shown"][["visitor", "day", "step"]].to_numpy()))
+    met = ev[ev.event.isin(["shown", "call"])]  # a sales step sells on a call
+    shown = set(map(tuple, met[["visitor", "day", "step"]].to_numpy()))
     bought = ev[ev.event.isin(["buy", "subscribe"])][["visitor", "day", "step"]]
     assert all(tuple(row) in shown for row in bought.to_numpy())
 

@@ -9,7 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sim.steps import email_sequence, offer, optin, order_bump, subscription
+from sim.steps import (
+    email_sequence,
+    offer,
+    optin,
+    order_bump,
+    sales_call,
+    subscription,
+    winback,
+)
 from sim.steps._base import CompileContext, CompiledStep, Trigger
 
 # scenario `type` -> the function that compiles a validated step of that type
@@ -19,6 +27,8 @@ STEP_KINDS: dict[str, Callable[[Any, CompileContext], CompiledStep]] = {
     "offer": offer.compile_step,
     "order_bump": order_bump.compile_step,
     "subscription": subscription.compile_step,
+    "sales_call": sales_call.compile_step,
+    "winback": winback.compile_step,
 }
 
 __all__ = ["STEP_KINDS", "CompileContext", "CompiledStep", "Trigger"]

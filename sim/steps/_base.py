@@ -24,6 +24,7 @@ class CompileContext:
     step_index: Mapping[str, int]
     bits: Mapping[str, int]  # sellable step id -> its bit in Population.bought
     kinds: Mapping[str, str]  # step id -> its type
+    channels: Mapping[str, int]  # channel name -> its index
 
     def trigger_event(self, source: str) -> str:
         """What ``after: source`` waits for: opting in to an optin, else buying ``source``."""
@@ -60,6 +61,9 @@ class CompiledStep(Protocol):
       - adds only non-negative money to the ledger;
       - never acts on a visitor who unsubscribed when it needs a subscribed lead;
       - given the same generator state and population, produces the same result.
+
+    A kind that keeps state between days (a sales queue) may also have ``start(model)``,
+    called once when the model is made; it keeps that state in ``model.state[id]``.
     """
 
     id: str

@@ -16,13 +16,14 @@ def take_payments(
     model: FunnelModel,
     step: int,
     who: IntArray,
-    amount: float,
+    amount: float | FloatArray,
     cogs: float,
     *,
     new_orders: bool,
 ) -> None:
     """Book today's purchases, one per visitor in ``who``: revenue, fees, COGS, commissions.
 
+    ``amount`` is one price for all, or one per buyer (deals of different sizes).
     ``new_orders`` is False for an order bump, whose amount joins its parent's order rather
     than making one of its own.
     """
@@ -30,15 +31,16 @@ def take_payments(
         return
     ledger, pop, c, day = model.ledger, model.population, model.compiled, model.day
     n = who.size
+    total = float(amount.sum()) if isinstance(amount, np.ndarray) else amount * n
     daily = ledger.daily
-    daily["revenue"][day] += amount * n
-    daily["fees"][day] += amount * n * c.payment_fee
+    daily["revenue"][day] += total
+    daily["fees"][day] += total * c.payment_fee
     daily["cogs"][day] += cogs * n
     if new_orders:
         daily["orders"][day] += n
     if c.pays_commission:
-        daily["spend"][day] += amount * float(c.channel_commission[pop.channel[who]].sum())
-    ledger.tally("revenue", step, amount * n)
+        daily["spend"][day] += float(np.sum(amount * c.channel_commission[pop.channel[who]]))
+    ledger.tally("revenue", step, total)
     pop.revenue[who] += amount
 
 
@@ -82,18 +84,32 @@ def _at_least(counts: IntArray, most: int, weights: FloatArray | None) -> FloatA
 
 
 def schedule_refunds(
-    model: FunnelModel, step: int, buyers: IntArray, price: float, rate: float, within: int
+    model: FunnelModel,
+    step: int,
+    buyers: IntArray,
+    price: float | FloatArray,
+    rate: float,
+    within: int,
 ) -> None:
-    """Refund a share ``rate`` of today's buyers, each on a day uniform in 1..within later."""
+    """Refund a share ``rate`` of today's buyers, each on a day uniform in 1..within later.
+
+    ``price`` is what each paid: one amount for all, or one per buyer.
+    """
     if rate <= 0 or buyers.size == 0:
         return
     rng = model.rng
-    refunded = buyers[rng.random(buyers.size) < rate]
+    chosen = rng.random(buyers.size) < rate
+    refunded = buyers[chosen]
     days = model.day + rng.integers(1, within + 1, size=refunded.size)
     inside = days < model.ledger.horizon
     refunded, days = refunded[inside], days[inside]
+    if isinstance(price, np.ndarray):
+        price = price[chosen][inside]
+        total = float(price.sum())
+    else:
+        total = price * refunded.size
     model.ledger.add_on_days("refunds", days, price)
-    model.ledger.tally("refunds", step, price * refunded.size)
+    model.ledger.tally("refunds", step, total)
     model.ledger.tally("refunded", step, refunded.size)
     if model.log is not None:
         model.log.add(refunded, days, step, "refund", price)

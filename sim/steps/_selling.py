@@ -10,6 +10,7 @@ import numpy as np
 from sim.behavior import add_trust, buys
 from sim.steps._base import CompileContext, FloatArray, IntArray
 from sim.steps._email import send_email
+from sim.steps._referral import refer
 
 if TYPE_CHECKING:
     from sim.model import FunnelModel
@@ -72,8 +73,32 @@ def decide(
     )
     bought &= ~pop.junk[shown]
     buyers, decliners = shown[bought], shown[~bought]
-    pop.bought[buyers] |= np.uint64(1 << bit)
+    mark_bought(model, step, bit, buyers)
     if pitch.trust_gain:
         pop.trust[buyers] = add_trust(pop.trust[buyers], pitch.trust_gain)
     model.ledger.tally("converted", step, buyers.size)
     return buyers, decliners
+
+
+def mark_bought(model: FunnelModel, step: int, bit: int, buyers: IntArray) -> None:
+    """Mark ``buyers`` as having bought step ``bit``; first-time buyers may refer and earn.
+
+    A visitor's first purchase (of anything) pays the reward of a referral channel that
+    brought them, and, with a scenario-wide ``referral:``, makes them refer others.
+    """
+    pop, c = model.population, model.compiled
+    if c.referral is not None or c.pays_reward:
+        first = buyers[pop.bought[buyers] == 0]
+        if c.pays_reward:
+            _pay_rewards(model, first)
+        if c.referral is not None:
+            refer(model, step, c.referral, first)
+    pop.bought[buyers] |= np.uint64(1 << bit)
+
+
+def _pay_rewards(model: FunnelModel, first: IntArray) -> None:
+    c, ledger = model.compiled, model.ledger
+    channel = model.population.channel[first].astype(np.int64)
+    per_channel = np.bincount(channel, c.channel_reward[channel], minlength=len(c.channels))
+    ledger.channel_spend += per_channel
+    ledger.add_daily("spend", model.day, float(per_channel.sum()))

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from sim.scenario import Offer
 from sim.steps._base import CompileContext, IntArray, Trigger
 from sim.steps._money import schedule_refunds, take_payments
+from sim.steps._referral import CompiledReferral, refer
+from sim.steps._repeat import CompiledRepeat, book_repeats
 from sim.steps._selling import Pitch, decide, show
 
 if TYPE_CHECKING:
@@ -31,6 +33,8 @@ class CompiledOffer:
     refund_within: int
     new_orders: bool = True
     kind: str = "offer"
+    referral: CompiledReferral | None = None
+    repeat: CompiledRepeat | None = None
 
     def apply(self, model: FunnelModel, who: IntArray) -> None:
         """Show the offer, book the purchases, and tell the steps that follow."""
@@ -50,6 +54,10 @@ class CompiledOffer:
         if model.log is not None:
             model.log.add(buyers, model.day, self.index, "buy", self.pitch.price)
             model.log.add(decliners, model.day, self.index, "decline")
+        if self.referral is not None:
+            refer(model, self.index, self.referral, buyers)
+        if self.repeat is not None:
+            book_repeats(model, self.index, self.repeat, buyers)
         model.emit("bought", self.id, buyers)
         model.emit("declined", self.id, decliners)
 
@@ -70,4 +78,6 @@ def compile_step(spec: Offer, ctx: CompileContext) -> CompiledOffer:
         cogs=spec.cogs,
         refund_rate=spec.refund.rate,
         refund_within=spec.refund.within_days,
+        referral=CompiledReferral.compile(spec.referral, ctx),
+        repeat=CompiledRepeat.compile(spec.repeat, spec.price, spec.cogs),
     )

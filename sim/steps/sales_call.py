@@ -1,0 +1,210 @@
+"""Sales call: leads queue for a team of reps, who call them as capacity allows.
+
+This is where visitors stop being independent: the team's calls a day are shared, so a
+busy week makes every lead wait longer, and a waiting lead cools (docs/model.md §3.6).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+from sim.behavior import close_chance, deal_values
+from sim.scenario import SalesCall
+from sim.steps._base import CompileContext, FloatArray, IntArray, Trigger
+from sim.steps._money import schedule_refunds, take_payments
+from sim.steps._selling import mark_bought
+
+if TYPE_CHECKING:
+    from sim.model import FunnelModel
+
+REP_FIGURES = ("calls", "closes", "revenue")
+
+
+class RepAgent(mesa.Agent):  # type: ignore[misc]
+    """One member of a sales team: how many calls a day, and how well the calls close."""
+
+    def __init__(
+        self, model: FunnelModel, name: str, calls_per_day: int, close_rate: float
+    ) -> None:
+        super().__init__(model)
+        self.name = name
+        self.calls_per_day = calls_per_day
+        self.close_rate = close_rate
+
+
+@dataclass
+class _Queue:
+    """The leads waiting for a call, in the order they joined, and the team calling them."""
+
+    team: list[RepAgent]
+    who: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    joined: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+
+    def join(self, who: IntArray, day: int) -> None:
+        """Leads joining today go to the back, in order of visitor id."""
+        self.who = np.concatenate((self.who, np.sort(who)))
+        self.joined = np.concatenate((self.joined, np.full(who.size, day, dtype=np.int64)))
+
+    def keep(self, mask: np.ndarray) -> None:
+        """Keep only the leads where ``mask`` is true."""
+        self.who, self.joined = self.who[mask], self.joined[mask]
+
+
+@dataclass(frozen=True)
+class CompiledSalesCall:
+    """A sales team working one queue; a close is a sale of a deal around ``price``."""
+
+    id: str
+    index: int
+    bit: int
+    trigger: Trigger
+    price: float
+    deal_spread: float
+    value: FloatArray | None  # per segment; None: every lead can afford the deal
+    cogs: float
+    reps: tuple[str, ...]
+    calls_per_day: tuple[int, ...]
+    close_rate: FloatArray  # per rep
+    slot_rep: IntArray  # the rep of each of the day's call slots, reps taking turns
+    by_score: bool
+    cooling: float
+    max_wait: int
+    qualify_cost: float | None  # None: no screening before the queue
+    refund_rate: float
+    refund_within: int
+    kind: str = "sales_call"
+
+    def start(self, model: FunnelModel) -> None:
+        """Hire the team (one Mesa agent per rep) and open an empty queue."""
+        team = [
+            RepAgent(model, name, calls, float(rate))
+            for name, calls, rate in zip(
+                self.reps, self.calls_per_day, self.close_rate, strict=True
+            )
+        ]
+        model.state[self.id] = _Queue(team)
+        model.ledger.reps[self.index] = {name: np.zeros(len(team)) for name in REP_FIGURES}
+
+    def apply(self, model: FunnelModel, who: IntArray) -> None:
+        """Queue today's new leads, let go of those who waited too long, make today's calls."""
+        queue: _Queue = model.state[self.id]
+        queue.join(self._screen(model, who), model.day)
+        self._drop_stale(model, queue)
+        self._call(model, queue)
+        ledger = model.ledger
+        ledger.add_daily("queue", model.day, queue.who.size)
+        ledger.steps["queued_at_end"][self.index] = queue.who.size
+        if queue.who.size:
+            model.call_again(self.id, model.day + 1)
+
+    def _screen(self, model: FunnelModel, who: IntArray) -> IntArray:
+        """Count the new leads; with ``qualify``, drop the junk among them at a cost each."""
+        ledger, pop = model.ledger, model.population
+        ledger.tally("reached", self.index, who.size)
+        if self.qualify_cost is None or who.size == 0:
+            return who
+        ledger.add_daily("operating", model.day, self.qualify_cost * who.size)
+        junk = pop.junk[who]
+        ledger.tally("disqualified", self.index, np.count_nonzero(junk))
+        if model.log is not None:
+            model.log.add(who[junk], model.day, self.index, "disqualified")
+        return who[~junk]
+
+    def _drop_stale(self, model: FunnelModel, queue: _Queue) -> None:
+        stale = model.day - queue.joined > self.max_wait
+        if not stale.any():
+            return
+        gone = queue.who[stale]
+        queue.keep(~stale)
+        model.ledger.tally("dropped", self.index, gone.size)
+        if model.log is not None:
+            model.log.add(gone, model.day, self.index, "drop_out")
+        model.emit("declined", self.id, gone)
+
+    def _call(self, model: FunnelModel, queue: _Queue) -> None:
+        """The day's calls: the first leads in line, each to the rep whose turn it is."""
+        n = min(queue.who.size, self.slot_rep.size)
+        if n == 0:
+            return
+        pop, rng, day = model.population, model.rng, model.day
+        if self.by_score:  # warmest first; ties in order of joining
+            line = np.lexsort((np.arange(queue.who.size), -pop.trust[queue.who]))
+        else:
+            line = np.arange(queue.who.size)
+        called = np.zeros(queue.who.size, dtype=bool)
+        called[line[:n]] = True
+        who, waited = queue.who[line[:n]], day - queue.joined[line[:n]]
+        queue.keep(~called)
+        rep = self.slot_rep[:n]
+        deal = deal_values(rng, n, self.price, self.deal_spread)
+        closed = rng.random(n) < close_chance(self.close_rate[rep], waited, self.cooling)
+        closed &= ~pop.junk[who]
+        if self.value is not None:
+            closed &= pop.wtp_scale[who] * self.value[pop.segment[who]] >= deal
+        self._book(model, who, rep, waited, deal, closed)
+
+    def _book(
+        self,
+        model: FunnelModel,
+        who: IntArray,
+        rep: IntArray,
+        waited: IntArray,
+        deal: FloatArray,
+        closed: np.ndarray,
+    ) -> None:
+        ledger, day, n_reps = model.ledger, model.day, len(self.reps)
+        buyers, deals = who[closed], deal[closed]
+        figures = ledger.reps[self.index]
+        figures["calls"] += np.bincount(rep, minlength=n_reps)
+        figures["closes"] += np.bincount(rep[closed], minlength=n_reps)
+        figures["revenue"] += np.bincount(rep[closed], deals, minlength=n_reps)
+        ledger.add_daily("calls", day, who.size)
+        ledger.tally("calls", self.index, who.size)
+        ledger.tally("waited_days", self.index, float(waited.sum()))
+        ledger.tally("converted", self.index, buyers.size)
+        mark_bought(model, self.index, self.bit, buyers)
+        take_payments(model, self.index, buyers, deals, self.cogs, new_orders=True)
+        schedule_refunds(model, self.index, buyers, deals, self.refund_rate, self.refund_within)
+        if model.log is not None:
+            model.log.add(who, day, self.index, "call", rep + 1.0)
+            model.log.add(buyers, day, self.index, "buy", deals)
+            model.log.add(who[~closed], day, self.index, "decline")
+        model.emit("bought", self.id, buyers)
+        model.emit("declined", self.id, who[~closed])
+
+
+def _call_slots(calls_per_day: list[int]) -> IntArray:
+    """The rep of each call slot of a day, reps taking turns: [3, 2] → 0, 1, 0, 1, 0."""
+    caps = np.asarray(calls_per_day, dtype=np.int64)
+    rep = np.repeat(np.arange(caps.size), caps)
+    turn = np.concatenate([np.arange(c) for c in caps]) if caps.size else rep
+    return rep[np.lexsort((rep, turn))]
+
+
+def compile_step(spec: SalesCall, ctx: CompileContext) -> CompiledSalesCall:
+    """Compile a ``sales_call`` step."""
+    reps = spec.reps
+    return CompiledSalesCall(
+        id=spec.id,
+        index=ctx.step_index[spec.id],
+        bit=ctx.bits[spec.id],
+        trigger=Trigger(ctx.trigger_event(spec.after), spec.after, (spec.delay_days,)),
+        price=spec.price,
+        deal_spread=spec.deal_spread,
+        value=None if spec.value is None else ctx.per_segment(spec.value),
+        cogs=spec.cogs,
+        reps=tuple(r.name for r in reps),
+        calls_per_day=tuple(r.calls_per_day for r in reps),
+        close_rate=np.array([r.close_rate for r in reps]),
+        slot_rep=_call_slots([r.calls_per_day for r in reps]),
+        by_score=spec.order == "score",
+        cooling=spec.cooling_per_day,
+        max_wait=spec.max_wait_days,
+        qualify_cost=None if spec.qualify is None else spec.qualify.cost_per_lead,
+        refund_rate=spec.refund.rate,
+        refund_within=spec.refund.within_days,
+    )
