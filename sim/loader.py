@@ -371,7 +371,8 @@ def _known_keys(loc: Sequence[Any]) -> list[str]:
         elif typing.get_origin(tp) in (list, dict):
             tp = typing.get_args(tp)[-1]
         elif typing.get_origin(tp) in _UNION_TYPES:
-            tagged = [m for m in typing.get_args(tp) if _tag(m) == part]
+            # a member named by its `type` tag, or (untagged unions) by pydantic's label
+            tagged = [m for m in typing.get_args(tp) if part in (_tag(m), _label(m))]
             if not tagged:
                 return []
             tp = tagged[0]
@@ -383,6 +384,14 @@ def _unwrap(tp: Any) -> Any:
     while typing.get_origin(tp) is typing.Annotated:
         tp = typing.get_args(tp)[0]
     return tp
+
+
+def _label(tp: Any) -> str:
+    """How pydantic names a member of an untagged union in an error's ``loc``."""
+    tp = _unwrap(tp)
+    if typing.get_origin(tp) is list:
+        return f"list[{_label(typing.get_args(tp)[0])}]"
+    return getattr(tp, "__name__", str(tp))
 
 
 def _tag(model: Any) -> str | None:

@@ -249,3 +249,120 @@ def test_error_lists_every_problem_in_its_message() -> None:
         ScenarioError, match=r"f\.yaml:14:5: funnel\.magnet\.rate: must be <= 1, got 1\.5"
     ):
         sim.parse_scenario(text, source="f.yaml")
+
+
+PEOPLE = (
+    GOOD.replace("    mix: {warm: 1.0}\n", "    mix: {warm: 1.0}\n  friends: {type: referral}\n")
+    + """\
+  - id: calls
+    type: sales_call
+    after: magnet
+    price: 5000
+    team:
+      - {name: ann, calls_per_day: 5, close_rate: 0.3}
+      - {name: bob, calls_per_day: 4, close_rate: 0.2}
+  - id: back
+    type: winback
+    on_decline: calls
+    price: 900
+    value: 1200
+    take: 0.1
+"""
+)
+
+
+def test_the_people_steps_scenario_is_accepted() -> None:
+    s = sim.parse_scenario(PEOPLE)
+    assert [rep.name for rep in s.step("calls").reps] == ["ann", "bob"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "path", "message", "hint"),
+    [
+        pytest.param(
+            "close_rate: 0.3}",
+            "close_rate: 1.3}",
+            "funnel.calls.team.0.close_rate",
+            "must be <= 1, got 1.3",
+            "",
+            id="close-rate",
+        ),
+        pytest.param(
+            "calls_per_day: 4,",
+            "calls_a_day: 4,",
+            "funnel.calls.team.1.calls_a_day",
+            "unknown key 'calls_a_day'",
+            "did you mean 'calls_per_day'?",
+            id="rep-key",
+        ),
+        pytest.param(
+            "{name: bob,",
+            "{name: ann,",
+            "funnel.calls.team.1.name",
+            "duplicate rep name 'ann'",
+            "give each rep their own name",
+            id="rep-name",
+        ),
+        pytest.param(
+            "on_decline: calls",
+            "on_decline: cals",
+            "funnel.back.on_decline",
+            "no step has id 'cals'",
+            "did you mean 'calls'?",
+            id="winback-target",
+        ),
+        pytest.param(
+            "on_decline: calls",
+            "after: course",
+            "funnel.back.after",
+            "'course' is a step of type offer, expected optin",
+            "",
+            id="winback-cold-needs-optin",
+        ),
+        pytest.param(
+            "    take: 0.3\n",
+            "    take: 0.3\n    referral: {rate: 0.2, channel: web}\n",
+            "funnel.course.referral.channel",
+            "'web' is a channel of type organic, expected referral",
+            "referred visitors arrive through a channel of type referral",
+            id="referral-channel-type",
+        ),
+        pytest.param(
+            "    take: 0.3\n",
+            "    take: 0.3\n    referral: {rate: 0.2, channel: frends}\n",
+            "funnel.course.referral.channel",
+            "no channel named 'frends'",
+            "did you mean 'friends'?",
+            id="referral-channel-name",
+        ),
+        pytest.param(
+            "    take: 0.3\n",
+            "    take: 0.3\n    repeat: {r: 1, alpha: 10, a: 2, b: -1}\n",
+            "funnel.course.repeat.b",
+            "must be > 0, got -1",
+            "",
+            id="repeat-parameter",
+        ),
+    ],
+)
+def test_people_steps_bad_values_are_located(
+    old: str, new: str, path: str, message: str, hint: str
+) -> None:
+    assert old in PEOPLE
+    text = PEOPLE.replace(old, new, 1)
+    found = {p.path: p for p in problems(text)}
+    assert path in found, found
+    problem = found[path]
+    assert message in problem.message
+    assert problem.hint == hint
+    assert problem.file == "f.yaml"
+    key = path.rsplit(".", 1)[-1]
+    line = text.splitlines()[problem.line - 1]
+    assert key in line or path.split(".")[2] in line, (problem, line)
+
+
+def test_a_winback_needs_exactly_one_trigger() -> None:
+    text = PEOPLE.replace("    on_decline: calls\n", "    on_decline: calls\n    after: magnet\n")
+    problem = only(text)
+    assert problem.path == "funnel.back"
+    assert "exactly one trigger" in problem.message

@@ -7,7 +7,9 @@ for the variance is at hand (BG/NBD counts).
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,9 +17,11 @@ import pandas as pd
 import pytest
 from scipy.special import hyp2f1
 from scipy.stats import lognorm
+from typer.testing import CliRunner
 
 import sim
-from conftest import assert_within_4se, base_spec, scenario_from
+from cli import app
+from conftest import ROOT, assert_within_4se, base_spec, scenario_from
 from sim.behavior import order_values, repeat_purchases
 from sim.compile import compile_scenario
 from sim.model import FunnelModel
@@ -173,7 +177,7 @@ R, ALPHA, A, B = 0.8, 20.0, 2.5, 5.0
 
 
 def bgnbd_expected(t: float) -> float:
-    """E[X(t)], repeat purchases in (0, t], Fader, Hardie and Lee (2005), equation (7)."""
+    """E[X(t)], repeat purchases in (0, t], as in Fader, Hardie and Lee (2005)."""
     z = t / (ALPHA + t)
     return (A + B - 1) / (A - 1) * (1 - (ALPHA / (ALPHA + t)) ** R * hyp2f1(R, B, A + B - 1, z))
 
@@ -369,3 +373,41 @@ def test_cold_winback_contacts_only_leads_who_bought_nothing() -> None:
     assert not np.isin(contacted, bought_o1).any()
     leads = model.population.column("lead").sum()
     assert contacted.size == leads - bought_o1.size
+
+
+# --- what a user sees ------------------------------------------------------------------------
+
+
+def test_sim_run_shows_reps_queue_repeats_and_referrals(tmp_path: Path) -> None:
+    b2b = ROOT / "scenarios" / "b2b_consulting.yaml"
+    result = CliRunner().invoke(app, ["run", str(b2b), "-n", "2", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.stderr
+    for rep in ("anna", "boris", "carla", "dmitri"):
+        assert f"↳ {rep}" in result.stdout
+    assert "discovery: a called lead waited" in result.stdout
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    step = summary["steps"]["discovery"]
+    assert set(step["reps"]) == {"anna", "boris", "carla", "dmitri"}
+    assert set(step["reps"]["anna"]) == {"calls", "closes", "close_rate", "revenue"}
+    calls = sum(rep["calls"]["mean"] for rep in step["reps"].values())
+    assert calls == pytest.approx(step["calls"]["mean"])
+    for figure in ("mean_wait_days", "dropped", "queued_at_end", "disqualified"):
+        assert set(step[figure]) == {"mean", "lo", "hi"}
+    daily = pd.read_csv(tmp_path / "daily.csv")
+    assert daily.groupby("replication")["calls"].sum().mean() == pytest.approx(calls)
+    assert daily["contacts"].sum() > 0
+    assert summary["steps"]["case_study_retarget"]["reached"]["mean"] > 0
+
+    shop = ROOT / "scenarios" / "eshop_loyalty.yaml"
+    result = CliRunner().invoke(app, ["run", str(shop), "-n", "2", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.stderr
+    assert "↳ repeat" in result.stdout
+    assert "↳ referred" in result.stdout
+    daily = pd.read_csv(tmp_path / "daily.csv")
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    first = summary["steps"]["first_order"]
+    per_rep = daily.groupby("replication")[["repeat_orders", "referred"]].sum().mean()
+    assert per_rep["repeat_orders"] == pytest.approx(first["repeat_orders"]["mean"])
+    # scenario-wide referral: every first purchase refers, counted at the step of purchase
+    referred = sum(s.get("referred", {}).get("mean") or 0 for s in summary["steps"].values())
+    assert per_rep["referred"] == pytest.approx(referred)

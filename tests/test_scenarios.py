@@ -20,6 +20,8 @@ def test_the_bundle_is_complete() -> None:
         "saas_trial",
         "webinar_funnel",
         "eshop_first_order",
+        "b2b_consulting",
+        "eshop_loyalty",
     } <= names
 
 
@@ -34,7 +36,7 @@ def test_bundled_scenario_runs_and_sells(path: Path) -> None:
     assert kpis["visitors"]["mean"] > 0
     assert kpis["buyers"]["mean"] > 0
     for step in scenario.funnel:
-        if step.type in ("offer", "order_bump", "subscription"):
+        if step.type in ("offer", "order_bump", "subscription", "sales_call", "winback"):
             assert result.summary.steps[step.id]["converted"]["mean"] > 0, f"{step.id} never sells"
 
 

@@ -43,6 +43,7 @@ class _Queue:
     team: list[RepAgent]
     who: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     joined: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    turn: int = 0  # the call slot the team's next call takes: turns go on from day to day
 
     def join(self, who: IntArray, day: int) -> None:
         """Leads joining today go to the back, in order of visitor id."""
@@ -92,7 +93,10 @@ class CompiledSalesCall:
     def apply(self, model: FunnelModel, who: IntArray) -> None:
         """Queue today's new leads, let go of those who waited too long, make today's calls."""
         queue: _Queue = model.state[self.id]
-        queue.join(self._screen(model, who), model.day)
+        joining = self._screen(model, who)
+        queue.join(joining, model.day)
+        if model.log is not None:
+            model.log.add(joining, model.day, self.index, "queue")
         self._drop_stale(model, queue)
         self._call(model, queue)
         ledger = model.ledger
@@ -126,7 +130,11 @@ class CompiledSalesCall:
         model.emit("declined", self.id, gone)
 
     def _call(self, model: FunnelModel, queue: _Queue) -> None:
-        """The day's calls: the first leads in line, each to the rep whose turn it is."""
+        """The day's calls: the first leads in line, each to the rep whose turn it is.
+
+        Turns go on from one day to the next, so on quiet days the calls still go round
+        the team rather than always to the first rep.
+        """
         n = min(queue.who.size, self.slot_rep.size)
         if n == 0:
             return
@@ -139,7 +147,9 @@ class CompiledSalesCall:
         called[line[:n]] = True
         who, waited = queue.who[line[:n]], day - queue.joined[line[:n]]
         queue.keep(~called)
-        rep = self.slot_rep[:n]
+        slots = self.slot_rep.size
+        rep = self.slot_rep[(queue.turn + np.arange(n)) % slots]
+        queue.turn = (queue.turn + n) % slots
         deal = deal_values(rng, n, self.price, self.deal_spread)
         closed = rng.random(n) < close_chance(self.close_rate[rep], waited, self.cooling)
         closed &= ~pop.junk[who]
