@@ -380,7 +380,7 @@ def _say(line: Line, money: str) -> str:
     if line.what == "shown":
         return f"shown at {money}{line.amount:,.2f}" if line.amount else "shown"
     if line.what == "call":
-        return f"called by rep #{line.amount:.0f}"
+        return f"called by {line.who}"
     if line.what in _PAID:
         return f"{_PAID[line.what]} {money}{line.amount:,.2f}"
     text = _SAYS.get(line.what, line.what.replace("_", " "))

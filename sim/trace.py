@@ -37,13 +37,17 @@ WHERE_KEYS = (*_EVENT_KEYS, *_TRAIT_KEYS)
 
 @dataclass(frozen=True)
 class Line:
-    """One thing that happened: its day, the step, what, and trust after it."""
+    """One thing that happened: its day, the step, what, and trust after it.
+
+    ``who`` names the person on the other side, where there is one (the rep on a call).
+    """
 
     day: int
     step: str
     what: str
     amount: float
     trust: float
+    who: str = ""
 
 
 @dataclass(frozen=True)
@@ -171,7 +175,7 @@ class Trace:
         channel = next(ch for ch in c.channels if ch.name == str(row["channel"]))
         trust = float(np.clip(c.seg_trust[seg] + channel.warmth, 0.0, 1.0))
         start = trust
-        gains = self._trust_gains
+        gains, teams = self._trust_gains, c.teams
         lines = []
         lo, hi = np.searchsorted(self.events["visitor"].to_numpy(), [visitor, visitor + 1])
         rows = self.events.iloc[lo:hi][["day", "step", "event", "amount"]]
@@ -180,7 +184,8 @@ class Trace:
                 trust = min(trust + float(c.seg_trust_per_open[seg]), 1.0)
             elif event in ("buy", "subscribe") and gains.get(str(step), 0.0):
                 trust = min(trust + gains[str(step)], 1.0)
-            lines.append(Line(int(day), str(step), str(event), float(amount), trust))
+            rep = teams[str(step)][int(amount) - 1] if event == "call" else ""
+            lines.append(Line(int(day), str(step), str(event), float(amount), trust, rep))
         return Journey(
             visitor=visitor,
             channel=str(row["channel"]),
