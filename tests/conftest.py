@@ -8,9 +8,13 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 
 import sim
+from sim.compile import compile_scenario
+from sim.model import FunnelModel
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
@@ -61,3 +65,21 @@ def quickstart() -> Path:
 def poisson_se_of_mean(mean_per_rep: float, n: int) -> float:
     """SE of the replication mean of a Poisson count with the given mean."""
     return math.sqrt(mean_per_rep / n)
+
+
+def run_model(spec: dict[str, Any], seed: int = 3, *, events: bool = True) -> FunnelModel:
+    """One replication of a scenario given as a dict, run to the end (the model, to inspect)."""
+    model = FunnelModel(
+        compile_scenario(scenario_from(spec)),
+        rng=np.random.SeedSequence(seed),
+        record_events=events,
+    )
+    model.run()
+    return model
+
+
+def event_table(model: FunnelModel) -> pd.DataFrame:
+    """The model's event log as a table (the model must have been run with events)."""
+    assert model.log is not None
+    c = model.compiled
+    return model.log.frame(list(c.step_ids), [ch.name for ch in c.channels])

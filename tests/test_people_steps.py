@@ -21,29 +21,11 @@ from typer.testing import CliRunner
 
 import sim
 from cli import app
-from conftest import ROOT, assert_within_4se, base_spec, scenario_from
+from conftest import ROOT, assert_within_4se, base_spec, event_table, run_model, scenario_from
 from sim.behavior import order_values, repeat_purchases
-from sim.compile import compile_scenario
-from sim.model import FunnelModel
 from sim.steps.sales_call import RepAgent
 
 SIGMA = 0.5  # base_spec's price dispersion
-
-
-def _model(spec: dict[str, Any], seed: int = 3, events: bool = True) -> FunnelModel:
-    model = FunnelModel(
-        compile_scenario(scenario_from(spec)),
-        rng=np.random.SeedSequence(seed),
-        record_events=events,
-    )
-    model.run()
-    return model
-
-
-def _events(model: FunnelModel) -> pd.DataFrame:
-    assert model.log is not None
-    c = model.compiled
-    return model.log.frame(list(c.step_ids), [ch.name for ch in c.channels])
 
 
 # --- the sales queue -------------------------------------------------------------------------
@@ -74,8 +56,8 @@ def sales_spec(team: list[dict[str, Any]], **step: Any) -> dict[str, Any]:
 
 
 def test_no_rep_calls_more_than_allowed_and_a_busy_team_calls_at_capacity() -> None:
-    model = _model(sales_spec(TEAM))
-    ev = _events(model)
+    model = run_model(sales_spec(TEAM))
+    ev = event_table(model)
     calls = ev[ev.event == "call"]
     per_rep_day = calls.groupby(["day", "amount"]).size().unstack(fill_value=0)
     # the queue (about 1,000 leads) outlasts the horizon at 15 calls a day: every day is full
@@ -160,12 +142,12 @@ def test_cooling_lowers_the_odds_by_the_days_waited() -> None:
 def test_qualify_drops_junk_before_the_queue_at_a_cost_per_lead() -> None:
     spec = sales_spec(TEAM, qualify={"cost_per_lead": 2.0})
     spec["segments"]["s"]["junk_share"] = 0.3
-    model = _model(spec)
+    model = run_model(spec)
     pop, t, i = model.population, model.ledger.steps, 1
     leads = pop.column("lead")
     assert t["reached"][i] == leads.sum()
     assert t["disqualified"][i] == (leads & pop.column("junk")).sum()
-    ev = _events(model)
+    ev = event_table(model)
     called = ev[ev.event == "call"].visitor.to_numpy()
     assert not pop.junk[called].any()
     assert model.ledger.daily["operating"].sum() == pytest.approx(2.0 * leads.sum())
@@ -228,8 +210,8 @@ def test_engine_repeat_orders_match_bgnbd_over_the_horizon() -> None:
             "repeat": {"r": R, "alpha": ALPHA, "a": A, "b": B},
         }
     )
-    model = _model(spec, events=True)
-    ev = _events(model)
+    model = run_model(spec, events=True)
+    ev = event_table(model)
     buyers = ev.visitor[ev.event == "buy"].to_numpy()
     counts = np.bincount(ev.visitor[ev.event == "repeat"], minlength=model.population.size)
     per_buyer = counts[buyers]
@@ -309,7 +291,7 @@ def test_scenario_wide_referral_counts_a_first_purchase_only() -> None:
     offer["take"] = 0.5
     spec["funnel"].append({**offer, "id": "second", "after": "kit", "delay_days": 1})
     spec["referral"] = {"rate": 2.0, "delay_days": 30, "channel": "friends"}
-    model = _model(spec, events=False)
+    model = run_model(spec, events=False)
     first_time = model.population.column("bought") != 0
     t = model.ledger.steps
     referred = t["referred"].sum()
@@ -365,8 +347,8 @@ def test_cold_winback_contacts_only_leads_who_bought_nothing() -> None:
             "take": 0.5,
         },
     ]
-    model = _model(spec)
-    ev = _events(model)
+    model = run_model(spec)
+    ev = event_table(model)
     contacted = ev.visitor[(ev.step == "cold") & (ev.event == "shown")].to_numpy()
     bought_o1 = ev.visitor[(ev.step == "o1") & (ev.event == "buy")].to_numpy()
     assert contacted.size > 0

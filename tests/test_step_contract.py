@@ -11,8 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import base_spec, scenario_from
-from sim.compile import compile_scenario
+from conftest import base_spec, event_table, run_model
 from sim.ledger import DAILY
 from sim.model import FunnelModel
 from sim.steps import STEP_KINDS
@@ -132,17 +131,7 @@ def _run(steps: list[dict[str, Any]], channel: str = "organic", seed: int = 5) -
     spec["segments"]["s"]["email"]["unsubscribe_rate"] = 0.2  # many unsubscribes to catch misuse
     spec["channels"] = {"c": {**CHANNELS[channel], "mix": {"s": 1.0}}}
     spec["funnel"] += steps
-    model = FunnelModel(
-        compile_scenario(scenario_from(spec)), rng=np.random.SeedSequence(seed), record_events=True
-    )
-    model.run()
-    return model
-
-
-def _events(model: FunnelModel) -> pd.DataFrame:
-    assert model.log is not None
-    c = model.compiled
-    return model.log.frame(list(c.step_ids), [ch.name for ch in c.channels])
+    return run_model(spec, seed)
 
 
 @pytest.fixture(params=sorted(KIND_EXAMPLES), ids=str)
@@ -164,7 +153,7 @@ def test_money_and_counts_are_never_negative(model: FunnelModel) -> None:
 
 
 def test_buyers_were_shown_the_offer_that_day(model: FunnelModel) -> None:
-    ev = _events(model)
+    ev = event_table(model)
     met = ev[ev.event.isin(["shown", "call"])]  # a sales step sells on a call
     shown = set(map(tuple, met[["visitor", "day", "step"]].to_numpy()))
     bought = ev[ev.event.isin(["buy", "subscribe"])][["visitor", "day", "step"]]
@@ -172,7 +161,7 @@ def test_buyers_were_shown_the_offer_that_day(model: FunnelModel) -> None:
 
 
 def test_no_action_after_leaving_or_unsubscribing(model: FunnelModel) -> None:
-    for _, journey in _events(model).groupby("visitor", sort=False):
+    for _, journey in event_table(model).groupby("visitor", sort=False):
         events = journey.event.tolist()
         if "leave" in events:
             assert events[-1] == "leave"
@@ -192,7 +181,7 @@ def test_same_seed_same_books() -> None:
     a, b = _run(steps, seed=9), _run(steps, seed=9)
     for name in DAILY:
         np.testing.assert_array_equal(a.ledger.daily[name], b.ledger.daily[name])
-    pd.testing.assert_frame_equal(_events(a), _events(b))
+    pd.testing.assert_frame_equal(event_table(a), event_table(b))
 
 
 @pytest.mark.parametrize("channel", sorted(CHANNELS))

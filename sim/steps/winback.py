@@ -13,8 +13,8 @@ import numpy as np
 
 from sim.scenario import Winback
 from sim.steps._base import CompileContext, IntArray, Trigger
-from sim.steps._money import schedule_refunds, take_payments
-from sim.steps._selling import Pitch, decide, show
+from sim.steps._selling import Pitch
+from sim.steps.offer import CompiledOffer
 
 if TYPE_CHECKING:
     from sim.model import FunnelModel
@@ -30,33 +30,29 @@ class CompiledWinback:
 
     id: str
     index: int
-    bit: int
     trigger: Trigger
-    pitch: Pitch
+    offer: CompiledOffer  # what is sold to the contacted, and how
     skip: np.uint64
     cost_per_contact: float
-    cogs: float
-    refund_rate: float
-    refund_within: int
     kind: str = "winback"
 
+    @property
+    def pitch(self) -> Pitch:
+        """The offer's price, take, value and trust gain."""
+        return self.offer.pitch
+
+    @property
+    def cogs(self) -> float:
+        """COGS per sale."""
+        return self.offer.cogs
+
     def apply(self, model: FunnelModel, who: IntArray) -> None:
-        """Contact the leads due, show the offer, book purchases, tell the steps that follow."""
-        pop, ledger, day = model.population, model.ledger, model.day
+        """Contact the leads due (at a cost each) and show them the offer."""
+        pop, ledger = model.population, model.ledger
         who = who[(pop.bought[who] & self.skip) == 0]
-        ledger.add_daily("operating", day, self.cost_per_contact * who.size)
-        ledger.add_daily("contacts", day, who.size)
-        shown = show(model, self.index, self.pitch, who)
-        buyers, decliners = decide(model, self.index, self.bit, self.pitch, shown)
-        take_payments(model, self.index, buyers, self.pitch.price, self.cogs, new_orders=True)
-        schedule_refunds(
-            model, self.index, buyers, self.pitch.price, self.refund_rate, self.refund_within
-        )
-        if model.log is not None:
-            model.log.add(buyers, day, self.index, "buy", self.pitch.price)
-            model.log.add(decliners, day, self.index, "decline")
-        model.emit("bought", self.id, buyers)
-        model.emit("declined", self.id, decliners)
+        ledger.add_daily("operating", model.day, self.cost_per_contact * who.size)
+        ledger.add_daily("contacts", model.day, who.size)
+        self.offer.apply(model, who)
 
 
 def compile_step(spec: Winback, ctx: CompileContext) -> CompiledWinback:
@@ -68,15 +64,22 @@ def compile_step(spec: Winback, ctx: CompileContext) -> CompiledWinback:
         assert spec.after is not None  # the schema requires one of the two
         trigger = Trigger("optin", spec.after, (spec.delay_days,))
         skip = np.uint64(np.iinfo(np.uint64).max)  # gone cold: bought nothing at all
-    return CompiledWinback(
+    offer = CompiledOffer(
         id=spec.id,
         index=ctx.step_index[spec.id],
         bit=ctx.bits[spec.id],
         trigger=trigger,
         pitch=Pitch.compile(spec, ctx),
-        skip=skip,
-        cost_per_contact=spec.cost_per_contact,
         cogs=spec.cogs,
         refund_rate=spec.refund.rate,
         refund_within=spec.refund.within_days,
+        kind="winback",
+    )
+    return CompiledWinback(
+        id=spec.id,
+        index=offer.index,
+        trigger=trigger,
+        offer=offer,
+        skip=skip,
+        cost_per_contact=spec.cost_per_contact,
     )
