@@ -115,7 +115,9 @@ def _funnel_section(run: RunFolder) -> str:
     shown = [row for row in steps.itertuples() if row.kind != "email_sequence"]
     labels = {row.step: _step_label(row, figs) for row in shown}
     chart = funnel_chart({row.step: figs[row.step] for row in shown}, labels)
-    rows = [_funnel_row(row, figs) for row in steps.itertuples()]
+    rows = []
+    for row in steps.itertuples():
+        rows += [_funnel_row(row, figs), *_team_rows(figs[row.step])]
     head = ("step", "type", "reached", "converted", "rate", "reached / step before")
     table = _table(head, rows, names=2)
     note = (
@@ -123,8 +125,16 @@ def _funnel_section(run: RunFolder) -> str:
         "subscribed), mean over replications with the 90% interval. The rate under each "
         "name is the share of the step before (its <code>after</code>, <code>on</code> or "
         "<code>on_decline</code>) that reached it. Email sequences are in the table only: "
-        "their counts are emails sent and opened."
+        "their counts are emails sent and opened. Under a sales step, each rep's calls "
+        "and closes."
     )
+    for step_id, fig in figs.items():
+        if "mean_wait_days" in fig:
+            note += (
+                f" At {html.escape(step_id)} a called lead waited "
+                f"{fmt(fig['mean_wait_days']['mean'], 'ratio')} days on average, and "
+                f"{fmt(fig['dropped']['mean'], 'count')} leads gave up waiting."
+            )
     return _section("funnel", "The funnel", note, _chart("funnel", chart) + table)
 
 
@@ -134,8 +144,9 @@ def _from_before(row: Any, figs: Mapping[str, Any]) -> float | None:
         return None
     before = figs[row.after]
     passed = before["converted"]["mean"] or 0.0
-    if row.after_event == "declined":
-        passed = (before["reached"]["mean"] or 0.0) - passed
+    if row.after_event == "declined":  # junk screened out before a sales queue never declines
+        screened = before.get("disqualified", {}).get("mean") or 0.0
+        passed = (before["reached"]["mean"] or 0.0) - passed - screened
     reached = figs[row.step]["reached"]["mean"] or 0.0
     return reached / passed if passed > 0 else None
 
@@ -160,6 +171,21 @@ def _funnel_row(row: Any, figs: Mapping[str, Any]) -> list[Cell]:
         _figure(fig["converted"], "count"),
         fmt(converted / reached if reached else None, "share"),
         "—" if row.kind == "email_sequence" else fmt(_from_before(row, figs), "share"),
+    ]
+
+
+def _team_rows(fig: Mapping[str, Any]) -> list[list[Cell]]:
+    """One row per rep of a sales step: calls, closes and close rate."""
+    return [
+        [
+            f"↳ {name}",
+            "rep: calls → closes",
+            _figure(rep["calls"], "count"),
+            _figure(rep["closes"], "count"),
+            fmt(rep["close_rate"]["mean"], "share"),
+            "",
+        ]
+        for name, rep in fig.get("reps", {}).items()
     ]
 
 
