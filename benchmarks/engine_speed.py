@@ -37,7 +37,7 @@ def scale_overrides(scenario: sim.Scenario, visitors: float) -> list[str]:
                 out.append(
                     f"channels.{name}.half_saturation_budget={ch.half_saturation_budget * f!r}"
                 )
-        else:
+        elif ch.type != "referral":  # referred visitors scale with the buyers who bring them
             out.append(f"channels.{name}.visitors_per_day={ch.visitors_per_day * f!r}")
     return out
 
