@@ -139,6 +139,23 @@ def test_cooling_lowers_the_odds_by_the_days_waited() -> None:
     )
 
 
+def test_score_order_calls_the_warmest_leads_first() -> None:
+    """Half the leads come warmer; their 1,000 outlast the 450 calls, so no cold lead is called."""
+    spec = sales_spec(TEAM, order="score")
+    web = spec["channels"]["web"]
+    spec["channels"] = {"cold": web, "warm": {**web, "warmth": 0.3}}
+    model = run_model(spec)
+    ev = event_table(model)
+    called = ev.visitor[ev.event == "call"].to_numpy()
+    warm = model.population.channel[called] == 1
+    assert called.size == 450
+    assert warm.all()
+    fifo = run_model({**spec, "funnel": sales_spec(TEAM)["funnel"]})
+    ev = event_table(fifo)
+    first = fifo.population.channel[ev.visitor[ev.event == "call"].to_numpy()]
+    assert 0.3 < (first == 1).mean() < 0.7  # in order of arrival both channels are called
+
+
 def test_qualify_drops_junk_before_the_queue_at_a_cost_per_lead() -> None:
     spec = sales_spec(TEAM, qualify={"cost_per_lead": 2.0})
     spec["segments"]["s"]["junk_share"] = 0.3
