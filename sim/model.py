@@ -1,9 +1,10 @@
 """``FunnelModel``: the daily clock; channels bring visitors, steps act on those due.
 
 Visitors live as columns (:class:`sim.population.Population`); the few heterogeneous
-actors (traffic channels) are Mesa agents. Each day: channels act in scenario order, then
-the steps act in processing order (every step after its trigger), each on all the
-visitors due that day at once.
+actors (traffic channels, and the reps of a sales team: :mod:`sim.steps.sales_call`) are
+Mesa agents. Each day: channels act in scenario order (``channels``), then the steps act in
+processing order (every step after its trigger), each on all the visitors due that day at
+once. A step that keeps state between days (a sales queue) keeps it in ``state``.
 """
 
 from __future__ import annotations
