@@ -14,7 +14,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -285,7 +285,11 @@ def optimize(
 ) -> None:
     """Search the scenario's `search` section for the design that best meets its objective."""
     out_dir = out_dir or Path(f"{scenario.stem}-optimize")
-    with _user_errors():
+    from optimize.pool import Pool  # light: the engine is not imported yet
+
+    # Start the simulation processes first: they import the engine while this one does.
+    pool = Pool(jobs)
+    with _user_errors(), closing(pool):  # the processes stop whatever the outcome
         from optimize import StudyConfig, optimize_scenario
         from optimize.report import best_table, result_dict, write_study_outputs
         from optimize.study import SAMPLERS, default_storage
@@ -311,7 +315,7 @@ def optimize(
         try:
             with _trial_bar(trials) as progress:
                 result = optimize_scenario(
-                    config, top_k=top_k, reeval_replications=reeval, progress=progress
+                    config, top_k=top_k, reeval_replications=reeval, progress=progress, pool=pool
                 )
         except KeyboardInterrupt:
             _interrupted(config.storage)

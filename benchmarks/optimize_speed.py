@@ -8,10 +8,11 @@ Two measurements, side by side:
 - the whole command as a user runs it, in a fresh process: ``sim optimize`` with ``--jobs``
   workers on the default SQLite storage, search then re-evaluation and outputs (wall time,
   trials per second);
-- the same search in this process with one worker, its time split by instrumenting the
-  three parts a trial spends it in: the simulation (``run_replication``), the sampler
-  (TPE's ``sample_relative`` / ``sample_independent``), and everything else, which is the
-  storage and Optuna's bookkeeping.
+- the same search in this process with ``--jobs 1``, its time split by instrumenting the
+  parts a trial spends it in: the simulation (``run_replication``), the sampler (TPE's
+  ``sample_relative`` / ``sample_independent``), the storage (opening the stored study,
+  writing each finished trial to it, reading other processes' trials), and the rest:
+  Optuna's in-memory bookkeeping, building each design, the search loop.
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ from typing import Any
 import optuna
 from engine_speed import scale_overrides
 
-import optimize.study as study_module
+import optimize.mirror
+import optimize.study
 import sim
+import sim.runner
 from optimize import StudyConfig
 from optimize.study import run_workers
 
@@ -100,12 +103,15 @@ def _timed(target: Any, name: str, bucket: str, totals: Counter[str]) -> Callabl
 
 
 def time_split(trials: int, visitors: float, replications: int) -> dict[str, float]:
-    """One worker in this process on SQLite; seconds in simulation, sampler and the rest."""
+    """``--jobs 1`` in this process on SQLite; seconds in simulation, sampler, storage, rest."""
     totals: Counter[str] = Counter()
     undo = [
-        _timed(study_module, "run_replication", "simulation", totals),
+        _timed(sim.runner, "run_replication", "simulation", totals),
         _timed(optuna.samplers.TPESampler, "sample_relative", "sampler", totals),
         _timed(optuna.samplers.TPESampler, "sample_independent", "sampler", totals),
+        _timed(optimize.study, "open_study", "storage", totals),
+        _timed(optimize.mirror.Mirror, "store", "storage", totals),
+        _timed(optimize.mirror.Mirror, "sync", "storage", totals),
     ]
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -123,12 +129,11 @@ def time_split(trials: int, visitors: float, replications: int) -> dict[str, flo
     finally:
         for restore in undo:
             restore()
-    return {
-        "total": total,
-        "simulation": totals["simulation"],
-        "sampler": totals["sampler"],
-        "storage_and_rest": total - totals["simulation"] - totals["sampler"],
-    }
+    parts = {name: totals[name] for name in ("simulation", "sampler", "storage")}
+    return {"total": total, **parts, "rest": total - sum(parts.values())}
+
+
+SPLIT = ("simulation", "sampler", "storage", "rest")
 
 
 def main() -> None:
@@ -149,8 +154,8 @@ def main() -> None:
     print(
         f"  whole command, --jobs {args.jobs}: {wall['seconds']:.1f} s ({wall['trials_per_second']:.1f} trials/s)"
     )
-    print(f"  search alone, one worker:  {split['total']:.1f} s")
-    for part in ("simulation", "sampler", "storage_and_rest"):
+    print(f"  search alone, --jobs 1:    {split['total']:.1f} s")
+    for part in SPLIT:
         print(f"    {part:18} {split[part]:6.1f} s  {split[part] / split['total']:5.0%}")
 
 

@@ -4,8 +4,8 @@ Usage:
     python benchmarks/pruning.py [SCENARIO] [--trials N] [--set PATH=VALUE ...]
 
 Runs the scenario's search twice in memory (same sampler seed, same replication seeds):
-once with the median pruner (trials report at a quarter, a half and all of their
-replications) and once without. Prints wall time, replications simulated, and the best
+once with the median pruner (a trial reports after a quarter of its replications, and
+is stopped there if clearly worse) and once without. Prints wall time, replications simulated, and the best
 design of each re-evaluated on the same fresh seeds.
 """
 

@@ -14,8 +14,8 @@ Prints one table and writes benchmarks/results.json (or ``--results PATH``):
 - memory: peak resident memory, each model run once in a fresh subprocess, per visitor;
   and the engine at 10,000,000 visitors (skipped with ``--quick``);
 - ``sim optimize`` on the canonical workload (benchmarks/optimize_speed.py): the whole
-  command's wall time with ``--optimize-jobs`` workers, and, in full runs, how one worker's
-  search time splits between simulation, sampler and storage.
+  command's wall time with ``--optimize-jobs`` processes, and, in full runs, how the
+  search's time with ``--jobs 1`` splits between simulation, sampler, storage and the rest.
 
 Targets: the engine at least 40x the naive model per visitor with the event log off and 10x
 with it on, checked when the engine runs at 1,000,000 visitors or more; 10,000,000 visitors
@@ -47,7 +47,7 @@ import mesa
 import numpy as np
 from engine_speed import scale_overrides
 from naive_mesa import CANONICAL, run_naive
-from optimize_speed import command_wall_time, time_split
+from optimize_speed import SPLIT, command_wall_time, time_split
 
 import sim
 from sim.compile import compile_scenario
@@ -329,10 +329,9 @@ def _render_optimize(o: dict[str, object]) -> list[str]:
     split = o.get("split_one_worker")
     if split:
         parts = ", ".join(
-            f"{name} {split[name]:.1f} s ({split[name] / split['total']:.0%})"
-            for name in ("simulation", "sampler", "storage_and_rest")
+            f"{name} {split[name]:.1f} s ({split[name] / split['total']:.0%})" for name in SPLIT
         )
-        lines.append(f"  one worker's search, {split['total']:.1f} s: {parts}")
+        lines.append(f"  the search with --jobs 1, {split['total']:.1f} s: {parts}")
     return lines
 
 

@@ -13,8 +13,13 @@ Examples:
 
 from __future__ import annotations
 
-from optimize.evaluate import OptimizeResult, reevaluate
-from optimize.study import Progress, StudyConfig, load_space, run_workers
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from optimize.evaluate import OptimizeResult
+    from optimize.pool import Pool
+    from optimize.search import Progress
+    from optimize.study import StudyConfig
 
 __all__ = ["OptimizeResult", "StudyConfig", "optimize_scenario"]
 
@@ -25,6 +30,7 @@ def optimize_scenario(
     top_k: int = 5,
     reeval_replications: int | None = None,
     progress: Progress | None = None,
+    pool: Pool | None = None,
 ) -> OptimizeResult:
     """Run (or resume) the study, then re-evaluate its top designs on fresh seeds.
 
@@ -33,18 +39,48 @@ def optimize_scenario(
         top_k: how many of the best trials to re-evaluate.
         reeval_replications: replications of the re-evaluation (default: twice the search's).
         progress: called as ``progress(finished, target, best_value)`` as trials finish.
+        pool: the simulation processes (default: ``config.jobs`` of them, closed at the
+            end); pass one started early to let its processes start while this one loads.
 
     Raises:
         ScenarioError: the scenario (or its search section) is invalid.
         ValueError: no trial completed within the constraints.
     """
-    space, scenario = load_space(config)
-    study = run_workers(config, progress)
-    return reevaluate(
-        config,
-        space,
-        scenario,
-        study,
-        top_k=top_k,
-        reeval_replications=reeval_replications,
-    )
+    from optimize.evaluate import reevaluate
+    from optimize.pool import Pool
+    from optimize.study import load_space, run_workers
+
+    own = pool is None
+    pool = pool or Pool(config.jobs)  # one pool for the search and the re-evaluation
+    try:
+        space, scenario = load_space(config)
+        study = run_workers(config, progress, pool)
+        return reevaluate(
+            config,
+            space,
+            scenario,
+            study,
+            top_k=top_k,
+            reeval_replications=reeval_replications,
+            pool=pool,
+        )
+    finally:
+        if own:
+            pool.close()
+
+
+def __getattr__(name: str) -> Any:
+    """The package's classes, imported when first used.
+
+    Importing ``optimize`` stays light, so a simulation process (``optimize.pool``) does
+    not load Optuna and the database layer it never uses.
+    """
+    if name == "StudyConfig":
+        from optimize.study import StudyConfig
+
+        return StudyConfig
+    if name == "OptimizeResult":
+        from optimize.evaluate import OptimizeResult
+
+        return OptimizeResult
+    raise AttributeError(f"module 'optimize' has no attribute {name!r}")

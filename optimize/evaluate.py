@@ -17,6 +17,7 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
+from optimize.pool import Pool
 from optimize.space import SearchSpace
 from optimize.study import StudyConfig, finished, replications, run_seed
 from sim.compare import paired_difference
@@ -81,6 +82,11 @@ def _feasible(trial: optuna.trial.FrozenTrial) -> bool:
     return all(value <= 0 for value in trial.constraints.values())
 
 
+def rerun(scenario: Scenario, replications: int, seed: int, first: int) -> RunResult:
+    """Replications ``first … first + replications − 1`` of a design, in one process."""
+    return run_scenario(scenario, replications=replications, seed=seed, first_replication=first)
+
+
 def improvement_of(best: RunResult, base: RunResult, kpi: str) -> dict[str, float | None]:
     """Mean of the per-replication differences ``best − base`` and its 90% t-interval."""
     diff = paired_difference(
@@ -98,8 +104,11 @@ def reevaluate(
     *,
     top_k: int = 5,
     reeval_replications: int | None = None,
+    pool: Pool | None = None,
 ) -> OptimizeResult:
     """Re-run the top designs and the baseline on fresh seeds; pick the best.
+
+    ``pool`` runs the designs side by side (default: one after the other, here).
 
     Raises:
         ValueError: the study has no complete, feasible trial to re-evaluate.
@@ -110,17 +119,18 @@ def reevaluate(
         raise ValueError("the study has no complete trial that meets the constraints")
     seed, n = run_seed(config, scenario), replications(config, scenario)
     m = reeval_replications or 2 * n
-    # in this process: a pool per design would cost more to start than the runs take
-    runs = {"replications": m, "seed": seed, "first_replication": n, "jobs": 1}
-    baseline = run_scenario(scenario, **runs)
+    # a design per call, each in one process: a design's replications are few and short
+    pool = pool or Pool(1)
+    designs = [scenario] + [space.design(t.params) for t in trials]
+    baseline, *results = pool.collect([pool.submit(rerun, d, m, seed, n) for d in designs])
     candidates = [
         Candidate(
             trial=t.number,
             params=dict(t.params),
             search_kpis=dict(t.user_attrs.get("kpis", {})),
-            result=run_scenario(space.design(t.params), **runs),
+            result=result,
         )
-        for t in trials
+        for t, result in zip(trials, results, strict=True)
     ]
     kpi, direction = goals[0]
     sign = -1.0 if direction == "maximize" else 1.0

@@ -1,39 +1,30 @@
-"""Studies: storage, samplers, worker processes, pruning, and the objective.
+"""Studies: configuration, storage, samplers, and the run of a study.
 
-Every trial runs its design on the same replication seeds (common random numbers), so
-two designs are compared on the same simulated people. A trial first runs a quarter of
-its replications and reports its objective; a pruner stops designs that are clearly worse
-than the trials before them at that point; the others run all their replications.
+``run_workers`` opens the stored study (or joins it), starts the simulation processes,
+and runs the search loop (``optimize.search``) on an in-memory copy of the study that
+is written back trial by trial (``optimize.mirror``).
 """
 
 from __future__ import annotations
 
-import math
-import multiprocessing
 import os
 import time
-import warnings
-from collections.abc import Callable, Sequence
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import optuna
 import sqlalchemy
-from optuna.trial import FrozenTrial, TrialState
 
+from optimize.mirror import DONE, Mirror
+from optimize.pool import Pool
+from optimize.search import Plan, Progress, Search
 from optimize.space import SearchSpace
-from sim.compile import compile_scenario
-from sim.errors import ScenarioError
 from sim.loader import apply_overrides, load_tree, to_plain, validate_tree
-from sim.metrics import ReplicationResult
-from sim.runner import run_replication
 from sim.scenario import Scenario
 
 SAMPLERS = ("tpe", "nsga2", "random", "qmc", "gp", "cmaes")
-DONE = (TrialState.COMPLETE, TrialState.PRUNED)
-Progress = Callable[[int, int, float | None], None]
 
 
 @dataclass(frozen=True)
@@ -78,8 +69,8 @@ def replications(config: StudyConfig, scenario: Scenario) -> int:
 def make_storage(url: str) -> optuna.storages.BaseStorage:
     """An Optuna storage from a URL (SQLite, PostgreSQL, MySQL), a journal file, or "memory".
 
-    Server databases (PostgreSQL, MySQL) get heartbeats, so a trial whose machine died is
-    marked failed after a grace period instead of staying RUNNING.
+    Trials are written to it when they finish (``optimize.mirror``), so none is ever left
+    RUNNING by a process that died, and no heartbeat is needed.
     """
     if url == "memory":  # one process only; nothing kept
         return optuna.storages.InMemoryStorage()
@@ -106,15 +97,13 @@ def _schema_race(exc: sqlalchemy.exc.DBAPIError) -> bool:
 
 
 def _rdb_storage(url: str) -> optuna.storages.RDBStorage:
-    if url.startswith("sqlite"):
-        # one host: a killed worker's trial just stays RUNNING and is not counted as done
-        storage = optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
-        sqlalchemy.event.listen(storage.engine, "connect", _sqlite_pragmas)
-        storage.engine.dispose()  # reconnect with the pragmas
-        return storage
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.storages.RDBStorage(url, heartbeat_interval=10, grace_period=30)
+    if not url.startswith("sqlite"):
+        return optuna.storages.RDBStorage(url)
+    # several processes may write to one file: wait for the lock rather than fail
+    storage = optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
+    sqlalchemy.event.listen(storage.engine, "connect", _sqlite_pragmas)
+    storage.engine.dispose()  # reconnect with the pragmas
+    return storage
 
 
 _SCHEMA_TRIES = 5
@@ -123,8 +112,8 @@ _SCHEMA_TRIES = 5
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     """Write-ahead log without an fsync per commit.
 
-    A trial's dozen small writes would otherwise cost more than its simulation; a killed
-    process still loses nothing it committed.
+    A trial's writes would otherwise cost more than its simulation; a killed process
+    still loses nothing it committed.
     """
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -150,22 +139,18 @@ def make_sampler(name: str | None, n_objectives: int, seed: int) -> optuna.sampl
     raise ValueError(f"unknown sampler '{name}'; choose one of {', '.join(SAMPLERS)}")
 
 
-def open_study(config: StudyConfig, scenario: Scenario, *, worker: int = 0) -> optuna.Study:
-    """Create the study, or join it if it exists (this is how a run resumes)."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+def open_study(config: StudyConfig, scenario: Scenario, *, worker: str = "") -> optuna.Study:
+    """Create the stored study, or join it if it exists (this is how a run resumes).
+
+    Raises:
+        ValueError: a study of that name exists with other objectives.
+    """
     goals = scenario.objective.goals
-    pruner = (
-        optuna.pruners.MedianPruner(n_startup_trials=8)
-        if config.prune and len(goals) == 1
-        else None
-    )
     study = optuna.create_study(
         storage=make_storage(config.storage),
         study_name=config.study_name,
-        sampler=make_sampler(config.sampler, len(goals), run_seed(config, scenario) + worker),
-        pruner=pruner or optuna.pruners.NopPruner(),
-        directions=[direction for _, direction in goals],
         load_if_exists=True,
+        **_study_kwargs(config, scenario, worker),
     )
     wanted = [optuna.study.StudyDirection[d.upper()] for _, d in goals]
     if list(study.directions) != wanted:
@@ -177,181 +162,78 @@ def open_study(config: StudyConfig, scenario: Scenario, *, worker: int = 0) -> o
     return study
 
 
+def _study_kwargs(config: StudyConfig, scenario: Scenario, worker: str) -> dict[str, Any]:
+    """Sampler, pruner and directions of a study of this scenario."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    goals = scenario.objective.goals
+    pruner = (
+        optuna.pruners.MedianPruner(n_startup_trials=8)
+        if config.prune and len(goals) == 1
+        else optuna.pruners.NopPruner()
+    )
+    return {
+        "sampler": make_sampler(config.sampler, len(goals), sampler_seed(config, scenario, worker)),
+        "pruner": pruner,
+        "directions": [direction for _, direction in goals],
+    }
+
+
+def sampler_seed(config: StudyConfig, scenario: Scenario, worker: str) -> int:
+    """The run seed; on a server database, mixed with the process's name.
+
+    Processes on other machines join a study on a server database, and equal seeds would
+    propose the same designs. A file or memory study run by one process keeps the run
+    seed, so it is reproducible.
+    """
+    seed = run_seed(config, scenario)
+    if config.storage.startswith(_SERVERS):
+        seed += zlib.crc32(worker.encode())
+    return seed % 2**32
+
+
+_SERVERS = ("postgresql", "mysql")
+
+
 def finished(study: optuna.Study) -> int:
     """Trials that count towards the target: complete or pruned."""
     return len(study.get_trials(deepcopy=False, states=DONE))
 
 
-# --- the objective --------------------------------------------------------------------------
+# --- the run ----------------------------------------------------------------------------
 
 
-def kpi_means(results: Sequence[ReplicationResult]) -> dict[str, float]:
-    """Each KPI's mean over replications (NaN left out; infinity kept: payback never)."""
-    names = results[0].kpis
-    out = {}
-    for name in names:
-        values = np.array([r.kpis[name] for r in results], dtype=float)
-        values = values[~np.isnan(values)]
-        out[name] = float(values.mean()) if values.size else math.nan
-    return out
+def run_workers(
+    config: StudyConfig, progress: Progress | None = None, pool: Pool | None = None
+) -> optuna.Study:
+    """Run (or resume) the study: this process samples and stores, ``jobs`` processes simulate.
 
+    Args:
+        config: the scenario, storage, sampler, trials and workers.
+        progress: called as ``progress(finished, target, best_value)`` as trials finish.
+        pool: where to simulate (default: a pool of ``config.jobs``, closed at the end).
 
-def rungs(n: int) -> list[int]:
-    """Replication counts at which a trial reports: a quarter, then all.
-
-    One look only: every look costs the pruner a read of all trials, which at a few
-    replications per trial costs more than a second look saves.
+    Returns:
+        The stored study (for storage "memory", the in-memory one).
     """
-    return sorted({min(n, max(2, n // 4)), n})
-
-
-class Objective:
-    """Evaluates one trial: its design on the run's replication seeds."""
-
-    def __init__(
-        self, config: StudyConfig, space: SearchSpace, scenario: Scenario, worker: int
-    ) -> None:
-        self.space, self.worker = space, worker
-        self.seed, self.n = run_seed(config, scenario), replications(config, scenario)
-        self.goals = scenario.objective.goals
-        self.constraints = scenario.objective.constraints
-        self.prune = config.prune and len(self.goals) == 1
-
-    def __call__(self, trial: optuna.Trial) -> float | list[float]:
-        """Run the design; report at each rung; return the objective(s)."""
-        params = self.space.suggest(trial)
-        trial.set_user_attr("worker", f"{os.uname().nodename}:{os.getpid()}")
-        try:
-            scenario = self.space.design(params)
-        except ScenarioError as exc:  # values that clash with each other (not with the format)
-            trial.set_user_attr("invalid", str(exc))
-            raise optuna.TrialPruned(f"invalid design: {exc}") from None
-        compiled = compile_scenario(scenario)
-        results: list[ReplicationResult] = []
-        for rung in rungs(self.n):
-            results += [run_replication(compiled, self.seed, r) for r in range(len(results), rung)]
-            if self.prune and rung < self.n:
-                trial.report(kpi_means(results)[self.goals[0][0]], step=rung)
-                if trial.should_prune():
-                    raise optuna.TrialPruned()
-        means = kpi_means(results)
-        trial.set_user_attr("kpis", {k: _jsonable(v) for k, v in means.items()})
-        for kpi, bound in self.constraints.items():
-            if bound.max is not None:
-                trial.set_constraint(f"{kpi}<={bound.max:g}", _finite(means[kpi] - bound.max))
-            if bound.min is not None:
-                trial.set_constraint(f"{kpi}>={bound.min:g}", _finite(bound.min - means[kpi]))
-        values = [means[kpi] for kpi, _ in self.goals]
-        return values[0] if len(values) == 1 else values
-
-
-def _finite(x: float) -> float:
-    """Constraint values must be numbers: an undefined KPI violates its bound."""
-    if math.isnan(x) or x == math.inf:
-        return 1e12
-    return max(x, -1e12)
-
-
-def _jsonable(x: float) -> float | None:
-    return x if math.isfinite(x) else None
-
-
-# --- workers -------------------------------------------------------------------------------
-
-
-def work(
-    config: StudyConfig,
-    worker: int = 0,
-    progress: Progress | None = None,
-    study: optuna.Study | None = None,
-) -> None:
-    """Run trials of the study until it has ``config.trials`` finished ones (or time is up).
-
-    A top-level function, so worker processes can run it; several workers, on this machine
-    or others, may run it against the same storage at once. ``study`` reuses an open study
-    (needed for in-memory storage) instead of joining by name.
-    """
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    space, scenario = load_space(config)
-    study = study or open_study(config, scenario, worker=worker)
-    remaining = config.trials - finished(study)
-    if remaining <= 0:
-        return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        study.optimize(
-            Objective(config, space, scenario, worker),
-            n_trials=remaining,
-            timeout=config.timeout,
-            callbacks=[_StopAtTarget(study, config.trials, progress)],
-            catch=(),
-        )
-
-
-class _StopAtTarget:
-    """Stops the study once it holds ``target`` finished trials, and reports progress.
-
-    Other workers (processes or machines) add trials too, so the count is read from the
-    storage, once per trial: each read costs about as much as a short simulation.
-    """
-
-    def __init__(self, study: optuna.Study, target: int, progress: Progress | None) -> None:
-        self.target, self.progress = target, progress
-        self.best = _best_value(study)
-        self.sign = 1.0 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else -1.0
-        self.single = len(study.directions) == 1
-
-    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        done = finished(study)
-        if done >= self.target:
-            study.stop()
-        if self.single and trial.state == TrialState.COMPLETE and self._improves(trial.value):
-            self.best = float(trial.value)
-        if self.progress is not None:
-            self.progress(min(done, self.target), self.target, self.best)
-
-    def _improves(self, value: float | None) -> bool:
-        if value is None:
-            return False
-        return self.best is None or self.sign * value > self.sign * self.best
-
-
-def _best_value(study: optuna.Study) -> float | None:
-    if len(study.directions) != 1:
-        return None
+    own = pool is None
+    pool = pool or Pool(config.jobs)
     try:
-        return float(study.best_value)
-    except ValueError:  # no complete trial yet
-        return None
-
-
-def run_workers(config: StudyConfig, progress: Progress | None = None) -> optuna.Study:
-    """Run the study with ``config.jobs`` workers.
-
-    This process is worker 0 and starts at once; the other ``jobs - 1`` workers are
-    processes of their own, which take a couple of seconds to start.
-    """
-    _, scenario = load_space(config)
-    study = open_study(config, scenario)  # create it once, before workers race to
-    context = multiprocessing.get_context("spawn")
-    helpers = [context.Process(target=work, args=(config, i)) for i in range(1, config.jobs)]
-    for proc in helpers:
-        proc.start()
-    try:
-        work(config, 0, progress, study)
-        while any(p.is_alive() for p in helpers):  # their last trials
-            if progress is not None:
-                progress(finished(study), config.trials, _best_value(study))
-            time.sleep(0.2)
+        space, scenario = load_space(config)
+        worker = f"{os.uname().nodename}:{os.getpid()}"
+        stored = open_study(config, scenario, worker=worker)
+        memory = stored
+        if config.storage != "memory":
+            memory = optuna.create_study(
+                storage=optuna.storages.InMemoryStorage(), **_study_kwargs(config, scenario, worker)
+            )
+        n = replications(config, scenario)
+        plan = Plan.of(scenario, run_seed(config, scenario), n, config.prune, worker)
+        search = Search(Mirror(stored, memory, worker), space, plan, pool, progress)
+        search.run(config.trials, config.timeout)
     finally:
-        for proc in helpers:
-            proc.join(timeout=5)
-            if proc.is_alive():
-                proc.terminate()
-    failed = [p.exitcode for p in helpers if p.exitcode]
-    if failed:
-        raise RuntimeError(f"{len(failed)} worker process(es) failed (exit codes {failed})")
-    return study
+        if own:
+            pool.close()
+    return stored
 
 
 def default_storage(out_dir: Path) -> str:

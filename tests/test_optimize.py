@@ -239,20 +239,57 @@ def test_a_killed_study_resumes_without_losing_or_repeating_trials(
         assert by_number.get(number) == record, f"trial {number} changed or vanished"
 
 
+def trial_records(study: optuna.Study) -> list[tuple[Any, ...]]:
+    """What a trial is, leaving out when and where it ran."""
+    return [
+        (t.number, t.state, t.params, t.values, t.intermediate_values, t.user_attrs.get("kpis"))
+        for t in study.get_trials(deepcopy=False)
+    ]
+
+
 @pytest.mark.slow
-def test_two_workers_share_one_sqlite_study(tmp_path: Path) -> None:
-    # trials long enough (~0.3 s) that the second worker starts before the first is done
-    scenario, out = write_scenario(tmp_path, visitors=20000, replications=24), tmp_path / "out"
-    proc = subprocess.run(
-        optimize_cmd(scenario, out, "--trials", "30", "--jobs", "2"),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
-    trials = done_trials(load_study(out))
-    assert len(trials) >= 30
+def test_jobs_1_and_2_give_the_same_study(tmp_path: Path) -> None:
+    # 24 trials: the pruner starts after 8, so some trials are pruned at their first look
+    spec = price_spec(replications=8, search={"funnel.o.price": {"low": 20, "high": 300}})
+    studies = {}
+    for jobs in (1, 2):
+        config = StudyConfig(
+            json.dumps(spec),
+            "price",
+            storage=f"sqlite:///{tmp_path / f'jobs{jobs}.db'}",
+            trials=24,
+            jobs=jobs,
+        )
+        result = optimize_scenario(config, top_k=2)
+        studies[jobs] = (trial_records(result.study), result.best.params, result.counts)
+    counts = studies[1][2]
+    assert counts["finished"] == 24
+    assert counts["pruned"] > 0
+    assert studies[2] == studies[1]
+
+
+@pytest.mark.slow
+def test_two_processes_share_one_sqlite_study(tmp_path: Path) -> None:
+    # two `sim optimize` on one storage, as on two machines: each joins the other's study
+    scenario = write_scenario(tmp_path, visitors=20000, replications=48)  # both must be running
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    cmds = [
+        optimize_cmd(
+            scenario, tmp_path / f"out{i}", "--trials", "30", "--storage", storage, "--study", "s"
+        )
+        for i in range(2)
+    ]
+    cmds[0] += ["--jobs", "2"]  # and one of them with a simulation process of its own
+    cmds = [[*c, "--reeval-replications", "2"] for c in cmds]  # the search is what counts
+    procs = [
+        subprocess.Popen(c, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for c in cmds
+    ]
+    errors = [p.communicate(timeout=300)[1].decode() for p in procs]  # both started together
+    assert [p.returncode for p in procs] == [0, 0], errors
+    trials = done_trials(optuna.load_study(study_name="s", storage=storage))
+    assert 30 <= len(trials) < 45, "each process must count the other's trials"
+    assert len({t.number for t in trials}) == len(trials)
     assert len({t.user_attrs["worker"] for t in trials}) == 2
 
 

@@ -1,0 +1,205 @@
+"""Simulation processes: the replications of a study's trials.
+
+The study process queues one replication at a time (a design, the run seed and a
+replication index) and collects that replication's KPIs. A replication's figures depend
+on those three values only, so which process runs it never changes a result.
+
+``--jobs N`` simulates in N processes: the study process itself and N − 1 spawned ones.
+The study process runs queued replications whenever it would otherwise wait for results,
+so it is never idle and no core is spent on a process that mostly waits. Each spawned
+process is linked to the study process by a pipe that only the two of them hold: when the
+study process ends, however it ends (Ctrl-C, a kill), the pipe closes and the simulation
+process leaves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import signal
+import traceback
+from collections import deque
+from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection, wait
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sim.compile import CompiledScenario
+
+KPIs = dict[str, float]
+Design = tuple[int, "CompiledScenario"]  # a key unique in the study process, and the design
+# a top-level function, its arguments, and the design it takes first (if any)
+Task = tuple[Callable[..., Any], tuple[Any, ...], "Design | None"]
+
+# Tasks a spawned process holds at once: the next one is already there when it finishes
+# one, so it does not wait while the study process samples or simulates.
+_PREFETCH = 2
+# Designs a spawned process keeps. A design crosses the pipe once per process and is
+# reused by its later replications. Far more than the trials a study keeps in flight, so
+# a design is never dropped while replications of it are still to come.
+_DESIGNS = 64
+
+
+def replication_kpis(compiled: CompiledScenario, seed: int, index: int) -> KPIs:
+    """The KPIs of one replication of a design (all a trial needs of it)."""
+    from sim.runner import run_replication  # the engine: see serve()
+
+    return run_replication(compiled, seed, index).kpis
+
+
+def _run(fn: Callable[..., Any], args: tuple[Any, ...], design: CompiledScenario | None) -> Any:
+    return fn(*args) if design is None else fn(design, *args)
+
+
+class _Designs:
+    """The last ``_DESIGNS`` designs sent to one process, dropped oldest first.
+
+    The study process keeps one per spawned process, holding keys only, and the spawned
+    process one holding the designs: both add the same keys in the same order, so they
+    always agree on which designs the process holds.
+    """
+
+    def __init__(self) -> None:
+        self.order: deque[int] = deque()
+        self.held: dict[int, CompiledScenario | None] = {}
+
+    def add(self, key: int, design: CompiledScenario | None) -> None:
+        if len(self.order) == _DESIGNS:
+            del self.held[self.order.popleft()]
+        self.order.append(key)
+        self.held[key] = design
+
+
+class Pool:
+    """Runs replications (and other calls) in this process and ``jobs − 1`` spawned ones."""
+
+    def __init__(self, jobs: int) -> None:
+        """Start the spawned processes; they import the engine while the study sets up.
+
+        Args:
+            jobs: processes that simulate, this one included (1: this one alone).
+        """
+        # spawn, not fork: the study process holds database connections and threads
+        context = multiprocessing.get_context("spawn")
+        self._held: dict[Connection, int] = {}  # tasks sent and not yet answered
+        self._designs: dict[Connection, _Designs] = {}
+        for _ in range(jobs - 1):
+            ours, theirs = context.Pipe()
+            proc = context.Process(target=serve, args=(theirs,), daemon=True)
+            proc.start()
+            theirs.close()  # only the child keeps its end, so our exit reaches it as EOF
+            self._held[ours] = 0
+            self._designs[ours] = _Designs()
+        self._queue: dict[int, Task] = {}  # by ticket; dicts keep the order of queueing
+        self._results: dict[int, Any] = {}
+        self._next = 0
+
+    def submit(self, fn: Callable[..., Any], *args: Any, design: Design | None = None) -> int:
+        """Queue the call ``fn(*args)``, or ``fn(design, *args)``; returns its ticket.
+
+        ``fn`` must be a top-level function and its arguments picklable. A design is sent
+        to each process once, however many calls take it.
+        """
+        self._next += 1
+        self._queue[self._next] = (fn, args, design)
+        self._dispatch()
+        return self._next
+
+    def collect(self, tickets: Sequence[int]) -> list[Any]:
+        """Wait for these calls, running queued ones meanwhile; results in ticket order.
+
+        Raises:
+            RuntimeError: a call failed in a spawned process, or one died.
+            KeyError: a ticket was never queued, or its result was already collected.
+        """
+        missing = list(tickets)
+        while True:
+            self._receive(timeout=0)
+            missing = [t for t in missing if t not in self._results]
+            if not missing:
+                return [self._results.pop(t) for t in tickets]
+            mine = next((t for t in missing if t in self._queue), None)
+            if mine is None and self._queue:
+                mine = next(iter(self._queue))  # ours are out: run someone else's
+            if mine is not None:
+                fn, args, design = self._queue.pop(mine)
+                self._results[mine] = _run(fn, args, None if design is None else design[1])
+            elif any(self._held.values()):
+                self._receive(timeout=None)
+            else:  # nothing queued, nothing out: waiting would never end
+                raise KeyError(f"tickets never queued or already collected: {missing}")
+
+    def close(self) -> None:
+        """Tell the spawned processes to stop, and let them finish on their own.
+
+        Not waiting saves the study process their interpreter shutdown; they are
+        daemons, so any still there when the study process exits are ended then.
+        """
+        for conn in self._held:
+            with contextlib.suppress(OSError):  # already gone
+                conn.send(None)
+            conn.close()
+        self._held.clear()
+
+    def __enter__(self) -> Pool:
+        """The pool itself; it is closed at the end of the ``with`` block."""
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        """Close the pool."""
+        self.close()
+
+    def _dispatch(self) -> None:
+        while self._queue and self._held:
+            conn = min(self._held, key=self._held.__getitem__)  # the least busy process
+            if self._held[conn] >= _PREFETCH:
+                return
+            ticket = next(iter(self._queue))
+            fn, args, design = self._queue.pop(ticket)
+            key, compiled = design if design is not None else (None, None)
+            sent = self._designs[conn]
+            if key is not None and key in sent.held:
+                compiled = None  # the process has it
+            elif key is not None:
+                sent.add(key, None)
+            conn.send((ticket, fn, args, key, compiled))
+            self._held[conn] += 1
+
+    def _receive(self, timeout: float | None) -> None:
+        """Take the results that are ready (wait for one unless ``timeout`` is 0)."""
+        if not self._held:
+            return
+        for conn in wait(list(self._held), timeout):
+            try:
+                ticket, ok, value = conn.recv()  # type: ignore[union-attr]
+            except (EOFError, OSError):
+                raise RuntimeError("a simulation process died") from None
+            self._held[conn] -= 1  # type: ignore[index]
+            if not ok:
+                raise RuntimeError(f"a replication failed in a simulation process:\n{value}")
+            self._results[ticket] = value
+        self._dispatch()
+
+
+def serve(conn: Connection) -> None:
+    """A spawned simulation process: run the replications sent on ``conn`` until told to stop."""
+    # Ctrl-C in a terminal reaches the whole process group; the study process handles it
+    # and its exit closes the pipe, which ends this loop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The engine is imported here, not with this module, so that a pool can be started
+    # before the study process imports anything heavy: both import at the same time.
+    import sim.runner  # noqa: F401
+
+    designs = _Designs()
+    try:
+        while (message := conn.recv()) is not None:
+            ticket, fn, args, key, design = message
+            if design is not None:
+                designs.add(key, design)
+            try:
+                reply = (ticket, True, _run(fn, args, None if key is None else designs.held[key]))
+            except Exception:  # reported to the study process, which raises it
+                reply = (ticket, False, traceback.format_exc())
+            conn.send(reply)
+    except (EOFError, OSError):  # the study process is gone: nothing is waiting for us
+        pass
