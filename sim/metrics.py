@@ -113,14 +113,13 @@ def step_tallies(
     ledger: Ledger,
     step_ids: tuple[str, ...],
     kinds: tuple[str, ...],
-    reps: dict[str, tuple[str, ...]] | None = None,
+    teams: dict[str, tuple[str, ...]],
 ) -> dict[str, dict[str, float]]:
     """Per step: reached, converted, revenue, and the tallies its kind keeps.
 
-    A sales step also has, per rep of its team (``reps``: step id → rep names), the
+    A sales step also has, per rep of its team (``teams``: step id → rep names), the
     figures ``reps.NAME.calls``, ``closes``, ``close_rate`` and ``revenue``.
     """
-    reps = reps or {}
     out = {}
     for i, (step_id, kind) in enumerate(zip(step_ids, kinds, strict=True)):
         names = STEP_FIGURES + _KIND_FIGURES.get(kind, ())
@@ -128,7 +127,7 @@ def step_tallies(
         if kind == "sales_call":
             figures["mean_wait_days"] = _ratio(figures.pop("waited_days"), figures["calls"])
         if i in ledger.reps:
-            figures |= _rep_figures(ledger.reps[i], reps[step_id])
+            figures |= _rep_figures(ledger.reps[i], teams[step_id])
         out[step_id] = figures
     return out
 

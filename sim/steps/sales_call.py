@@ -38,7 +38,10 @@ class RepAgent(mesa.Agent):  # type: ignore[misc]
 
 @dataclass
 class _Queue:
-    """The leads waiting for a call, in the order they joined, and the team calling them."""
+    """The leads waiting for a call, in the order they joined, and the team calling them.
+
+    The team's agents are this replication's reps; the calls read their close rates.
+    """
 
     team: list[RepAgent]
     who: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
@@ -49,6 +52,11 @@ class _Queue:
         """Leads joining today go to the back, in order of visitor id."""
         self.who = np.concatenate((self.who, np.sort(who)))
         self.joined = np.concatenate((self.joined, np.full(who.size, day, dtype=np.int64)))
+
+    @property
+    def close_rate(self) -> FloatArray:
+        """Each rep's close rate, in team order."""
+        return np.array([rep.close_rate for rep in self.team])
 
     def keep(self, mask: np.ndarray) -> None:
         """Keep only the leads where ``mask`` is true."""
@@ -151,7 +159,7 @@ class CompiledSalesCall:
         rep = self.slot_rep[(queue.turn + np.arange(n)) % slots]
         queue.turn = (queue.turn + n) % slots
         deal = deal_values(rng, n, self.price, self.deal_spread)
-        closed = rng.random(n) < close_chance(self.close_rate[rep], waited, self.cooling)
+        closed = rng.random(n) < close_chance(queue.close_rate[rep], waited, self.cooling)
         closed &= ~pop.junk[who]
         if self.value is not None:
             closed &= pop.wtp_scale[who] * self.value[pop.segment[who]] >= deal
