@@ -9,6 +9,7 @@ once. A step that keeps state between days (a sales queue) keeps it in ``state``
 
 from __future__ import annotations
 
+import zlib
 from collections import defaultdict
 from typing import Any
 
@@ -21,6 +22,9 @@ from sim.ledger import Ledger
 from sim.population import IntArray, Population
 
 _EMPTY = np.empty(0, dtype=np.int64)
+# spawn-key level of the steps' streams: far above any replication index, so a step's
+# stream never equals a replication's own (SeedSequence(seed, spawn_key=(r,)))
+_STEP_KEY = 1 << 32
 
 
 def _draw_visitors(
@@ -130,6 +134,15 @@ class ReferralAgent(ChannelAgent):
             self._welcome(_draw_visitors(model, self.index, segment, days), 0.0)
 
 
+def _root_seed(rng: object) -> np.random.SeedSequence:
+    """The seed sequence behind the model's ``rng`` argument (an int, a sequence or a generator)."""
+    if isinstance(rng, np.random.Generator):
+        return rng.bit_generator.seed_seq  # type: ignore[return-value]
+    if isinstance(rng, np.random.SeedSequence):
+        return rng
+    return np.random.SeedSequence(rng)  # type: ignore[arg-type]
+
+
 class FunnelModel(mesa.Model):  # type: ignore[misc]
     """One replication of a scenario.
 
@@ -153,6 +166,8 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
     ) -> None:
         super().__init__(rng=rng)
         self.compiled = compiled
+        self._root = _root_seed(rng)
+        self._dice: dict[tuple[int, str], np.random.Generator] = {}
         self.day = 0
         expected = sum(ch.visitors_per_day for ch in compiled.channels) * compiled.acquisition
         self.population = Population(capacity=int(expected * 1.05) + 64)
@@ -176,6 +191,24 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
             start = getattr(step, "start", None)
             if start is not None:
                 start(self)
+
+    def dice(self, step: int, purpose: str = "") -> np.random.Generator:
+        """The random stream of one step (index ``step``), or of one purpose within it.
+
+        A step draws only from its own streams, so a change to one step leaves the dice of
+        every other step as they were: two designs run on the same seed meet the same luck
+        wherever they do not differ (common random numbers, docs/model.md §6). A stream is
+        keyed by the step's id and the purpose (an offer's repeat orders, its referrals),
+        not by position, so adding or removing a step moves no other step's dice.
+        """
+        key = (step, purpose)
+        if key not in self._dice:
+            name = f"{self.compiled.step_ids[step]}/{purpose}".encode()
+            seq = np.random.SeedSequence(
+                self._root.entropy, spawn_key=(*self._root.spawn_key, _STEP_KEY, zlib.crc32(name))
+            )
+            self._dice[key] = np.random.default_rng(seq)
+        return self._dice[key]
 
     def emit(self, event: str, source: str, who: IntArray) -> None:
         """Schedule every step waiting for ``event`` of ``source`` for the visitors ``who``."""

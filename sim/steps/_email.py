@@ -22,7 +22,7 @@ def send_email(
     open) and, independently, unsubscribes with the segment's unsubscribe rate. An opened
     email is read even if the reader unsubscribes from it.
     """
-    pop, c, rng = model.population, model.compiled, model.rng
+    pop, c, rng = model.population, model.compiled, model.dice(step)
     who = who[pop.subscribed[who]]
     seg = pop.segment[who]
     opened = rng.random(who.size) < c.seg_open_rate[seg]

@@ -97,7 +97,7 @@ def schedule_refunds(
     """
     if rate <= 0 or buyers.size == 0:
         return
-    rng = model.rng
+    rng = model.dice(step)
     chosen = rng.random(buyers.size) < rate
     refunded = buyers[chosen]
     days = model.day + rng.integers(1, within + 1, size=refunded.size)

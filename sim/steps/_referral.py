@@ -40,7 +40,7 @@ def refer(model: FunnelModel, step: int, referral: CompiledReferral, buyers: Int
     day = model.day + referral.delay
     if buyers.size == 0 or day >= model.ledger.horizon:
         return
-    rng, pop = model.rng, model.population
+    rng, pop = model.dice(step, "referral"), model.population
     counts = rng.poisson(referral.rate, buyers.size)
     total = int(counts.sum())
     if total == 0:

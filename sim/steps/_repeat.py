@@ -48,7 +48,7 @@ def book_repeats(model: FunnelModel, step: int, repeat: CompiledRepeat, buyers: 
     n = buyers.size
     if n == 0:
         return
-    rng, ledger, c, day = model.rng, model.ledger, model.compiled, model.day
+    rng, ledger, c, day = model.dice(step, "repeat"), model.ledger, model.compiled, model.day
     window = np.full(n, float(ledger.horizon - day))
     customer, when = repeat_purchases(rng, window, repeat.r, repeat.alpha, repeat.a, repeat.b)
     if customer.size == 0:

@@ -64,7 +64,7 @@ def decide(
     pop = model.population
     seg = pop.segment[shown]
     bought = buys(
-        model.rng,
+        model.dice(step),
         pitch.take[seg],
         pop.trust[shown],
         pop.wtp_scale[shown],

@@ -29,7 +29,7 @@ class CompiledOptin:
     def apply(self, model: FunnelModel, who: IntArray) -> None:
         """Opt in today's arrivals."""
         pop = model.population
-        joins = model.rng.random(who.size) < self.rate[pop.segment[who]]
+        joins = model.dice(self.index).random(who.size) < self.rate[pop.segment[who]]
         leads = who[joins]
         pop.lead[leads] = True
         pop.subscribed[leads] = True

@@ -146,7 +146,7 @@ class CompiledSalesCall:
         n = min(queue.who.size, self.slot_rep.size)
         if n == 0:
             return
-        pop, rng, day = model.population, model.rng, model.day
+        pop, rng, day = model.population, model.dice(self.index), model.day
         if self.by_score:  # warmest first; ties in order of joining
             line = np.lexsort((np.arange(queue.who.size), -pop.trust[queue.who]))
         else:

@@ -43,7 +43,9 @@ class CompiledSubscription:
         joiners, decliners = decide(model, self.index, self.bit, self.pitch, shown)
         day, horizon = model.day, model.ledger.horizon
         take_payments(model, self.index, joiners, self.pitch.price, self.cogs, new_orders=True)
-        survived = renewals_survived(model.rng, joiners.size, self.churn_rate, self.churn_shape)
+        survived = renewals_survived(
+            model.dice(self.index), joiners.size, self.churn_rate, self.churn_shape
+        )
         billable = (horizon - 1 - day) // self.period  # renewals that fall inside the horizon
         renewals = np.minimum(survived, billable)
         take_renewals(model, self.index, joiners, renewals, self.period, self.price, self.cogs)
