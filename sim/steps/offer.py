@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sim.scenario import Offer
 from sim.steps._base import CompileContext, IntArray, Trigger
@@ -69,6 +69,21 @@ def compile_step(spec: Offer, ctx: CompileContext) -> CompiledOffer:
     else:
         assert spec.after is not None  # the schema requires one of the two
         trigger = Trigger(ctx.trigger_event(spec.after), spec.after, (spec.delay_days,))
+    return compile_sale(
+        spec,
+        ctx,
+        trigger,
+        referral=CompiledReferral.compile(spec.referral, ctx),
+        repeat=CompiledRepeat.compile(spec.repeat, spec.price, spec.cogs),
+    )
+
+
+def compile_sale(spec: Any, ctx: CompileContext, trigger: Trigger, **more: Any) -> CompiledOffer:
+    """A one-time sale from any spec with price, value, take, cogs and refund.
+
+    Offers, order bumps and win-backs all sell this way; ``more`` sets the fields that
+    differ (``new_orders``, ``kind``, ``referral``, ``repeat``).
+    """
     return CompiledOffer(
         id=spec.id,
         index=ctx.step_index[spec.id],
@@ -78,6 +93,5 @@ def compile_step(spec: Offer, ctx: CompileContext) -> CompiledOffer:
         cogs=spec.cogs,
         refund_rate=spec.refund.rate,
         refund_within=spec.refund.within_days,
-        referral=CompiledReferral.compile(spec.referral, ctx),
-        repeat=CompiledRepeat.compile(spec.repeat, spec.price, spec.cogs),
+        **more,
     )

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from sim.scenario import OrderBump
 from sim.steps._base import CompileContext, Trigger
-from sim.steps._selling import Pitch
-from sim.steps.offer import CompiledOffer
+from sim.steps.offer import CompiledOffer, compile_sale
 
 
 def compile_step(spec: OrderBump, ctx: CompileContext) -> CompiledOffer:
@@ -14,15 +13,6 @@ def compile_step(spec: OrderBump, ctx: CompileContext) -> CompiledOffer:
     Its amount adds to the parent's order, so it books revenue but no order of its own
     (which is how a bump raises the average order value).
     """
-    return CompiledOffer(
-        id=spec.id,
-        index=ctx.step_index[spec.id],
-        bit=ctx.bits[spec.id],
-        trigger=Trigger("bought", spec.on, (0,)),
-        pitch=Pitch.compile(spec, ctx),
-        cogs=spec.cogs,
-        refund_rate=spec.refund.rate,
-        refund_within=spec.refund.within_days,
-        new_orders=False,
-        kind="order_bump",
+    return compile_sale(
+        spec, ctx, Trigger("bought", spec.on, (0,)), new_orders=False, kind="order_bump"
     )

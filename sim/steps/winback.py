@@ -14,7 +14,7 @@ import numpy as np
 from sim.scenario import Winback
 from sim.steps._base import CompileContext, IntArray, Trigger
 from sim.steps._selling import Pitch
-from sim.steps.offer import CompiledOffer
+from sim.steps.offer import CompiledOffer, compile_sale
 
 if TYPE_CHECKING:
     from sim.model import FunnelModel
@@ -64,17 +64,7 @@ def compile_step(spec: Winback, ctx: CompileContext) -> CompiledWinback:
         assert spec.after is not None  # the schema requires one of the two
         trigger = Trigger("optin", spec.after, (spec.delay_days,))
         skip = np.uint64(np.iinfo(np.uint64).max)  # gone cold: bought nothing at all
-    offer = CompiledOffer(
-        id=spec.id,
-        index=ctx.step_index[spec.id],
-        bit=ctx.bits[spec.id],
-        trigger=trigger,
-        pitch=Pitch.compile(spec, ctx),
-        cogs=spec.cogs,
-        refund_rate=spec.refund.rate,
-        refund_within=spec.refund.within_days,
-        kind="winback",
-    )
+    offer = compile_sale(spec, ctx, trigger, kind="winback")
     return CompiledWinback(
         id=spec.id,
         index=offer.index,
