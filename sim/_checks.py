@@ -50,6 +50,7 @@ def check_scenario(s: Scenario) -> list[Found]:
         *_check_cycles(s),
         *_check_referrals(s),
         *_check_teams(s),
+        *_check_repeats(s),
     ]
 
 
@@ -227,3 +228,15 @@ def _check_teams(s: Scenario) -> Iterator[Found]:
                     "give each rep their own name",
                 )
             seen.add(rep.name)
+
+
+def _check_repeats(s: Scenario) -> Iterator[Found]:
+    for i, step in enumerate(s.funnel):
+        repeat = getattr(step, "repeat", None)
+        if repeat is not None and repeat.r / repeat.alpha > 1:
+            yield (
+                ("funnel", i, "repeat", "alpha"),
+                f"a mean of {repeat.r / repeat.alpha:g} repeat orders a day per customer "
+                f"(r / alpha = {repeat.r:g} / {repeat.alpha:g}); at most 1 is allowed",
+                "the rates are per day: one order a month on average is r / alpha = 1/30",
+            )

@@ -144,9 +144,10 @@ def _from_before(row: Any, figs: Mapping[str, Any]) -> float | None:
         return None
     before = figs[row.after]
     passed = before["converted"]["mean"] or 0.0
-    if row.after_event == "declined":  # junk screened out before a sales queue never declines
-        screened = before.get("disqualified", {}).get("mean") or 0.0
-        passed = (before["reached"]["mean"] or 0.0) - passed - screened
+    if row.after_event == "declined" and "calls" in before:  # a sales call: not closed, or gave up
+        passed = (before["calls"]["mean"] or 0.0) - passed + (before["dropped"]["mean"] or 0.0)
+    elif row.after_event == "declined":
+        passed = (before["reached"]["mean"] or 0.0) - passed
     reached = figs[row.step]["reached"]["mean"] or 0.0
     return reached / passed if passed > 0 else None
 

@@ -337,6 +337,14 @@ def test_the_people_steps_scenario_is_accepted() -> None:
         ),
         pytest.param(
             "    take: 0.3\n",
+            "    take: 0.3\n    repeat: {r: 2, alpha: 0.5, a: 2, b: 3}\n",
+            "funnel.course.repeat.alpha",
+            "a mean of 4 repeat orders a day per customer (r / alpha = 2 / 0.5); at most 1 is allowed",
+            "the rates are per day: one order a month on average is r / alpha = 1/30",
+            id="repeat-rate-per-day",
+        ),
+        pytest.param(
+            "    take: 0.3\n",
             "    take: 0.3\n    repeat: {r: 1, alpha: 10, a: 2, b: -1}\n",
             "funnel.course.repeat.b",
             "must be > 0, got -1",

@@ -54,12 +54,19 @@ def show(model: FunnelModel, step: int, pitch: Pitch, who: IntArray) -> IntArray
 
 
 def decide(
-    model: FunnelModel, step: int, bit: int, pitch: Pitch, shown: IntArray
+    model: FunnelModel,
+    step: int,
+    bit: int,
+    pitch: Pitch,
+    shown: IntArray,
+    *,
+    scenario_referral: bool = True,
 ) -> tuple[IntArray, IntArray]:
     """Split the shown visitors into buyers and decliners, and mark and warm the buyers.
 
     A visitor buys with probability ``take · trust`` if ``wtp_scale · value ≥ price``;
-    junk leads never buy.
+    junk leads never buy. ``scenario_referral`` False: the step's buyers refer by the
+    step's own rule instead of the scenario-wide one (see :func:`mark_bought`).
     """
     pop = model.population
     seg = pop.segment[shown]
@@ -73,26 +80,30 @@ def decide(
     )
     bought &= ~pop.junk[shown]
     buyers, decliners = shown[bought], shown[~bought]
-    mark_bought(model, step, bit, buyers)
+    mark_bought(model, step, bit, buyers, scenario_referral=scenario_referral)
     if pitch.trust_gain:
         pop.trust[buyers] = add_trust(pop.trust[buyers], pitch.trust_gain)
     model.ledger.tally("converted", step, buyers.size)
     return buyers, decliners
 
 
-def mark_bought(model: FunnelModel, step: int, bit: int, buyers: IntArray) -> None:
+def mark_bought(
+    model: FunnelModel, step: int, bit: int, buyers: IntArray, *, scenario_referral: bool = True
+) -> None:
     """Mark ``buyers`` as having bought step ``bit``; first-time buyers may refer and earn.
 
     A visitor's first purchase (of anything) pays the reward of a referral channel that
-    brought them, and, with a scenario-wide ``referral:``, makes them refer others.
+    brought them, and, with a scenario-wide ``referral:``, makes them refer others, unless
+    the step has a referral of its own (``scenario_referral`` False), which replaces it.
     """
     pop, c = model.population, model.compiled
-    if c.referral is not None or c.pays_reward:
+    referral = c.referral if scenario_referral else None
+    if referral is not None or c.pays_reward:
         first = buyers[pop.bought[buyers] == 0]
         if c.pays_reward:
             _pay_rewards(model, first)
-        if c.referral is not None:
-            refer(model, step, c.referral, first)
+        if referral is not None:
+            refer(model, step, referral, first)
     pop.bought[buyers] |= np.uint64(1 << bit)
 
 

@@ -39,7 +39,14 @@ class CompiledOffer:
     def apply(self, model: FunnelModel, who: IntArray) -> None:
         """Show the offer, book the purchases, and tell the steps that follow."""
         shown = show(model, self.index, self.pitch, who)
-        buyers, decliners = decide(model, self.index, self.bit, self.pitch, shown)
+        buyers, decliners = decide(
+            model,
+            self.index,
+            self.bit,
+            self.pitch,
+            shown,
+            scenario_referral=self.referral is None,  # an offer's own referral replaces it
+        )
         take_payments(
             model,
             self.index,

@@ -48,9 +48,13 @@ class _Queue:
     joined: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     turn: int = 0  # the call slot the team's next call takes: turns go on from day to day
 
-    def join(self, who: IntArray, day: int) -> None:
-        """Leads joining today go to the back, in order of visitor id."""
-        self.who = np.concatenate((self.who, np.sort(who)))
+    def join(self, who: IntArray, day: int, rng: np.random.Generator) -> None:
+        """Leads joining today go to the back, in a random order among themselves.
+
+        Random, not by visitor id: ids come in blocks by channel, so an order by id would
+        call one channel's leads first every day.
+        """
+        self.who = np.concatenate((self.who, rng.permutation(who)))
         self.joined = np.concatenate((self.joined, np.full(who.size, day, dtype=np.int64)))
 
     @property
@@ -102,7 +106,7 @@ class CompiledSalesCall:
         """Queue today's new leads, let go of those who waited too long, make today's calls."""
         queue: _Queue = model.state[self.id]
         joining = self._screen(model, who)
-        queue.join(joining, model.day)
+        queue.join(joining, model.day, model.dice(self.index, "queue"))
         if model.log is not None:
             model.log.add(joining, model.day, self.index, "queue")
         self._drop_stale(model, queue)
@@ -147,7 +151,7 @@ class CompiledSalesCall:
         if n == 0:
             return
         pop, rng, day = model.population, model.dice(self.index), model.day
-        if self.by_score:  # warmest first; ties in order of joining
+        if self.by_score:  # warmest first; ties in order of joining (random within a day)
             line = np.lexsort((np.arange(queue.who.size), -pop.trust[queue.who]))
         else:
             line = np.arange(queue.who.size)

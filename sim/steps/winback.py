@@ -48,8 +48,10 @@ class CompiledWinback:
 
     def apply(self, model: FunnelModel, who: IntArray) -> None:
         """Contact the leads due (at a cost each) and show them the offer."""
-        pop, ledger = model.population, model.ledger
+        pop, ledger, requires = model.population, model.ledger, self.pitch.requires
         who = who[(pop.bought[who] & self.skip) == 0]
+        if requires:  # only those it may be shown to are contacted (and paid for)
+            who = who[(pop.bought[who] & requires) == requires]
         ledger.add_daily("operating", model.day, self.cost_per_contact * who.size)
         ledger.add_daily("contacts", model.day, who.size)
         self.offer.apply(model, who)
