@@ -121,20 +121,21 @@ def _money(tally: MoneyTally, compiled: CompiledScenario) -> dict[str, FloatArra
     return s
 
 
+def _step(compiled: CompiledScenario, step_id: str) -> Any:
+    return next(s for s in compiled.steps if s.id == step_id)
+
+
 def _step_cogs(compiled: CompiledScenario, step_id: str) -> float:
-    step = next(s for s in compiled.steps if s.id == step_id)
-    return float(getattr(step, "cogs", 0.0))
+    return float(getattr(_step(compiled, step_id), "cogs", 0.0))
 
 
 def _repeat_cogs_share(compiled: CompiledScenario, step_id: str) -> float:
-    step = next(s for s in compiled.steps if s.id == step_id)
-    repeat = getattr(step, "repeat", None)
+    repeat = getattr(_step(compiled, step_id), "repeat", None)
     return 0.0 if repeat is None else float(repeat.cogs_share)
 
 
 def _trigger(compiled: CompiledScenario, step_id: str) -> tuple[str, str]:
-    step = next(s for s in compiled.steps if s.id == step_id)
-    trigger = getattr(step, "trigger", None)
+    trigger = getattr(_step(compiled, step_id), "trigger", None)
     if trigger is None or not trigger.source:
         return "", "arrive"
     return str(trigger.source), str(trigger.event)

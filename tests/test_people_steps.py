@@ -36,23 +36,28 @@ TEAM = [
 ]
 
 
+def one_step_spec(
+    step: dict[str, Any], *, visitors: float, optin: float, **top: Any
+) -> dict[str, Any]:
+    """base_spec with its traffic and opt-in rate set, and one step after the opt-in."""
+    spec = base_spec(**top)
+    spec["channels"]["web"]["visitors_per_day"] = visitors
+    spec["funnel"][0]["rate"] = optin
+    spec["funnel"].append({"after": "magnet", **step})
+    return spec
+
+
 def sales_spec(team: list[dict[str, Any]], **step: Any) -> dict[str, Any]:
     """100 leads a day for 10 days, no junk, everyone can afford: a queue past capacity."""
-    spec = base_spec(horizon_days=30, acquisition_days=10, replications=20)
-    spec["channels"]["web"]["visitors_per_day"] = 200
-    spec["funnel"][0]["rate"] = 0.5
-    spec["funnel"].append(
-        {
-            "id": "calls",
-            "type": "sales_call",
-            "after": "magnet",
-            "price": 1000,
-            "team": team,
-            "max_wait_days": 60,
-            **step,
-        }
+    calls = {"id": "calls", "type": "sales_call", "price": 1000, "team": team, "max_wait_days": 60}
+    return one_step_spec(
+        {**calls, **step},
+        visitors=200,
+        optin=0.5,
+        horizon_days=30,
+        acquisition_days=10,
+        replications=20,
     )
-    return spec
 
 
 def test_no_rep_calls_more_than_allowed_and_a_busy_team_calls_at_capacity() -> None:
@@ -228,20 +233,14 @@ def test_gamma_gamma_order_values_average_p_gamma_over_q_minus_1() -> None:
 
 def test_engine_repeat_orders_match_bgnbd_over_the_horizon() -> None:
     """Every buyer buys on day 0; their repeats fall in the window of the whole horizon."""
-    spec = base_spec(horizon_days=90, acquisition_days=1, replications=1)
-    spec["channels"]["web"]["visitors_per_day"] = 20_000
-    spec["funnel"][0]["rate"] = 1.0
-    spec["funnel"].append(
-        {
-            "id": "shop",
-            "type": "offer",
-            "after": "magnet",
-            "price": 20,
-            "value": 1000,
-            "take": 1.0,
-            "cogs": 8,
-            "repeat": {"r": R, "alpha": ALPHA, "a": A, "b": B},
-        }
+    shop = {"id": "shop", "type": "offer", "price": 20, "value": 1000, "take": 1.0, "cogs": 8}
+    spec = one_step_spec(
+        {**shop, "repeat": {"r": R, "alpha": ALPHA, "a": A, "b": B}},
+        visitors=20_000,
+        optin=1.0,
+        horizon_days=90,
+        acquisition_days=1,
+        replications=1,
     )
     model = run_model(spec, events=True)
     ev = event_table(model)

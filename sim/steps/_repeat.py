@@ -57,13 +57,16 @@ def book_repeats(model: FunnelModel, step: int, repeat: CompiledRepeat, buyers: 
         amount = np.full(customer.size, repeat.price)
     else:
         amount = order_values(rng, customer, n, *repeat.spend)
-    days = day + when.astype(np.int64)
+    days = day + when.astype(np.int64)  # all within the horizon: the window ends there
     who = buyers[customer]
-    ledger.add_on_days("revenue", days, amount)
-    ledger.add_on_days("fees", days, amount * c.payment_fee)
-    ledger.add_on_days("cogs", days, amount * repeat.cogs_share)
-    ledger.add_on_days("orders", days, 1.0)
-    ledger.add_on_days("repeat_orders", days, 1.0)
+    orders = np.bincount(days, minlength=ledger.horizon)
+    value = np.bincount(days, amount, minlength=ledger.horizon)
+    daily = ledger.daily
+    daily["revenue"] += value
+    daily["fees"] += value * c.payment_fee
+    daily["cogs"] += value * repeat.cogs_share
+    daily["orders"] += orders
+    daily["repeat_orders"] += orders
     if c.pays_commission:
         ledger.add_on_days(
             "spend", days, amount * c.channel_commission[model.population.channel[who]]

@@ -40,11 +40,16 @@ class Pitch:
         )
 
 
+def meeting(model: FunnelModel, who: IntArray, requires: np.uint64) -> IntArray:
+    """Those of ``who`` who have bought every step in the ``requires`` bit mask."""
+    if not requires:
+        return who
+    return who[(model.population.bought[who] & requires) == requires]
+
+
 def show(model: FunnelModel, step: int, pitch: Pitch, who: IntArray) -> IntArray:
     """Who of ``who`` actually sees the pitch today (requirements met; email opened)."""
-    pop = model.population
-    if pitch.requires:
-        who = who[(pop.bought[who] & pitch.requires) == pitch.requires]
+    who = meeting(model, who, pitch.requires)
     if pitch.via_email:
         _, who = send_email(model, step, who, model.compiled.offer_email_cost)
     model.ledger.tally("reached", step, who.size)

@@ -13,7 +13,7 @@ import numpy as np
 
 from sim.scenario import Winback
 from sim.steps._base import CompileContext, IntArray, Trigger
-from sim.steps._selling import Pitch
+from sim.steps._selling import Pitch, meeting
 from sim.steps.offer import CompiledOffer, compile_sale
 
 if TYPE_CHECKING:
@@ -48,10 +48,9 @@ class CompiledWinback:
 
     def apply(self, model: FunnelModel, who: IntArray) -> None:
         """Contact the leads due (at a cost each) and show them the offer."""
-        pop, ledger, requires = model.population, model.ledger, self.pitch.requires
-        who = who[(pop.bought[who] & self.skip) == 0]
-        if requires:  # only those it may be shown to are contacted (and paid for)
-            who = who[(pop.bought[who] & requires) == requires]
+        ledger = model.ledger
+        who = who[(model.population.bought[who] & self.skip) == 0]
+        who = meeting(model, who, self.pitch.requires)  # only those it may show to are paid for
         ledger.add_daily("operating", model.day, self.cost_per_contact * who.size)
         ledger.add_daily("contacts", model.day, who.size)
         self.offer.apply(model, who)
