@@ -11,25 +11,14 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from sim.scenario import (
-    EmailSequence,
-    Offer,
-    Optin,
-    OrderBump,
-    Referral,
-    ReferralChannel,
-    SalesCall,
-    Scenario,
-    Subscription,
-    Winback,
-)
+from sim.scenario import ReferralChannel, Scenario
+from sim.spec import Referral
+from sim.steps import STEP_KINDS
 
 Path = tuple[str | int, ...]
 Found = tuple[Path, str, str]
 
 MIX_TOLERANCE = 1e-6
-_BUYABLE = (Offer, OrderBump, Subscription, SalesCall, Winback)
-_DECLINABLE = (Offer, Subscription, SalesCall, Winback)
 
 
 def near(name: str, known: list[str]) -> str:
@@ -49,7 +38,7 @@ def check_scenario(s: Scenario) -> list[Found]:
         *_check_steps(s),
         *_check_cycles(s),
         *_check_referrals(s),
-        *_check_teams(s),
+        *_check_kinds(s),
         *_check_repeats(s),
     ]
 
@@ -120,55 +109,39 @@ def _check_steps(s: Scenario) -> Iterator[Found]:
                 "give each step its own id",
             )
         seen.add(step.id)
-    optins = [i for i, step in enumerate(s.funnel) if isinstance(step, Optin)]
-    if len(optins) != 1:
-        yield (
-            ("funnel",),
-            f"needs exactly one step of type optin (the entry step), found {len(optins)}",
-            "every arriving visitor meets the one optin step",
-        )
+    yield from _check_entry(s)
     for i, step in enumerate(s.funnel):
-        for key, target, allowed in _references(step):
-            if target not in by_id:
-                yield (("funnel", i, *key), f"no step has id '{target}'", near(target, ids))
-            elif not isinstance(by_id[target], allowed):
-                kinds = " or ".join(_kind_name(k) for k in allowed)
+        for ref in STEP_KINDS[step.type].references(step):
+            if ref.target not in by_id:
                 yield (
-                    ("funnel", i, *key),
-                    f"'{target}' is a step of type {by_id[target].type}, expected {kinds}",
+                    ("funnel", i, *ref.path),
+                    f"no step has id '{ref.target}'",
+                    near(ref.target, ids),
+                )
+            elif not ref.allowed(STEP_KINDS[by_id[ref.target].type]):
+                kinds = " or ".join(k.name for k in STEP_KINDS.values() if ref.allowed(k))
+                yield (
+                    ("funnel", i, *ref.path),
+                    f"'{ref.target}' is a step of type {by_id[ref.target].type}, expected {kinds}",
                     "",
                 )
 
 
-def _kind_name(cls: type) -> str:
-    return cls.model_fields["type"].annotation.__args__[0]  # type: ignore[attr-defined,no-any-return]
-
-
-def _references(step: Any) -> Iterator[tuple[Path, str, tuple[type, ...]]]:
-    """The ids a step names: (key path within the step, target id, allowed target kinds)."""
-    if isinstance(step, EmailSequence):
-        yield ("after",), step.after, (Optin,)
-    if isinstance(step, Offer | Subscription | SalesCall) and step.after is not None:
-        yield ("after",), step.after, (Optin, Offer, Subscription, SalesCall)
-    if isinstance(step, Winback) and step.after is not None:
-        yield ("after",), step.after, (Optin,)
-    for j, req in enumerate(getattr(step, "requires", [])):
-        yield ("requires", j), req, _BUYABLE
-    if isinstance(step, Offer | Winback) and step.on_decline is not None:
-        yield ("on_decline",), step.on_decline, _DECLINABLE
-    if isinstance(step, OrderBump):
-        yield ("on",), step.on, (Offer, Subscription, SalesCall)
+def _check_entry(s: Scenario) -> Iterator[Found]:
+    """Exactly one entry step, which every arriving visitor meets."""
+    entry = " or ".join(kind.name for kind in STEP_KINDS.values() if kind.entry)
+    found = [step for step in s.funnel if STEP_KINDS[step.type].entry]
+    if len(found) != 1:
+        yield (
+            ("funnel",),
+            f"needs exactly one step of type {entry} (the entry step), found {len(found)}",
+            f"every arriving visitor meets the one {entry} step",
+        )
 
 
 def trigger_of(step: Any) -> tuple[str, str] | None:
-    """The key naming the step that triggers ``step``, and that step's id (None for optin)."""
-    if isinstance(step, Optin):
-        return None
-    if isinstance(step, OrderBump):
-        return "on", step.on
-    if isinstance(step, Offer | Winback) and step.on_decline is not None:
-        return "on_decline", step.on_decline
-    return "after", step.after
+    """The key naming the step that triggers ``step``, and that step's id (None: none)."""
+    return STEP_KINDS[step.type].trigger(step)
 
 
 def _check_cycles(s: Scenario) -> Iterator[Found]:
@@ -196,8 +169,9 @@ def _referrals(s: Scenario) -> Iterator[tuple[Path, Referral]]:
     if s.referral is not None:
         yield ("referral",), s.referral
     for i, step in enumerate(s.funnel):
-        if isinstance(step, Offer) and step.referral is not None:
-            yield ("funnel", i, "referral"), step.referral
+        referral = getattr(step, "referral", None)  # a step's own, replacing the scenario's
+        if referral is not None:
+            yield ("funnel", i, "referral"), referral
 
 
 def _check_referrals(s: Scenario) -> Iterator[Found]:
@@ -215,19 +189,11 @@ def _check_referrals(s: Scenario) -> Iterator[Found]:
             )
 
 
-def _check_teams(s: Scenario) -> Iterator[Found]:
+def _check_kinds(s: Scenario) -> Iterator[Found]:
+    """What a kind checks within one step of its own (a team's rep names)."""
     for i, step in enumerate(s.funnel):
-        if not isinstance(step, SalesCall) or not isinstance(step.team, list):
-            continue
-        seen: set[str] = set()
-        for j, rep in enumerate(step.team):
-            if rep.name in seen:
-                yield (
-                    ("funnel", i, "team", j, "name"),
-                    f"duplicate rep name '{rep.name}'",
-                    "give each rep their own name",
-                )
-            seen.add(rep.name)
+        for path, message, hint in STEP_KINDS[step.type].check(step):
+            yield ("funnel", i, *path), message, hint
 
 
 def _check_repeats(s: Scenario) -> Iterator[Found]:

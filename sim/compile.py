@@ -9,18 +9,10 @@ import numpy as np
 
 from sim._checks import trigger_of
 from sim.behavior import FloatArray, paid_clicks
-from sim.scenario import (
-    OrderBump,
-    PaidChannel,
-    PartnerChannel,
-    ReferralChannel,
-    SalesCall,
-    Scenario,
-)
+from sim.scenario import PaidChannel, PartnerChannel, ReferralChannel, Scenario
 from sim.steps import STEP_KINDS, CompileContext, CompiledStep
 from sim.steps._referral import CompiledReferral
 
-_SELLABLE = ("offer", "order_bump", "subscription", "sales_call", "winback")
 MAX_SELLABLE = 63  # one bit each in Population.bought
 
 
@@ -69,8 +61,8 @@ class CompiledScenario:
 
     @cached_property
     def teams(self) -> dict[str, tuple[str, ...]]:
-        """Sales step id → the names of its reps."""
-        return {s.id: s.reps for s in self.steps if s.kind == "sales_call"}  # type: ignore[attr-defined]
+        """Step id → the names of its reps, for the steps that have a team."""
+        return {s.id: s.reps for s in self.steps if hasattr(s, "reps")}
 
     @cached_property
     def pays_reward(self) -> bool:
@@ -89,17 +81,17 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
     """
     segs = scenario.segments
     names = tuple(segs)
-    sellable = [s.id for s in scenario.funnel if s.type in _SELLABLE]
+    sellable = [s.id for s in scenario.funnel if STEP_KINDS[s.type].sells]
     if len(sellable) > MAX_SELLABLE:
         raise ValueError(f"at most {MAX_SELLABLE} offers, bumps and subscriptions are supported")
     ctx = CompileContext(
         segments=names,
         step_index={s.id: i for i, s in enumerate(scenario.funnel)},
         bits={step_id: bit for bit, step_id in enumerate(sellable)},
-        kinds={s.id: s.type for s in scenario.funnel},
+        after_events={s.id: STEP_KINDS[s.type].after_event for s in scenario.funnel},
         channels={name: i for i, name in enumerate(scenario.channels)},
     )
-    steps = {s.id: STEP_KINDS[s.type](s, ctx) for s in scenario.funnel}
+    steps = {s.id: STEP_KINDS[s.type].compile(s, ctx) for s in scenario.funnel}
     channels = tuple(_compile_channel(name, ch, names) for name, ch in scenario.channels.items())
     return CompiledScenario(
         name=scenario.name,
@@ -125,7 +117,7 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
         step_ids=tuple(s.id for s in scenario.funnel),
         step_kinds=tuple(s.type for s in scenario.funnel),
         payment_fee=scenario.costs.payment_fee,
-        fixed_per_day=scenario.costs.fixed_per_day + _team_pay(scenario),
+        fixed_per_day=scenario.costs.fixed_per_day + _daily_costs(scenario),
         offer_email_cost=scenario.costs.per_offer_email,
     )
 
@@ -135,23 +127,27 @@ def processing_order(scenario: Scenario) -> list[str]:
 
     Within that rule the scenario's own order decides (a stable topological sort), so
     steps due on the same day act in funnel order, and a step due the same day as its
-    trigger (delay 0, an order bump) sees that day's outcome. Bumps go right after their
-    parent, before the parent's follow-ups, as a checkout shows them.
+    trigger (delay 0, an order bump) sees that day's outcome. Kinds that act right after
+    their trigger (bumps) go before the trigger's other followers, as a checkout shows them.
     """
     ids = [s.id for s in scenario.funnel]
     parent = {s.id: (t[1] if (t := trigger_of(s)) else None) for s in scenario.funnel}
     placed: list[str] = []
     while len(placed) < len(ids):
         ready = [i for i in ids if i not in placed and (parent[i] is None or parent[i] in placed)]
-        bumps = [i for i in ready if isinstance(scenario.step(i), OrderBump)]
-        placed.append((bumps or ready)[0])
+        eager = [i for i in ready if STEP_KINDS[scenario.step(i).type].right_after_trigger]
+        placed.append((eager or ready)[0])
     return placed
 
 
-def _team_pay(scenario: Scenario) -> float:
-    """What the sales teams cost a day: they are paid every day of the horizon."""
-    steps = [s for s in scenario.funnel if isinstance(s, SalesCall)]
-    return sum(rep.cost_per_day for step in steps for rep in step.reps)
+def _daily_costs(scenario: Scenario) -> float:
+    """What the steps cost every day of the horizon (sales teams' pay)."""
+    total = 0.0
+    for step in scenario.funnel:
+        cost = STEP_KINDS[step.type].daily_cost
+        if cost is not None:
+            total += cost(step)
+    return total
 
 
 def _compile_channel(name: str, channel: object, segments: tuple[str, ...]) -> CompiledChannel:

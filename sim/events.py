@@ -6,28 +6,20 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-# Event names, in the order of their codes.
-EVENTS = (
-    "arrive",
-    "optin",
-    "leave",
-    "email_opened",
-    "email_ignored",
-    "unsubscribe",
-    "shown",
-    "buy",
-    "decline",
-    "refund",
-    "subscribe",
-    "renew",
-    "churn",
-    "repeat",  # a repeat order (amount: its value)
-    "disqualified",  # a junk lead screened out before the sales queue
-    "queue",  # joined the sales queue
-    "call",  # called by a rep (amount: the rep's number, from 1)
-    "drop_out",  # waited too long in the sales queue
-)
-CODE = {name: i for i, name in enumerate(EVENTS)}
+from sim.steps import Event
+from sim.steps import events as kind_events
+
+ARRIVE = Event("arrive", 0, "arrived")  # a visitor arrives through a channel
+
+
+def events() -> tuple[Event, ...]:
+    """Every event, in the order of their codes: arrivals, then the step kinds' by rank."""
+    return (ARRIVE, *kind_events())
+
+
+def event_names() -> tuple[str, ...]:
+    """The names of :func:`events`, in the order of their codes."""
+    return tuple(event.name for event in events())
 
 
 class EventLog:
@@ -38,6 +30,8 @@ class EventLog:
     """
 
     def __init__(self) -> None:
+        self._names = event_names()  # read now: a kind registered later may add events
+        self._code = {name: i for i, name in enumerate(self._names)}
         self._who: list[NDArray[np.int64]] = []
         self._day: list[NDArray[np.int32]] = []
         self._amount: list[NDArray[np.float64]] = []
@@ -61,7 +55,7 @@ class EventLog:
         self._who.append(np.array(who, dtype=np.int64))
         self._day.append(np.broadcast_to(np.asarray(day, dtype=np.int32), (n,)).copy())
         self._amount.append(np.broadcast_to(np.asarray(amount, dtype=float), (n,)).copy())
-        self._codes.append((step, CODE[event]))
+        self._codes.append((step, self._code[event]))
 
     def frame(self, step_names: list[str], channel_names: list[str]) -> pd.DataFrame:
         """The log as a table sorted by visitor, then day, then order of recording."""
@@ -72,7 +66,7 @@ class EventLog:
                     "visitor": np.empty(0, dtype=np.int64),
                     "day": np.empty(0, dtype=np.int32),
                     "step": pd.Categorical.from_codes([], categories=names),
-                    "event": pd.Categorical.from_codes([], categories=list(EVENTS)),
+                    "event": pd.Categorical.from_codes([], categories=list(self._names)),
                     "amount": np.empty(0),
                 }
             )
@@ -87,7 +81,7 @@ class EventLog:
                 "visitor": who[order],
                 "day": day[order],
                 "step": pd.Categorical.from_codes(steps[order], categories=names),
-                "event": pd.Categorical.from_codes(events[order], categories=list(EVENTS)),
+                "event": pd.Categorical.from_codes(events[order], categories=list(self._names)),
                 "amount": np.concatenate(self._amount)[order],
             },
             copy=False,

@@ -26,6 +26,7 @@ from sim.metrics import INTERVAL, KPIS, describe
 from sim.report import currency_symbol, fmt, kpi_cells
 from sim.report_charts import Fig, cash_chart, funnel_chart, money_chart, segments_chart
 from sim.run_folder import RunFolder, read_run_folder
+from sim.steps import STEP_KINDS
 
 Measure = Callable[[pd.DataFrame], pd.Series]
 Groups = dict[str, dict[str, dict[str, float | None]]]
@@ -34,7 +35,6 @@ Cell = str | tuple[str, str]  # text, or a mean and its interval
 REPORT_FILE = "report.html"
 _CONFIG = {"displaylogo": False, "responsive": True}
 _HEADLINE = ("profit", "revenue", "gross_profit", "poas", "cac", "payback_day")
-_NOT_SOLD = ("optin", "email_sequence")  # kinds that take no payment
 
 
 def write_report(folder: str | Path) -> Path:
@@ -112,8 +112,9 @@ def _chart(key: str, fig: go.Figure) -> str:
 def _funnel_section(run: RunFolder) -> str:
     steps = run.by_step.drop_duplicates("step")
     figs = run.summary["steps"]
-    shown = [row for row in steps.itertuples() if row.kind != "email_sequence"]
-    labels = {row.step: _step_label(row, figs) for row in shown}
+    shown = [row for row in steps.itertuples() if STEP_KINDS[row.kind].counts_visitors]
+    kinds = dict(zip(steps["step"], steps["kind"], strict=True))
+    labels = {row.step: _step_label(row, figs, kinds) for row in shown}
     chart = funnel_chart({row.step: figs[row.step] for row in shown}, labels)
     rows = []
     for row in steps.itertuples():
@@ -152,11 +153,12 @@ def _from_before(row: Any, figs: Mapping[str, Any]) -> float | None:
     return reached / passed if passed > 0 else None
 
 
-def _step_label(row: Any, figs: Mapping[str, Any]) -> str:
+def _step_label(row: Any, figs: Mapping[str, Any], kinds: Mapping[str, str]) -> str:
     rate = _from_before(row, figs)
     if rate is None:
         return f"<b>{html.escape(row.step)}</b>"
-    who = {"optin": "leads", "declined": "decliners"}.get(row.after_event, "buyers")
+    declined = row.after_event == "declined"
+    who = "decliners" if declined else STEP_KINDS[kinds[row.after]].converted
     what = f"{fmt(rate, 'share')} of {html.escape(row.after)} {who}"
     return f"<b>{html.escape(row.step)}</b><br><span style='font-size:11px'>{what}</span>"
 
@@ -164,14 +166,14 @@ def _step_label(row: Any, figs: Mapping[str, Any]) -> str:
 def _funnel_row(row: Any, figs: Mapping[str, Any]) -> list[Cell]:
     fig = figs[row.step]
     reached, converted = fig["reached"]["mean"] or 0.0, fig["converted"]["mean"] or 0.0
-    kind = "emails sent → opened" if row.kind == "email_sequence" else row.kind
+    kind = STEP_KINDS[row.kind]
     return [
         row.step,
-        kind,
+        kind.title,
         _figure(fig["reached"], "count"),
         _figure(fig["converted"], "count"),
         fmt(converted / reached if reached else None, "share"),
-        "—" if row.kind == "email_sequence" else fmt(_from_before(row, figs), "share"),
+        fmt(_from_before(row, figs), "share") if kind.counts_visitors else "—",
     ]
 
 
@@ -208,7 +210,8 @@ def _cash_section(run: RunFolder, sign: str) -> str:
 
 def _offers_section(run: RunFolder, sign: str) -> str:
     t = run.by_step
-    sold = t[~t["kind"].isin(_NOT_SOLD) | (t.groupby("step")["payments"].transform("sum") > 0)]
+    selling = [kind.name for kind in STEP_KINDS.values() if kind.sells]
+    sold = t[t["kind"].isin(selling) | (t.groupby("step")["payments"].transform("sum") > 0)]
     money = ("revenue", "refunds", "cogs", "fees", "gross_profit", "payments")
     groups = _summarize(sold, "step", {m: _column(m) for m in money})
     chart = money_chart(groups, {"revenue": "revenue", "gross_profit": "gross profit"}, sign)

@@ -5,48 +5,32 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from sim.steps import RegistryNames
+
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
-# Daily series, in the order daily.csv writes them.
-DAILY = (
-    "spend",  # traffic: paid budgets, organic cost per day, partner commissions
-    "visitors",
-    "leads",
-    "orders",
-    "revenue",
-    "refunds",
-    "cogs",
-    "fees",
-    "operating",  # delivery per lead, emails, fixed costs per day, sales teams' pay
-    "referred",  # visitors brought by referrals (also counted in visitors)
-    "repeat_orders",  # repeat purchases (also counted in orders)
-    "calls",  # sales calls made
-    "queue",  # leads waiting for a sales call at the end of the day
-    "contacts",  # win-back contacts
+# Daily series, in the order daily.csv writes them: these, then each step kind's own
+# (sim/steps: a sales queue's calls, ...), in registry order.
+DAILY = RegistryNames(
+    (
+        "spend",  # traffic: paid budgets, organic cost per day, partner commissions
+        "visitors",
+        "leads",
+        "orders",
+        "revenue",
+        "refunds",
+        "cogs",
+        "fees",
+        "operating",  # delivery per lead, emails, fixed costs per day, sales teams' pay
+        "referred",  # visitors brought by referrals (also counted in visitors)
+    ),
+    lambda kind: kind.daily,
 )
 
-# Per-step tallies; every step reports the first three, a kind may use the others.
-STEP_TALLIES = (
-    "reached",
-    "converted",
-    "revenue",
-    "refunds",
-    "refunded",
-    "sent",
-    "opened",
-    "unsubscribed",
-    "payments",
-    "churned",
-    "active_at_end",
-    "referred",
-    "repeat_orders",
-    "repeat_revenue",
-    "disqualified",
-    "calls",
-    "dropped",
-    "waited_days",
-    "queued_at_end",
+# Per-step tallies; every step reports the first three, each kind keeps its own.
+STEP_TALLIES = RegistryNames(
+    ("reached", "converted", "revenue"), lambda kind: kind.figures + kind.tallies
 )
 
 

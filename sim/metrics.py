@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from sim.ledger import DAILY, Ledger
 from sim.population import Population
+from sim.steps import STEP_KINDS
+
+if TYPE_CHECKING:
+    from sim.compile import CompiledScenario
 
 # KPI names in the order the economics table shows them.
 KPIS = (
@@ -109,57 +114,20 @@ def daily_series(ledger: Ledger) -> dict[str, np.ndarray]:
     }
 
 
-def step_tallies(
-    ledger: Ledger,
-    step_ids: tuple[str, ...],
-    kinds: tuple[str, ...],
-    teams: dict[str, tuple[str, ...]],
-) -> dict[str, dict[str, float]]:
-    """Per step: reached, converted, revenue, and the tallies its kind keeps.
+def step_tallies(ledger: Ledger, compiled: CompiledScenario) -> dict[str, dict[str, float]]:
+    """Per step: reached, converted, revenue, and the figures its kind reports.
 
-    A sales step also has, per rep of its team (``teams``: step id → rep names), the
-    figures ``reps.NAME.calls``, ``closes``, ``close_rate`` and ``revenue``.
+    A kind may derive figures of its own from these and the books (a sales step's mean
+    wait, and per rep of its team ``reps.NAME.calls``, ``closes``, ``close_rate``, …).
     """
+    by_index = {step.index: step for step in compiled.steps}
     out = {}
-    for i, (step_id, kind) in enumerate(zip(step_ids, kinds, strict=True)):
-        names = STEP_FIGURES + _KIND_FIGURES.get(kind, ())
-        figures = {name: float(ledger.steps[name][i]) for name in names}
-        if kind == "sales_call":
-            figures["mean_wait_days"] = _ratio(figures.pop("waited_days"), figures["calls"])
-        if i in ledger.reps:
-            figures |= _rep_figures(ledger.reps[i], teams[step_id])
+    for i, (step_id, name) in enumerate(zip(compiled.step_ids, compiled.step_kinds, strict=True)):
+        kind = STEP_KINDS[name]
+        figures = {f: float(ledger.steps[f][i]) for f in STEP_FIGURES + kind.figures}
+        if kind.tally is not None:
+            figures = kind.tally(ledger, by_index[i], figures)
         out[step_id] = figures
-    return out
-
-
-# the tallies each kind reports besides reached, converted and revenue
-_KIND_FIGURES = {
-    "offer": ("refunds", "refunded", "referred", "repeat_orders", "repeat_revenue"),
-    "order_bump": ("refunds", "refunded"),
-    "email_sequence": ("unsubscribed",),
-    "subscription": ("payments", "churned", "active_at_end"),
-    "sales_call": (
-        "disqualified",
-        "calls",
-        "dropped",
-        "queued_at_end",
-        "waited_days",
-        "refunds",
-        "refunded",
-    ),
-    "winback": ("refunds", "refunded"),
-}
-
-
-def _rep_figures(tallies: dict[str, np.ndarray], names: tuple[str, ...]) -> dict[str, float]:
-    """Per rep of a sales team: calls, closes, close rate, revenue, keyed ``reps.NAME.figure``."""
-    out = {}
-    for i, name in enumerate(names):
-        calls, closes = float(tallies["calls"][i]), float(tallies["closes"][i])
-        out[f"reps.{name}.calls"] = calls
-        out[f"reps.{name}.closes"] = closes
-        out[f"reps.{name}.close_rate"] = _ratio(closes, calls)
-        out[f"reps.{name}.revenue"] = float(tallies["revenue"][i])
     return out
 
 

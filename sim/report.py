@@ -19,9 +19,11 @@ from ruamel.yaml import YAML
 
 from sim._atomic import Content, write_files
 from sim.compare import Comparison, Difference, replications_needed
+from sim.events import events
 from sim.loader import apply_overrides, load_tree
 from sim.metrics import KPIS
 from sim.runner import RunResult, Summary
+from sim.steps import STEP_KINDS
 from sim.trace import Journey, Line
 
 # how each KPI is shown: money, count, share or day
@@ -98,7 +100,7 @@ def funnel_table(summary: Summary, kinds: Mapping[str, str]) -> Table:
         reached, converted = figs["reached"]["mean"] or 0.0, figs["converted"]["mean"] or 0.0
         rate = converted / reached if reached else None
         kind = kinds.get(step_id, "")
-        label = "emails sent → opened" if kind == "email_sequence" else kind
+        label = STEP_KINDS[kind].title if kind in STEP_KINDS else kind
         table.add_row(
             step_id,
             label,
@@ -325,26 +327,6 @@ def comparison_verdicts(comparison: Comparison, kpis: Sequence[str] = ("profit",
 
 # --- journeys --------------------------------------------------------------------------------
 
-_SAYS = {
-    "optin": "opted in",
-    "leave": "left without opting in",
-    "email_opened": "email opened",
-    "email_ignored": "email not opened",
-    "unsubscribe": "unsubscribed",
-    "decline": "declined",
-    "churn": "churned",
-    "disqualified": "screened out as junk",
-    "queue": "joined the sales queue",
-    "drop_out": "left the sales queue, tired of waiting",
-}
-_PAID = {
-    "buy": "bought",
-    "subscribe": "subscribed",
-    "renew": "renewal paid",
-    "refund": "refunded",
-    "repeat": "ordered again",
-}
-
 
 def journey_view(journey: Journey, currency: str) -> Group:
     """A visitor's story: who they are, one row per thing that happened, what they paid.
@@ -381,7 +363,8 @@ def _say(line: Line, money: str) -> str:
         return f"shown at {money}{line.amount:,.2f}" if line.amount else "shown"
     if line.what == "call":
         return f"called by {line.who}"
-    if line.what in _PAID:
-        return f"{_PAID[line.what]} {money}{line.amount:,.2f}"
-    text = _SAYS.get(line.what, line.what.replace("_", " "))
+    event = next((e for e in events() if e.name == line.what), None)
+    if event is not None and event.paid:
+        return f"{event.says} {money}{line.amount:,.2f}"
+    text = event.says if event is not None and event.says else line.what.replace("_", " ")
     return f"{text} {money}{line.amount:,.2f}" if line.amount else text

@@ -104,7 +104,7 @@ def run_replication(
     daily = daily_series(model.ledger)
     return ReplicationResult(
         kpis=replication_kpis(model.ledger, model.population, daily),
-        steps=step_tallies(model.ledger, compiled.step_ids, compiled.step_kinds, compiled.teams),
+        steps=step_tallies(model.ledger, compiled),
         daily=daily,
         events=log,
         visitors=people,

@@ -7,32 +7,19 @@ Rules that span several keys (a mix summing to 1, a step naming another) live in
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from sim.spec import Amount, Name, Positive, Rate, Referral, Spec, StepSpec
+from sim.steps import STEP_KINDS
 
 FORMAT_VERSION = 1
-
-Rate = Annotated[float, Field(ge=0, le=1)]
-Amount = Annotated[float, Field(ge=0)]
-Positive = Annotated[float, Field(gt=0)]
-Day = Annotated[int, Field(ge=0)]
-Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")]
-
-# A number for every segment, or a map segment -> number (every segment listed).
-SegmentRate = Rate | dict[str, Rate]
-SegmentAmount = Amount | dict[str, Amount]
-SegmentValue = Positive | dict[str, Positive]
-
-
-class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
 
 # --- segments ---------------------------------------------------------------------------
 
 
-class EmailBehavior(_Spec):
+class EmailBehavior(Spec):
     """How a segment's leads treat each email they are sent."""
 
     open_rate: Rate = 0.25
@@ -40,7 +27,7 @@ class EmailBehavior(_Spec):
     trust_per_open: Rate = 0.02
 
 
-class Segment(_Spec):
+class Segment(Spec):
     """An audience group; its visitors draw their traits from it on arrival."""
 
     price_dispersion: Positive = 0.5
@@ -52,7 +39,7 @@ class Segment(_Spec):
 # --- channels ---------------------------------------------------------------------------
 
 
-class _Channel(_Spec):
+class _Channel(Spec):
     mix: dict[Name, Rate]
     warmth: Annotated[float, Field(ge=-1, le=1)] = 0.0
 
@@ -95,226 +82,25 @@ Channel = Annotated[
 ]
 
 
-# --- funnel steps ----------------------------------------------------------------------
+# --- funnel steps: one kind per module of sim/steps, listed in its registry ----------------
 
 
-class Refund(_Spec):
-    """Share of sales refunded, on a day drawn uniformly within ``within_days``."""
-
-    rate: Rate = 0.0
-    within_days: Annotated[int, Field(ge=1)] = 14
-
-
-class Churn(_Spec):
-    """Churn before each renewal: discrete Weibull with first-renewal hazard ``rate``."""
-
-    rate: Rate
-    shape: Positive = 1.0
+def _step_union() -> Any:
+    """The funnel step, one spec per registered kind, told apart by ``type``."""
+    specs = tuple(kind.spec for kind in STEP_KINDS.values())
+    return Annotated[Union[specs], Field(discriminator="type")]  # noqa: UP007
 
 
-class Referral(_Spec):
-    """Each buyer brings Poisson(``rate``) new visitors ``delay_days`` after buying."""
-
-    rate: Amount
-    delay_days: Annotated[int, Field(ge=1)] = 14
-    channel: Name
-
-
-class Spend(_Spec):
-    """Gamma-Gamma order values: ``z ~ Gamma(p, ν)``, ``ν ~ Gamma(q, γ)``; mean ``pγ/(q−1)``."""
-
-    p: Positive
-    q: Annotated[float, Field(gt=1)]
-    gamma: Positive
-
-
-class Repeat(_Spec):
-    """Repeat purchases after a first one, BG/NBD style (Fader, Hardie and Lee 2005).
-
-    Each customer's purchase rate per day ``λ ~ Gamma(r, alpha)`` (shape r, rate alpha); after
-    each repeat purchase the customer drops out with a chance ``p ~ Beta(a, b)``.
-    """
-
-    r: Positive
-    alpha: Positive
-    a: Positive
-    b: Positive
-    spend: Spend | None = None  # None: every repeat order at the offer's price
-    cogs_share: Rate | None = None  # COGS as a share of order value; None: the offer's ratio
-
-
-class _Step(_Spec):
-    id: Name
-
-
-class Optin(_Step):
-    """The entry step: every arriving visitor meets it and opts in with ``rate``."""
-
-    type: Literal["optin"]
-    rate: SegmentRate
-    cost_per_lead: Amount = 0.0
-
-
-class EmailSequence(_Step):
-    """Emails sent on given days after opt-in."""
-
-    type: Literal["email_sequence"]
-    after: Name
-    days: Annotated[list[Day], Field(min_length=1)]
-    cost_per_email: Amount = 0.0
-
-
-class _Sellable(_Step):
-    price: Amount
-    value: SegmentValue
-    take: SegmentRate
-    cogs: Amount = 0.0
-
-
-class _Triggered(_Sellable):
-    after: Name | None = None
-    delay_days: Day = 0
-    via: Literal["page", "email"] = "page"
-    trust_gain: Rate = 0.0
-    requires: list[Name] = []
-
-
-class Offer(_Triggered):
-    """Something sold, shown ``delay_days`` after its trigger."""
-
-    type: Literal["offer"]
-    on_decline: Name | None = None
-    refund: Refund = Refund()
-    referral: Referral | None = None
-    repeat: Repeat | None = None
-
-    @model_validator(mode="after")
-    def _one_trigger(self) -> Offer:
-        if (self.after is None) == (self.on_decline is None):
-            raise ValueError(
-                "an offer needs exactly one trigger: `after` (a step reached or bought) "
-                "or `on_decline` (an offer declined)"
-            )
-        return self
-
-
-class OrderBump(_Sellable):
-    """Added to an order at the moment its parent offer is bought."""
-
-    type: Literal["order_bump"]
-    on: Name
-    refund: Refund = Refund()
-
-
-class Subscription(_Triggered):
-    """Joined like an offer; bills every period until churn."""
-
-    type: Literal["subscription"]
-    after: Name
-    period_days: Annotated[int, Field(ge=1)] = 30
-    first_price: Amount | None = None
-    churn: Churn
-
-    @property
-    def first_payment(self) -> float:
-        """The price of the first period (an intro price when one is set)."""
-        return self.price if self.first_price is None else self.first_price
-
-
-class Rep(_Spec):
-    """One sales rep: calls a day, the share of calls that close, and the rep's cost a day."""
-
-    name: Name
-    calls_per_day: Annotated[int, Field(ge=0)]
-    close_rate: Rate
-    cost_per_day: Amount = 0.0
-
-
-class Team(_Spec):
-    """A team given as a count: close rates spread evenly over ``close_rate × (1 ± spread)``."""
-
-    size: Annotated[int, Field(ge=1, le=500)]
-    calls_per_day: Annotated[int, Field(ge=0)]
-    close_rate: Rate
-    close_rate_spread: Rate = 0.0
-    cost_per_day: Amount = 0.0
-
-    def reps(self) -> list[Rep]:
-        """The reps, named rep1, rep2, …, from the weakest closer to the strongest."""
-        n = self.size
-        offsets = [0.0] * n if n == 1 else [2 * i / (n - 1) - 1 for i in range(n)]
-        return [
-            Rep(
-                name=f"rep{i + 1}",
-                calls_per_day=self.calls_per_day,
-                close_rate=min(max(self.close_rate * (1 + self.close_rate_spread * o), 0.0), 1.0),
-                cost_per_day=self.cost_per_day,
-            )
-            for i, o in enumerate(offsets)
-        ]
-
-
-class Qualify(_Spec):
-    """Screen leads before the sales queue: junk leads are dropped, at a cost per lead."""
-
-    cost_per_lead: Amount = 0.0
-
-
-class SalesCall(_Step):
-    """Leads queue for a team of reps; a lead cools while waiting and leaves after a while."""
-
-    type: Literal["sales_call"]
-    after: Name
-    delay_days: Day = 0
-    price: Amount  # the mean deal value
-    deal_spread: Amount = 0.0  # sigma of the deal value's lognormal spread around the price
-    value: SegmentValue | None = None  # the deal's worth to the client; None: all can afford
-    cogs: Amount = 0.0
-    team: Annotated[list[Rep], Field(min_length=1)] | Team
-    order: Literal["arrival", "score"] = "arrival"
-    cooling_per_day: Rate = 0.0
-    max_wait_days: Day = 14
-    qualify: Qualify | None = None
-    refund: Refund = Refund()
-
-    @property
-    def reps(self) -> list[Rep]:
-        """The team rep by rep, whichever way it was given."""
-        return self.team.reps() if isinstance(self.team, Team) else list(self.team)
-
-
-class Winback(_Sellable):
-    """Leads who declined (or went cold) are contacted again by retargeting, at a cost."""
-
-    type: Literal["winback"]
-    on_decline: Name | None = None
-    after: Name | None = None  # an optin: leads who have bought nothing by then
-    delay_days: Day = 30
-    cost_per_contact: Amount = 0.0
-    trust_gain: Rate = 0.0
-    requires: list[Name] = []
-    refund: Refund = Refund()
-
-    @model_validator(mode="after")
-    def _one_trigger(self) -> Winback:
-        if (self.after is None) == (self.on_decline is None):
-            raise ValueError(
-                "a winback needs exactly one trigger: `on_decline` (a step declined) or "
-                "`after` (an optin: leads who went cold, having bought nothing)"
-            )
-        return self
-
-
-Step = Annotated[
-    Optin | EmailSequence | Offer | OrderBump | Subscription | SalesCall | Winback,
-    Field(discriminator="type"),
-]
+if TYPE_CHECKING:
+    Step = StepSpec  # statically a step is a StepSpec; at run time the union of the kinds
+else:
+    Step = _step_union()
 
 
 # --- the search: what `sim optimize` may change, and what it aims for ---------------------
 
 
-class NumberRange(_Spec):
+class NumberRange(Spec):
     """A numeric search range; whole-number keys (days) are searched as integers."""
 
     low: float
@@ -336,7 +122,7 @@ class NumberRange(_Spec):
 Choices = Annotated[list[str | float | int | bool | None], Field(min_length=1)]
 
 
-class Variant(_Spec):
+class Variant(Spec):
     """An alternative funnel: steps removed, then steps added, then keys set."""
 
     description: str = ""
@@ -345,7 +131,7 @@ class Variant(_Spec):
     set: dict[str, Any] = {}
 
 
-class Bound(_Spec):
+class Bound(Spec):
     """A limit on a KPI's mean: ``min``, ``max`` or both."""
 
     min: float | None = None
@@ -358,7 +144,7 @@ class Bound(_Spec):
         return self
 
 
-class Objective(_Spec):
+class Objective(Spec):
     """KPIs to maximize or minimize (their means over replications), and constraints."""
 
     maximize: str | list[str] = "poas"
@@ -376,7 +162,7 @@ class Objective(_Spec):
 # --- the scenario -------------------------------------------------------------------------
 
 
-class Costs(_Spec):
+class Costs(Spec):
     """Costs that are not traffic: payment processing and fixed overheads."""
 
     payment_fee: Rate = 0.0
@@ -384,7 +170,7 @@ class Costs(_Spec):
     per_offer_email: Amount = 0.0  # cost of each email that carries an offer (via: email)
 
 
-class Scenario(_Spec):
+class Scenario(Spec):
     """A whole funnel: audience, traffic, steps and costs, over a horizon of days."""
 
     format_version: Literal[1] = FORMAT_VERSION
@@ -414,3 +200,17 @@ class Scenario(_Spec):
             if step.id == step_id:
                 return step
         raise KeyError(step_id)
+
+
+def rebuild_step_union() -> None:
+    """Rebuild :data:`Step` and the models holding steps from the registry of kinds.
+
+    Called when a kind is registered or removed, so that validation and the JSON schema
+    know every registered kind.
+    """
+    global Step
+    Step = _step_union()
+    Variant.model_fields["add"].annotation = list[Step]
+    Variant.model_rebuild(force=True)
+    Scenario.model_fields["funnel"].annotation = list[Step]
+    Scenario.model_rebuild(force=True)

@@ -23,12 +23,12 @@ class CompileContext:
     segments: tuple[str, ...]
     step_index: Mapping[str, int]
     bits: Mapping[str, int]  # sellable step id -> its bit in Population.bought
-    kinds: Mapping[str, str]  # step id -> its type
+    after_events: Mapping[str, str]  # step id -> what `after: id` waits for (its kind's)
     channels: Mapping[str, int]  # channel name -> its index
 
     def trigger_event(self, source: str) -> str:
-        """What ``after: source`` waits for: opting in to an optin, else buying ``source``."""
-        return "optin" if self.kinds[source] == "optin" else "bought"
+        """What ``after: source`` waits for: opting in to an optin, buying an offer, …."""
+        return self.after_events[source]
 
     def per_segment(self, value: float | Mapping[str, float]) -> FloatArray:
         """A number or a map segment -> number, as one value per segment index."""
@@ -63,7 +63,8 @@ class CompiledStep(Protocol):
       - given the same generator state and population, produces the same result.
 
     A kind that keeps state between days (a sales queue) may also have ``start(model)``,
-    called once when the model is made; it keeps that state in ``model.state[id]``.
+    called once when the model is made; it keeps that state in ``model.state[id]``. A kind
+    with staff has ``reps``, their names (a journey names the rep on a call by number).
     """
 
     id: str

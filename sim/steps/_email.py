@@ -8,9 +8,18 @@ import numpy as np
 
 from sim.behavior import add_trust
 from sim.steps._base import IntArray
+from sim.steps._kind import Event
 
 if TYPE_CHECKING:
     from sim.model import FunnelModel
+
+# what sending an email writes to the event log, and the step tallies it keeps
+EMAIL_EVENTS = (
+    Event("email_opened", 3, "email opened"),
+    Event("email_ignored", 4, "email not opened"),
+    Event("unsubscribe", 5, "unsubscribed"),
+)
+EMAIL_TALLIES = ("sent", "opened", "unsubscribed")
 
 
 def send_email(

@@ -7,9 +7,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.steps._base import FloatArray, IntArray
+from sim.steps._kind import Event
 
 if TYPE_CHECKING:
     from sim.model import FunnelModel
+
+REFUND = Event("refund", 9, "refunded", paid=True)
+REFUND_FIGURES = ("refunds", "refunded")  # the step tallies of schedule_refunds
 
 
 def take_payments(

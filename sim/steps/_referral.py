@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.scenario import Referral
+from sim.spec import Referral
 from sim.steps._base import CompileContext, IntArray
 
 if TYPE_CHECKING:

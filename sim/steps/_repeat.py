@@ -8,11 +8,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.behavior import order_values, repeat_purchases
-from sim.scenario import Repeat
+from sim.spec import Repeat
 from sim.steps._base import IntArray
+from sim.steps._kind import Event
 
 if TYPE_CHECKING:
     from sim.model import FunnelModel
+
+REPEAT = Event("repeat", 13, "ordered again", paid=True)
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,15 @@ import numpy as np
 from sim.behavior import add_trust, buys
 from sim.steps._base import CompileContext, FloatArray, IntArray
 from sim.steps._email import send_email
+from sim.steps._kind import Event
 from sim.steps._referral import refer
 
 if TYPE_CHECKING:
     from sim.model import FunnelModel
+
+SHOWN = Event("shown", 6)
+BUY = Event("buy", 7, "bought", paid=True)
+DECLINE = Event("decline", 8, "declined")
 
 
 @dataclass(frozen=True)

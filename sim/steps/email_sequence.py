@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from sim.scenario import EmailSequence
+from pydantic import Field
+
+from sim.spec import Amount, Day, Name, StepSpec
 from sim.steps._base import CompileContext, IntArray, Trigger
-from sim.steps._email import send_email
+from sim.steps._email import EMAIL_EVENTS, EMAIL_TALLIES, send_email
+from sim.steps._kind import Reference, StepKind, one_of
 
 if TYPE_CHECKING:
     from sim.model import FunnelModel
+
+
+class EmailSequence(StepSpec):
+    """Emails sent on given days after opt-in."""
+
+    type: Literal["email_sequence"]
+    after: Name
+    days: Annotated[list[Day], Field(min_length=1)]
+    cost_per_email: Amount = 0.0
 
 
 @dataclass(frozen=True)
@@ -38,3 +51,20 @@ def compile_step(spec: EmailSequence, ctx: CompileContext) -> CompiledEmailSeque
         trigger=Trigger("optin", spec.after, tuple(spec.days)),
         cost_per_email=spec.cost_per_email,
     )
+
+
+def _references(spec: EmailSequence) -> Iterator[Reference]:
+    yield Reference(("after",), spec.after, one_of("optin"))
+
+
+KIND = StepKind(
+    name="email_sequence",
+    spec=EmailSequence,
+    compile=compile_step,
+    references=_references,
+    figures=("unsubscribed",),
+    tallies=EMAIL_TALLIES,
+    events=EMAIL_EVENTS,
+    label="emails sent → opened",
+    counts_visitors=False,
+)

@@ -2,18 +2,48 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from sim.scenario import Offer
+from pydantic import model_validator
+
+from sim.spec import Name, Referral, Refund, Repeat, Triggered
 from sim.steps._base import CompileContext, IntArray, Trigger
-from sim.steps._money import schedule_refunds, take_payments
+from sim.steps._email import EMAIL_EVENTS, EMAIL_TALLIES
+from sim.steps._kind import Reference, StepKind, one_of, shared_references
+from sim.steps._money import REFUND, REFUND_FIGURES, schedule_refunds, take_payments
 from sim.steps._referral import CompiledReferral, refer
-from sim.steps._repeat import CompiledRepeat, book_repeats
-from sim.steps._selling import Pitch, decide, show
+from sim.steps._repeat import REPEAT, CompiledRepeat, book_repeats
+from sim.steps._selling import BUY, DECLINE, SHOWN, Pitch, decide, show
 
 if TYPE_CHECKING:
     from sim.model import FunnelModel
+
+
+class Offer(Triggered):
+    """Something sold, shown ``delay_days`` after its trigger."""
+
+    type: Literal["offer"]
+    on_decline: Name | None = None
+    refund: Refund = Refund()
+    referral: Referral | None = None
+    repeat: Repeat | None = None
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> Offer:
+        if (self.after is None) == (self.on_decline is None):
+            raise ValueError(
+                "an offer needs exactly one trigger: `after` (a step reached or bought) "
+                "or `on_decline` (an offer declined)"
+            )
+        return self
+
+
+# what `after:` of an offer, a subscription or a sales call may name
+FOLLOWS = one_of("optin", "offer", "subscription", "sales_call")
+# what selling the usual way writes to the event log
+SALE_EVENTS = (SHOWN, BUY, DECLINE, REFUND)
 
 
 @dataclass(frozen=True)
@@ -102,3 +132,24 @@ def compile_sale(spec: Any, ctx: CompileContext, trigger: Trigger, **more: Any) 
         refund_within=spec.refund.within_days,
         **more,
     )
+
+
+def follows_references(spec: Any) -> Iterator[Reference]:
+    """``after`` (a step reached or bought), then ``requires`` and ``on_decline``."""
+    if spec.after is not None:
+        yield Reference(("after",), spec.after, FOLLOWS)
+    yield from shared_references(spec)
+
+
+KIND = StepKind(
+    name="offer",
+    spec=Offer,
+    compile=compile_step,
+    references=follows_references,
+    sells=True,
+    declinable=True,
+    figures=(*REFUND_FIGURES, "referred", "repeat_orders", "repeat_revenue"),
+    tallies=EMAIL_TALLIES,
+    daily=("repeat_orders",),
+    events=(*EMAIL_EVENTS, *SALE_EVENTS, REPEAT),  # an email offer sends an email first
+)

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
-from sim.scenario import Optin
+from sim.spec import Amount, SegmentRate, StepSpec
 from sim.steps._base import CompileContext, FloatArray, IntArray, Trigger
+from sim.steps._kind import Event, Reference, StepKind
 
 if TYPE_CHECKING:
     from sim.model import FunnelModel
+
+
+class Optin(StepSpec):
+    """The entry step: every arriving visitor meets it and opts in with ``rate``."""
+
+    type: Literal["optin"]
+    rate: SegmentRate
+    cost_per_lead: Amount = 0.0
 
 
 _ON_ARRIVAL = Trigger("arrive", "", (0,))
@@ -52,3 +62,24 @@ def compile_step(spec: Optin, ctx: CompileContext) -> CompiledOptin:
         rate=ctx.per_segment(spec.rate),
         cost_per_lead=spec.cost_per_lead,
     )
+
+
+def _no_references(spec: Optin) -> Iterator[Reference]:
+    return iter(())
+
+
+def _on_arrival(spec: Optin) -> None:
+    return None  # every arriving visitor meets it
+
+
+KIND = StepKind(
+    name="optin",
+    spec=Optin,
+    compile=compile_step,
+    references=_no_references,
+    trigger=_on_arrival,
+    entry=True,
+    after_event="optin",
+    converted="leads",
+    events=(Event("optin", 1, "opted in"), Event("leave", 2, "left without opting in")),
+)

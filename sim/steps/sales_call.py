@@ -6,22 +6,90 @@ busy week makes every lead wait longer, and a waiting lead cools (docs/model.md 
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import mesa
 import numpy as np
+from pydantic import Field
 
 from sim.behavior import close_chance, deal_values
-from sim.scenario import SalesCall
-from sim.steps._base import CompileContext, FloatArray, IntArray, Trigger
-from sim.steps._money import schedule_refunds, take_payments
-from sim.steps._selling import mark_bought
+from sim.spec import Amount, Day, Name, Rate, Refund, SegmentValue, Spec, StepSpec
+from sim.steps._base import CompileContext, CompiledStep, FloatArray, IntArray, Trigger
+from sim.steps._kind import Event, Figures, Problem, StepKind
+from sim.steps._money import REFUND, REFUND_FIGURES, schedule_refunds, take_payments
+from sim.steps._selling import BUY, DECLINE, mark_bought
+from sim.steps.offer import follows_references
 
 if TYPE_CHECKING:
+    from sim.ledger import Ledger
     from sim.model import FunnelModel
 
 REP_FIGURES = ("calls", "closes", "revenue")
+
+
+class Rep(Spec):
+    """One sales rep: calls a day, the share of calls that close, and the rep's cost a day."""
+
+    name: Name
+    calls_per_day: Annotated[int, Field(ge=0)]
+    close_rate: Rate
+    cost_per_day: Amount = 0.0
+
+
+class Team(Spec):
+    """A team given as a count: close rates spread evenly over ``close_rate × (1 ± spread)``."""
+
+    size: Annotated[int, Field(ge=1, le=500)]
+    calls_per_day: Annotated[int, Field(ge=0)]
+    close_rate: Rate
+    close_rate_spread: Rate = 0.0
+    cost_per_day: Amount = 0.0
+
+    def reps(self) -> list[Rep]:
+        """The reps, named rep1, rep2, …, from the weakest closer to the strongest."""
+        n = self.size
+        offsets = [0.0] * n if n == 1 else [2 * i / (n - 1) - 1 for i in range(n)]
+        return [
+            Rep(
+                name=f"rep{i + 1}",
+                calls_per_day=self.calls_per_day,
+                close_rate=min(max(self.close_rate * (1 + self.close_rate_spread * o), 0.0), 1.0),
+                cost_per_day=self.cost_per_day,
+            )
+            for i, o in enumerate(offsets)
+        ]
+
+
+class Qualify(Spec):
+    """Screen leads before the sales queue: junk leads are dropped, at a cost per lead."""
+
+    cost_per_lead: Amount = 0.0
+
+
+class SalesCall(StepSpec):
+    """Leads queue for a team of reps; a lead cools while waiting and leaves after a while."""
+
+    type: Literal["sales_call"]
+    after: Name
+    delay_days: Day = 0
+    price: Amount  # the mean deal value
+    deal_spread: Amount = 0.0  # sigma of the deal value's lognormal spread around the price
+    value: SegmentValue | None = None  # the deal's worth to the client; None: all can afford
+    cogs: Amount = 0.0
+    team: Annotated[list[Rep], Field(min_length=1)] | Team
+    order: Literal["arrival", "score"] = "arrival"
+    cooling_per_day: Rate = 0.0
+    max_wait_days: Day = 14
+    qualify: Qualify | None = None
+    refund: Refund = Refund()
+
+    @property
+    def reps(self) -> list[Rep]:
+        """The team rep by rep, whichever way it was given."""
+        return self.team.reps() if isinstance(self.team, Team) else list(self.team)
 
 
 class RepAgent(mesa.Agent):  # type: ignore[misc]
@@ -230,3 +298,75 @@ def compile_step(spec: SalesCall, ctx: CompileContext) -> CompiledSalesCall:
         refund_rate=spec.refund.rate,
         refund_within=spec.refund.within_days,
     )
+
+
+def _check_team(spec: SalesCall) -> Iterator[Problem]:
+    """A team given rep by rep names each rep once."""
+    if not isinstance(spec.team, list):
+        return
+    seen: set[str] = set()
+    for j, rep in enumerate(spec.team):
+        if rep.name in seen:
+            yield (
+                ("team", j, "name"),
+                f"duplicate rep name '{rep.name}'",
+                "give each rep their own name",
+            )
+        seen.add(rep.name)
+
+
+def _team_pay(spec: SalesCall) -> float:
+    """What the team costs a day: it is paid every day of the horizon."""
+    return sum(rep.cost_per_day for rep in spec.reps)
+
+
+def _tally(ledger: Ledger, step: CompiledStep, figures: Figures) -> Figures:
+    """The mean wait of a called lead, and per rep: calls, closes, close rate, revenue."""
+    calls = figures["calls"]
+    waited = figures.pop("waited_days")
+    figures["mean_wait_days"] = waited / calls if calls > 0 else math.nan
+    assert isinstance(step, CompiledSalesCall)
+    tallies = ledger.reps.get(step.index)
+    if tallies is None:
+        return figures
+    for i, name in enumerate(step.reps):
+        calls, closes = float(tallies["calls"][i]), float(tallies["closes"][i])
+        figures[f"reps.{name}.calls"] = calls
+        figures[f"reps.{name}.closes"] = closes
+        figures[f"reps.{name}.close_rate"] = closes / calls if calls > 0 else math.nan
+        figures[f"reps.{name}.revenue"] = float(tallies["revenue"][i])
+    return figures
+
+
+KIND = StepKind(
+    name="sales_call",
+    spec=SalesCall,
+    compile=compile_step,
+    references=follows_references,
+    check=_check_team,
+    sells=True,
+    declinable=True,
+    figures=(
+        "disqualified",
+        "calls",
+        "dropped",
+        "queued_at_end",
+        "waited_days",
+        *REFUND_FIGURES,
+    ),
+    tally=_tally,
+    daily=(
+        "calls",  # sales calls made
+        "queue",  # leads waiting for a sales call at the end of the day
+    ),
+    events=(
+        BUY,
+        DECLINE,
+        REFUND,
+        Event("disqualified", 14, "screened out as junk"),  # junk screened out before the queue
+        Event("queue", 15, "joined the sales queue"),
+        Event("call", 16),  # called by a rep (amount: the rep's number, from 1)
+        Event("drop_out", 17, "left the sales queue, tired of waiting"),
+    ),
+    daily_cost=_team_pay,
+)

@@ -3,18 +3,37 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import numpy as np
+from pydantic import Field
 
 from sim.behavior import renewals_survived
-from sim.scenario import Subscription
+from sim.spec import Amount, Churn, Name, Triggered
 from sim.steps._base import CompileContext, IntArray, Trigger
+from sim.steps._email import EMAIL_EVENTS, EMAIL_TALLIES
+from sim.steps._kind import Event, StepKind
 from sim.steps._money import take_payments, take_renewals
-from sim.steps._selling import Pitch, decide, show
+from sim.steps._selling import DECLINE, SHOWN, Pitch, decide, show
+from sim.steps.offer import follows_references
 
 if TYPE_CHECKING:
     from sim.model import FunnelModel
+
+
+class Subscription(Triggered):
+    """Joined like an offer; bills every period until churn."""
+
+    type: Literal["subscription"]
+    after: Name
+    period_days: Annotated[int, Field(ge=1)] = 30
+    first_price: Amount | None = None
+    churn: Churn
+
+    @property
+    def first_payment(self) -> float:
+        """The price of the first period (an intro price when one is set)."""
+        return self.price if self.first_price is None else self.first_price
 
 
 @dataclass(frozen=True)
@@ -80,3 +99,23 @@ def compile_step(spec: Subscription, ctx: CompileContext) -> CompiledSubscriptio
         churn_shape=spec.churn.shape,
         cogs=spec.cogs,
     )
+
+
+KIND = StepKind(
+    name="subscription",
+    spec=Subscription,
+    compile=compile_step,
+    references=follows_references,
+    sells=True,
+    declinable=True,
+    figures=("payments", "churned", "active_at_end"),
+    tallies=EMAIL_TALLIES,
+    events=(
+        *EMAIL_EVENTS,
+        SHOWN,
+        DECLINE,
+        Event("subscribe", 10, "subscribed", paid=True),
+        Event("renew", 11, "renewal paid", paid=True),
+        Event("churn", 12, "churned"),
+    ),
+)

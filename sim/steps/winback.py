@@ -6,18 +6,44 @@ offer it does not need a subscribed lead; every contact costs ``cost_per_contact
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+from pydantic import model_validator
 
-from sim.scenario import Winback
+from sim.spec import Amount, Day, Name, Rate, Refund, Sellable
 from sim.steps._base import CompileContext, IntArray, Trigger
+from sim.steps._kind import Reference, StepKind, one_of, shared_references
+from sim.steps._money import REFUND_FIGURES
 from sim.steps._selling import Pitch, meeting
-from sim.steps.offer import CompiledOffer, compile_sale
+from sim.steps.offer import SALE_EVENTS, CompiledOffer, compile_sale
 
 if TYPE_CHECKING:
     from sim.model import FunnelModel
+
+
+class Winback(Sellable):
+    """Leads who declined (or went cold) are contacted again by retargeting, at a cost."""
+
+    type: Literal["winback"]
+    on_decline: Name | None = None
+    after: Name | None = None  # an optin: leads who have bought nothing by then
+    delay_days: Day = 30
+    cost_per_contact: Amount = 0.0
+    trust_gain: Rate = 0.0
+    requires: list[Name] = []
+    refund: Refund = Refund()
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> Winback:
+        if (self.after is None) == (self.on_decline is None):
+            raise ValueError(
+                "a winback needs exactly one trigger: `on_decline` (a step declined) or "
+                "`after` (an optin: leads who went cold, having bought nothing)"
+            )
+        return self
 
 
 @dataclass(frozen=True)
@@ -74,3 +100,22 @@ def compile_step(spec: Winback, ctx: CompileContext) -> CompiledWinback:
         skip=skip,
         cost_per_contact=spec.cost_per_contact,
     )
+
+
+def _references(spec: Winback) -> Iterator[Reference]:
+    if spec.after is not None:
+        yield Reference(("after",), spec.after, one_of("optin"))
+    yield from shared_references(spec)
+
+
+KIND = StepKind(
+    name="winback",
+    spec=Winback,
+    compile=compile_step,
+    references=_references,
+    sells=True,
+    declinable=True,
+    figures=REFUND_FIGURES,
+    daily=("contacts",),  # win-back contacts
+    events=SALE_EVENTS,
+)
