@@ -150,6 +150,6 @@ KIND = StepKind(
     declinable=True,
     figures=(*REFUND_FIGURES, "referred", "repeat_orders", "repeat_revenue"),
     tallies=EMAIL_TALLIES,
-    daily=("repeat_orders",),
+    daily=("repeat_orders",),  # repeat purchases (also counted in orders)
     events=(*EMAIL_EVENTS, *SALE_EVENTS, REPEAT),  # an email offer sends an email first
 )
