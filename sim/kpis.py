@@ -1,4 +1,4 @@
-"""The one table of KPIs: what each is, how it is computed, shown and used (DESIGN §2, §4).
+"""The one table of KPIs: what each is, how it is computed, shown and used (docs/model.md §5).
 
 Every place that lists KPIs reads :data:`KPIS`: the replication's figures
 (:func:`compute`), the economics table, ``summary.json``, the run report's cards and
