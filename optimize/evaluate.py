@@ -21,6 +21,7 @@ from optimize.pool import Pool
 from optimize.space import SearchSpace
 from optimize.study import StudyConfig, finished, replications, run_seed
 from sim.compare import paired_difference
+from sim.kpis import key_figures
 from sim.runner import RunResult, run_scenario
 from sim.scenario import Scenario
 
@@ -137,7 +138,7 @@ def reevaluate(
     candidates.sort(key=lambda c: (_nan_last(sign * c.objective(kpi)), c.trial))
     improvement = {
         name: improvement_of(candidates[0].result, baseline, name)
-        for name in dict.fromkeys([k for k, _ in goals] + list(_KEY_KPIS))
+        for name in dict.fromkeys([k for k, _ in goals] + key_figures())
     }
     states = study.get_trials(deepcopy=False)
     counts = {
@@ -159,9 +160,6 @@ def reevaluate(
         improvement=improvement,
         changes=space.changes(candidates[0].params),
     )
-
-
-_KEY_KPIS = ("profit", "revenue", "poas", "cac", "ltv", "buyers", "payback_day")
 
 
 def _nan_last(x: float) -> float:

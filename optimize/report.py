@@ -6,6 +6,7 @@ result as JSON.
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import math
@@ -18,29 +19,20 @@ from ruamel.yaml import YAML
 
 from optimize.evaluate import OptimizeResult
 from sim._atomic import write_files
+from sim.kpis import KPIS, key_figures
 from sim.loader import apply_overrides, load_tree
 from sim.metrics import describe
+from sim.page import chart, section, shell
 from sim.report import fmt
 from sim.variants import BASE, VARIANT, apply_design
 
-_SHOWN = ("profit", "revenue", "buyers", "cac", "ltv", "poas", "payback_day")
-_KINDS = {
-    "buyers": "count",
-    "poas": "ratio",
-    "roas": "ratio",
-    "ltv_cac": "ratio",
-    "payback_day": "day",
-}
-_KINDS |= {"cr1": "share", "cr2": "share", "visitors": "count", "leads": "count", "orders": "count"}
-
 
 def _figure(values: Any, kpi: str, currency: str) -> str:
-    d = describe(values)
-    kind = _KINDS.get(kpi, "money")
-    mean = fmt(d["mean"], kind, currency)
+    d, unit = describe(values), KPIS[kpi].unit
+    mean = fmt(d["mean"], unit, currency)
     if d["lo"] == d["hi"]:
         return mean
-    return f"{mean} ({fmt(d['lo'], kind, currency)} … {fmt(d['hi'], kind, currency)})"
+    return f"{mean} ({fmt(d['lo'], unit, currency)} … {fmt(d['hi'], unit, currency)})"
 
 
 def best_table(result: OptimizeResult) -> Table:
@@ -61,18 +53,18 @@ def best_table(result: OptimizeResult) -> Table:
         table.add_column(col, justify="left" if not col else "right")
     for path, old, new in result.changes:
         table.add_row(f"[bold]{path}[/]", _plain(old), _plain(new), "")
-    shown = list(dict.fromkeys([k for k, _ in result.goals] + list(_SHOWN)))
+    shown = list(dict.fromkeys([k for k, _ in result.goals] + key_figures()))
     for kpi in shown:
         base = result.baseline.replications[kpi].to_numpy()
         ours = best.result.replications[kpi].to_numpy()
         diff = result.improvement.get(kpi)
         change = ""
         if diff and diff["mean"] is not None:
-            kind = _KINDS.get(kpi, "money")
-            change = fmt(diff["mean"], kind, currency)
+            unit = KPIS[kpi].unit
+            change = fmt(diff["mean"], unit, currency)
             if diff["lo"] is not None:
                 change += (
-                    f" ({fmt(diff['lo'], kind, currency)} … {fmt(diff['hi'], kind, currency)})"
+                    f" ({fmt(diff['lo'], unit, currency)} … {fmt(diff['hi'], unit, currency)})"
                 )
         table.add_row(kpi, _figure(base, kpi, currency), _figure(ours, kpi, currency), change)
     return table
@@ -190,7 +182,6 @@ def plots_html(study: optuna.Study, goals: list[tuple[str, str]]) -> str:
     from optuna import visualization as vis
 
     names = [f"{d} {k}" for k, d in goals]
-    figures: list[tuple[str, Any]] = []
     single = len(goals) == 1
     target = None if single else (lambda t: t.values[0])
     name = names[0]
@@ -207,24 +198,15 @@ def plots_html(study: optuna.Study, goals: list[tuple[str, str]]) -> str:
     ]
     if not single:
         makers.insert(0, ("Pareto front", lambda: vis.plot_pareto_front(study, target_names=names)))
-    notes = []
+    sections = []
     for title, make in makers:
+        key = title.lower().replace(" ", "-")
         try:
-            figures.append((title, make()))
+            note, body = "", chart(key, make())
         except (ValueError, RuntimeError, ZeroDivisionError) as exc:  # too few trials for it
-            notes.append(f"<p><b>{title}</b>: not drawn ({exc}).</p>")
-    parts = [
-        f"<h2>{title}</h2>" + fig.to_html(full_html=False, include_plotlyjs=(i == 0))
-        for i, (title, fig) in enumerate(figures)
-    ]
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'>"
-        f"<title>Study {study.study_name}</title></head><body style='font-family:sans-serif'>"
-        f"<h1>Study {study.study_name}: {', '.join(names)}</h1>"
-        + "".join(parts)
-        + "".join(notes)
-        + "</body></html>"
-    )
+            note, body = f"Not drawn: {html.escape(str(exc))}.", ""
+        sections.append(section(key, title, note, body))
+    return shell(f"Study {study.study_name}: {', '.join(names)}", "".join(sections))
 
 
 def write_study_outputs(result: OptimizeResult, out_dir: str | Path) -> list[Path]:

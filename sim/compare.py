@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.metrics import KPIS
+from sim.kpis import KPIS
 from sim.runner import Progress, RunResult, run_scenario
 from sim.scenario import Scenario
 

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import html
 
-import plotly
 import plotly.graph_objects as go
-from plotly.offline import get_plotlyjs
 
 from sim.compare import Comparison, Difference
-from sim.html_report import _CSS, _chart, _figure, _section, _table
-from sim.metrics import KPIS
-from sim.report import _KIND, comparison_verdicts, currency_symbol, difference_cells
-from sim.report_charts import _bar
+from sim.kpis import KPIS
+from sim.page import chart, figure_cell, interval_bar, section, shell, table
+from sim.report import comparison_verdicts, currency_symbol, difference_cells
 
 REPORT_FILE = "compare.html"
 JSON_FILE = "compare.json"
@@ -37,34 +34,29 @@ def comparison_html(comparison: Comparison) -> str:
     )
     verdicts = "".join(f"<li>{html.escape(line)}</li>" for line in comparison_verdicts(comparison))
     sections = [
-        _section(
+        section(
             "money",
             "Money by design",
             "Revenue, gross profit and profit; the whiskers hold 90% of the replications.",
-            _chart("money", _money_chart(comparison)),
+            chart("money", _money_chart(comparison)),
         ),
-        _section(
+        section(
             "difference",
             f"Profit compared with {labels[0]}",
             "A design is told apart from the first when its interval leaves out zero.",
-            _chart("difference", _difference_chart(comparison)),
+            chart("difference", _difference_chart(comparison)),
         ),
-        _section("kpis", "Every KPI", "", _kpi_table(comparison)),
+        section("kpis", "Every KPI", "", _kpi_table(comparison)),
     ]
-    return (
-        "<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title><style>{_CSS}</style>"
-        f"<script>/* plotly.js {plotly.__version__}, embedded */{get_plotlyjs()}</script>"
-        f"</head><body><main><h1>{html.escape(title)}</h1>{subtitle}<ul>{verdicts}</ul>"
-        + "".join(sections)
-        + "</main></body></html>\n"
-    )
+    return shell(title, f"{subtitle}<ul>{verdicts}</ul>" + "".join(sections))
 
 
 def _money_chart(comparison: Comparison) -> go.Figure:
     fig = go.Figure(
         [
-            _bar(label, comparison.labels, [run.summary.kpis[kpi] for run in comparison.runs])
+            interval_bar(
+                label, comparison.labels, [run.summary.kpis[kpi] for run in comparison.runs]
+            )
             for kpi, label in _MONEY
         ]
     )
@@ -82,7 +74,7 @@ def _money_chart(comparison: Comparison) -> go.Figure:
 def _difference_chart(comparison: Comparison) -> go.Figure:
     others = comparison.labels[1:]
     diffs = [_as_figure(comparison.difference(i, "profit")) for i in range(1, len(comparison.runs))]
-    fig = go.Figure([_bar("profit difference", others, diffs, horizontal=True)])
+    fig = go.Figure([interval_bar("profit difference", others, diffs, horizontal=True)])
     fig.add_vline(x=0, line_color="#444", line_width=1)
     sign = currency_symbol(comparison.runs[0].summary.currency)
     fig.update_layout(
@@ -103,17 +95,17 @@ def _kpi_table(comparison: Comparison) -> str:
     head = ["KPI", *comparison.labels]
     head += [f"{label} − {first}" for label in comparison.labels[1:]]
     rows = []
-    for name in KPIS:
-        kind = _KIND.get(name, "money")
-        row = [name] + [_figure(run.summary.kpis[name], kind, currency) for run in comparison.runs]
-        for i in range(1, len(comparison.runs)):
-            row.append(_difference_cell(comparison.difference(i, name), kind, currency))
+    for name, kpi in KPIS.items():
+        runs = comparison.runs
+        row = [name] + [figure_cell(run.summary.kpis[name], kpi.unit, currency) for run in runs]
+        for i in range(1, len(runs)):
+            row.append(_difference_cell(comparison.difference(i, name), kpi.unit, currency))
         rows.append(row)
-    return _table(head, rows)
+    return table(head, rows)
 
 
-def _difference_cell(diff: Difference, kind: str, currency: str) -> tuple[str, str] | str:
-    mean, interval, apart = difference_cells(diff, kind, currency)
+def _difference_cell(diff: Difference, unit: str, currency: str) -> tuple[str, str] | str:
+    mean, interval, apart = difference_cells(diff, unit, currency)
     if apart == "same":
         return "same in every replication"
     return mean, f"{interval}; apart? {apart}" if interval else mean

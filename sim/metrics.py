@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from sim import kpis
 from sim.ledger import DAILY, Ledger
 from sim.population import Population
 from sim.steps import STEP_KINDS
@@ -16,30 +17,6 @@ from sim.steps import STEP_KINDS
 if TYPE_CHECKING:
     from sim.compile import CompiledScenario
 
-# KPI names in the order the economics table shows them.
-KPIS = (
-    "visitors",
-    "leads",
-    "buyers",
-    "orders",
-    "revenue",
-    "refunds",
-    "traffic_spend",
-    "other_costs",
-    "gross_profit",
-    "profit",
-    "cr1",
-    "cr2",
-    "cpl",
-    "cac",
-    "aov",
-    "ltv",
-    "roas",
-    "poas",
-    "payback_day",
-    "ltv_cac",
-    "profit_per_visitor",
-)
 STEP_FIGURES = ("reached", "converted", "revenue")
 INTERVAL = (0.05, 0.95)  # the 90% interval: 5th and 95th percentile over replications
 
@@ -63,41 +40,12 @@ def _ratio(num: float, den: float) -> float:
 def replication_kpis(
     ledger: Ledger, population: Population, daily: dict[str, np.ndarray]
 ) -> dict[str, float]:
-    """The KPIs of §2 from one replication's books (NaN where a denominator is 0)."""
-    d = {name: float(ledger.daily[name].sum()) for name in DAILY}
-    buyers = float(np.count_nonzero(population.column("bought")))
-    other = d["cogs"] + d["fees"] + d["operating"]
-    gross = d["revenue"] - d["refunds"] - d["cogs"] - d["fees"]
-    profit = d["revenue"] - d["refunds"] - d["spend"] - other
-    return {
-        "visitors": d["visitors"],
-        "leads": d["leads"],
-        "buyers": buyers,
-        "orders": d["orders"],
-        "revenue": d["revenue"],
-        "refunds": d["refunds"],
-        "traffic_spend": d["spend"],
-        "other_costs": other,
-        "gross_profit": gross,
-        "profit": profit,
-        "cr1": _ratio(d["leads"], d["visitors"]),
-        "cr2": _ratio(buyers, d["leads"]),
-        "cpl": _ratio(d["spend"], d["leads"]),
-        "cac": _ratio(d["spend"], buyers),
-        "aov": _ratio(d["revenue"], d["orders"]),
-        "ltv": _ratio(gross, buyers),
-        "roas": _ratio(d["revenue"], d["spend"]),
-        "poas": _ratio(gross, d["spend"]),
-        "payback_day": payback_day(daily["cumulative_cash"]),
-        "ltv_cac": _ratio(_ratio(gross, buyers), _ratio(d["spend"], buyers)),
-        "profit_per_visitor": _ratio(profit, d["visitors"]),
-    }
-
-
-def payback_day(cumulative_cash: np.ndarray) -> float:
-    """First day whose cumulative cash is ≥ 0; infinity if it never is."""
-    hits = np.flatnonzero(cumulative_cash >= 0)
-    return float(hits[0]) if hits.size else math.inf
+    """The KPIs of :data:`sim.kpis.KPIS` from one replication's books."""
+    return kpis.compute(
+        {name: float(ledger.daily[name].sum()) for name in DAILY},
+        buyers=float(np.count_nonzero(population.column("bought"))),
+        cumulative_cash=daily["cumulative_cash"],
+    )
 
 
 def daily_series(ledger: Ledger) -> dict[str, np.ndarray]:

@@ -20,51 +20,31 @@ from ruamel.yaml import YAML
 from sim._atomic import Content, write_files
 from sim.compare import Comparison, Difference, replications_needed
 from sim.events import events
+from sim.kpis import KPIS
 from sim.loader import apply_overrides, load_tree
-from sim.metrics import KPIS
 from sim.runner import RunResult, Summary
 from sim.steps import STEP_KINDS
 from sim.trace import Journey, Line
 
-# how each KPI is shown: money, count, share or day
-_KIND = {
-    "visitors": "count",
-    "leads": "count",
-    "buyers": "count",
-    "orders": "count",
-    "cr1": "share",
-    "cr2": "share",
-    "roas": "ratio",
-    "poas": "ratio",
-    "ltv_cac": "ratio",
-    "payback_day": "day",
-}
-_LABEL = {
-    "cr1": "CR1 (leads / visitors)",
-    "cr2": "CR2 (buyers / leads)",
-    "cpl": "CPL (spend / lead)",
-    "cac": "CAC (spend / buyer)",
-    "aov": "AOV (revenue / order)",
-    "ltv": "LTV (gross profit / buyer)",
-    "roas": "ROAS (revenue / spend)",
-    "poas": "POAS (gross profit / spend)",
-    "payback_day": "payback day",
-    "ltv_cac": "LTV / CAC",
-    "profit_per_visitor": "profit per visitor",
-}
 
+def fmt(value: float | None, unit: str, currency: str = "") -> str:
+    """A figure as a person reads it: ``$1,234``, ``12.3%``, ``41`` (days), ``—``.
 
-def fmt(value: float | None, kind: str, currency: str = "") -> str:
-    """A figure as a person reads it: ``$1,234``, ``12.3%``, ``day 41``, ``—``."""
+    ``unit`` is a KPI's unit (:data:`sim.kpis.KPIS`): money, share, count, days or ratio.
+
+    Examples:
+        >>> fmt(1234.5, "money", "USD"), fmt(0.123, "share"), fmt(None, "count")
+        ('$1,234.50', '12.3%', '—')
+    """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
-    if kind == "count":
+    if unit == "count":
         return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
-    if kind == "share":
+    if unit == "share":
         return f"{100 * value:.1f}%"
-    if kind == "ratio":
+    if unit == "ratio":
         return f"{value:.2f}"
-    if kind == "day":
+    if unit == "days":
         return f"{value:.0f}"
     sign = "-" if value < 0 else ""
     return f"{sign}{_symbol(currency)}{abs(value):,.2f}"
@@ -79,10 +59,10 @@ def currency_symbol(currency: str) -> str:
     return _symbol(currency)
 
 
-def _interval(fig: Mapping[str, float | None], kind: str, currency: str) -> str:
+def _interval(fig: Mapping[str, float | None], unit: str, currency: str) -> str:
     if fig["lo"] == fig["hi"]:
         return ""
-    return f"{fmt(fig['lo'], kind, currency)} … {fmt(fig['hi'], kind, currency)}"
+    return f"{fmt(fig['lo'], unit, currency)} … {fmt(fig['hi'], unit, currency)}"
 
 
 def funnel_table(summary: Summary, kinds: Mapping[str, str]) -> Table:
@@ -171,13 +151,13 @@ def economics_table(summary: Summary) -> Table:
 
 def kpi_cells(name: str, fig: Mapping[str, float | None], currency: str) -> tuple[str, str, str]:
     """How the economics table shows one KPI: its label, its mean and its 90% interval."""
-    kind = _KIND.get(name, "money")
-    mean = fmt(fig["mean"], kind, currency)
+    kpi = KPIS[name]
+    mean = fmt(fig["mean"], kpi.unit, currency)
     if name == "payback_day" and fig["mean"] is None and fig["lo"] is not None:
         mean = "not always"
     elif name == "payback_day" and fig["mean"] is None:
         mean = "never"
-    return _LABEL.get(name, name.replace("_", " ")), mean, _interval(fig, kind, currency)
+    return kpi.label, mean, _interval(fig, kpi.unit, currency)
 
 
 def summary_json(summary: Summary) -> str:
@@ -251,20 +231,19 @@ def comparison_table(comparison: Comparison, design: int = 1) -> Table:
     table.add_column("KPI", no_wrap=True)
     for label in ("A", "B", "B − A", "90% interval", "apart?"):
         table.add_column(label, justify="right", no_wrap=True)
-    for name in KPIS:
-        kind = _KIND.get(name, "money")
+    for name, kpi in KPIS.items():
         a, b = (comparison.runs[i].summary.kpis[name]["mean"] for i in (0, design))
         diff = comparison.difference(design, name)
         table.add_row(
             name,
-            _compact(a, kind, currency),
-            _compact(b, kind, currency),
-            *difference_cells(diff, kind, currency),
+            _compact(a, kpi.unit, currency),
+            _compact(b, kpi.unit, currency),
+            *difference_cells(diff, kpi.unit, currency),
         )
     return table
 
 
-def difference_cells(diff: Difference, kind: str, currency: str) -> tuple[str, str, str]:
+def difference_cells(diff: Difference, unit: str, currency: str) -> tuple[str, str, str]:
     """A paired difference as text: its mean, its 90% interval, and whether it is told apart.
 
     The last is ``same`` (equal in every replication), ``yes`` (the interval leaves out
@@ -272,25 +251,25 @@ def difference_cells(diff: Difference, kind: str, currency: str) -> tuple[str, s
     """
     if diff.identical:
         return "0", "", "same"
-    mean = _signed(diff.mean, kind, currency)
+    mean = _signed(diff.mean, unit, currency)
     if diff.lo is None or diff.hi is None:
         return mean, "", "no"
-    interval = f"{_signed(diff.lo, kind, currency)} … {_signed(diff.hi, kind, currency)}"
+    interval = f"{_signed(diff.lo, unit, currency)} … {_signed(diff.hi, unit, currency)}"
     if diff.distinguishable:
         return mean, interval, "yes"
     needed = replications_needed(diff)
     return mean, interval, f"≈{needed:,}" if needed else "no"
 
 
-def _compact(value: float | None, kind: str, currency: str) -> str:
+def _compact(value: float | None, unit: str, currency: str) -> str:
     """Like :func:`fmt`, without cents on sums of a hundred or more."""
-    if kind == "money" and value is not None and math.isfinite(value) and abs(value) >= 100:
+    if unit == "money" and value is not None and math.isfinite(value) and abs(value) >= 100:
         return f"{'-' if value < 0 else ''}{_symbol(currency)}{abs(value):,.0f}"
-    return fmt(value, kind, currency)
+    return fmt(value, unit, currency)
 
 
-def _signed(value: float | None, kind: str, currency: str) -> str:
-    text = _compact(value, "ratio" if kind == "day" else kind, currency)
+def _signed(value: float | None, unit: str, currency: str) -> str:
+    text = _compact(value, "ratio" if unit == "days" else unit, currency)
     return f"+{text}" if value is not None and value > 0 else text
 
 
@@ -305,14 +284,14 @@ def comparison_verdicts(comparison: Comparison, kpis: Sequence[str] = ("profit",
     lines = []
     for i, label in enumerate(comparison.labels[1:], start=1):
         for kpi in kpis:
-            diff, kind = comparison.difference(i, kpi), _KIND.get(kpi, "money")
+            diff, unit = comparison.difference(i, kpi), KPIS[kpi].unit
             if diff.identical:
                 lines.append(f"{kpi}: {label} and {first} are identical in every replication")
             elif diff.distinguishable:
                 lines.append(
-                    f"{kpi}: {label} differs from {first} by {_signed(diff.mean, kind, currency)}"
-                    f" (90% interval {_signed(diff.lo, kind, currency)} … "
-                    f"{_signed(diff.hi, kind, currency)})"
+                    f"{kpi}: {label} differs from {first} by {_signed(diff.mean, unit, currency)}"
+                    f" (90% interval {_signed(diff.lo, unit, currency)} … "
+                    f"{_signed(diff.hi, unit, currency)})"
                 )
             else:
                 needed = replications_needed(diff)
@@ -320,7 +299,7 @@ def comparison_verdicts(comparison: Comparison, kpis: Sequence[str] = ("profit",
                 lines.append(
                     f"{kpi}: {label} and {first} cannot be told apart with {diff.pairs} "
                     f"replications{more}, if the difference is as measured "
-                    f"({_signed(diff.mean, kind, currency)})"
+                    f"({_signed(diff.mean, unit, currency)})"
                 )
     return lines
 

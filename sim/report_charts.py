@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-Fig = Mapping[str, float | None]
+from sim.page import Fig, interval_bar
+
 Groups = Mapping[str, Mapping[str, Fig]]  # name (step, channel, segment) -> measure -> figure
 
 _LAYOUT = {
@@ -22,34 +22,6 @@ _LAYOUT = {
     "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
     "font": {"family": "system-ui, sans-serif", "size": 13},
 }
-
-
-def _value(x: float | None) -> float:
-    return float("nan") if x is None else float(x)
-
-
-def _bar(
-    name: str,
-    cats: Sequence[str],
-    figs: Sequence[Fig],
-    *,
-    horizontal: bool = False,
-    **style: object,
-) -> go.Bar:
-    """Means as bars, the 90% interval as an error bar (none where undefined)."""
-    mean = np.array([_value(f["mean"]) for f in figs])
-    lo = np.array([_value(f["lo"]) for f in figs])
-    hi = np.array([_value(f["hi"]) for f in figs])
-    error = {
-        "type": "data",
-        "symmetric": False,
-        "array": np.nan_to_num(hi - mean),
-        "arrayminus": np.nan_to_num(mean - lo),
-        "thickness": 1.2,
-    }
-    if horizontal:
-        return go.Bar(name=name, x=mean, y=list(cats), orientation="h", error_x=error, **style)
-    return go.Bar(name=name, x=list(cats), y=mean, error_y=error, **style)
 
 
 def funnel_chart(steps: Groups, labels: Mapping[str, str]) -> go.Figure:
@@ -62,7 +34,7 @@ def funnel_chart(steps: Groups, labels: Mapping[str, str]) -> go.Figure:
     ids = list(steps)
     fig = go.Figure()
     for measure, color in (("reached", "#9ecae1"), ("converted", "#2171b5")):
-        bar = _bar(
+        bar = interval_bar(
             measure,
             [labels[i] for i in ids],
             [steps[i][measure] for i in ids],
@@ -163,7 +135,9 @@ def money_chart(groups: Groups, measures: Mapping[str, str], currency_sign: str)
     names = list(groups)
     fig = go.Figure(
         [
-            _bar(label, names, [groups[n][m] for n in names], hovertemplate=_money_hover(label))
+            interval_bar(
+                label, names, [groups[n][m] for n in names], hovertemplate=_money_hover(label)
+            )
             for m, label in measures.items()
         ]
     )
@@ -199,7 +173,7 @@ def segments_chart(segments: Groups, currency_sign: str) -> go.Figure:
         shown = ".1%" if "%" in str(axis["tickformat"]) else ",.2f"
         prefix = "" if "%" in shown else currency_sign
         for key, label in measures:
-            bar = _bar(
+            bar = interval_bar(
                 label,
                 names,
                 [segments[n][key] for n in names],

@@ -15,6 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from sim.kpis import headline
+
 # file -> (text columns, numeric columns) the report reads
 _TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "daily.csv": ((), ("replication", "day", "cumulative_cash")),
@@ -35,7 +37,6 @@ _TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
 }
 _SUMMARY_KEYS = ("scenario", "replications", "seed", "currency", "kpis", "steps")
-_KPIS_SHOWN = ("profit", "revenue", "gross_profit", "poas", "cac", "payback_day")
 
 
 class RunFolderError(ValueError):
@@ -122,7 +123,7 @@ def _read_summary(file: Path) -> dict[str, Any]:
     absent = [key for key in _SUMMARY_KEYS if key not in data]
     if not absent and not (isinstance(data["kpis"], dict) and isinstance(data["steps"], dict)):
         raise RunFolderError(f"{file} is not a run summary: kpis and steps must be objects")
-    absent += [f"kpis.{k}" for k in _KPIS_SHOWN if k not in data.get("kpis", {})]
+    absent += [f"kpis.{k}" for k in headline() if k not in data.get("kpis", {})]
     if absent:
         raise RunFolderError(f"{file} is not a run summary: no {', '.join(absent)}")
     figures = [(f"kpis.{k}", v) for k, v in data["kpis"].items()]

@@ -19,8 +19,8 @@ import pandas as pd
 
 from sim.breakdown import MoneyTally, breakdown_tables
 from sim.compile import CompiledScenario, compile_scenario
+from sim.kpis import KPIS
 from sim.metrics import (
-    KPIS,
     ReplicationResult,
     daily_series,
     describe,

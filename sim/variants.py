@@ -14,7 +14,7 @@ from typing import Any
 
 from sim._checks import Found, near
 from sim.errors import ScenarioError
-from sim.metrics import KPIS
+from sim.kpis import optimizable
 from sim.scenario import NumberRange, Scenario
 
 VARIANT = "variant"  # the search key that chooses among variants
@@ -112,8 +112,6 @@ def set_path(tree: Any, path: str, value: Any) -> None:
 
 # --- checks at validation time -----------------------------------------------------------
 
-OBJECTIVE_KPIS = KPIS
-
 
 def check_search(base: Mapping[str, Any], scenario: Scenario, validate: Validate) -> list[Found]:
     """Problems of the objective, variants and search sections of a valid scenario."""
@@ -125,16 +123,16 @@ def check_search(base: Mapping[str, Any], scenario: Scenario, validate: Validate
 
 
 def _check_objective(s: Scenario) -> Iterator[Found]:
-    known = list(OBJECTIVE_KPIS)
+    known = optimizable()
     for direction in ("maximize", "minimize"):
         names = getattr(s.objective, direction)
         for i, kpi in enumerate([names] if isinstance(names, str) else names):
-            if kpi not in OBJECTIVE_KPIS:
+            if kpi not in known:
                 at: tuple[str | int, ...] = ("objective", direction)
                 where = at if isinstance(names, str) else (*at, i)
                 yield where, f"unknown KPI '{kpi}'", near(kpi, known)
     for kpi in s.objective.constraints:
-        if kpi not in OBJECTIVE_KPIS:
+        if kpi not in known:
             yield ("objective", "constraints", kpi), f"unknown KPI '{kpi}'", near(kpi, known)
     if not s.objective.goals:
         yield ("objective",), "nothing to maximize or minimize", "e.g. maximize: poas"

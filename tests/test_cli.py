@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from cli import app
 from conftest import ROOT
-from sim.metrics import KPIS
+from sim.kpis import KPIS
 
 runner = CliRunner()
 SMALL = ROOT / "tests" / "data" / "small.yaml"  # a stable copy: bundled scenarios may be retuned

@@ -15,7 +15,7 @@ import sim
 from cli import app
 from conftest import ROOT
 from sim.compare import Difference, compare_scenarios, paired_difference, replications_needed
-from sim.metrics import KPIS
+from sim.kpis import KPIS
 from sim.trace import Trace, trace_scenario
 
 runner = CliRunner()

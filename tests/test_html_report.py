@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 import sim
 from cli import app
 from conftest import ROOT, SCENARIOS
-from sim.metrics import KPIS
+from sim.kpis import KPIS
 from sim.report import kpi_cells
 
 runner = CliRunner()
