@@ -65,7 +65,6 @@ def report_html(run: RunFolder) -> str:
         f"<title>{html.escape(title)}</title><style>{_CSS}</style>"
         f"<script>/* plotly.js {plotly.__version__}, embedded */{get_plotlyjs()}</script>"
         f"</head><body><main><h1>{html.escape(title)}</h1>{_subtitle(s)}{_headline(s)}"
-        + _coverage_note(run)
         + "".join(sections)
         + "</main></body></html>\n"
     )
@@ -351,20 +350,6 @@ def _headline(s: Mapping[str, Any]) -> str:
             f"<div class='interval'>{html.escape(interval)}</div></div>"
         )
     return f"<div class='cards'>{''.join(cards)}</div>"
-
-
-def _coverage_note(run: RunFolder) -> str:
-    """A warning if the by-offer figures do not add up to the run's revenue."""
-    total = run.summary["kpis"]["revenue"]["mean"] or 0.0
-    per_rep = run.by_step.groupby("replication")["revenue"].sum()
-    seen = float(per_rep.mean()) if len(per_rep) else 0.0
-    if total <= 0 or abs(seen - total) <= 0.005 * total:
-        return ""
-    return (
-        f"<p class='warn'>The breakdown by offer, channel and segment accounts for "
-        f"{fmt(seen / total, 'share')} of the revenue: some step books money that it does "
-        "not see.</p>"
-    )
 
 
 def _figure(fig: Fig, kind: str, currency: str = "") -> Cell:
