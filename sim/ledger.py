@@ -62,6 +62,10 @@ COST_LINES = {
     "refunds": "refunds",
     "fixed": "operating",  # fixed costs per day
 }
+# lines that share their daily series with another line (kept apart in ``Ledger.lines``)
+_SHARED = frozenset(
+    line for line, column in COST_LINES.items() if list(COST_LINES.values()).count(column) > 1
+)
 # What the breakdown's cells hold, booked: money and people per step × channel × segment.
 # COGS, fees and commissions are rates of these (read them with ``Ledger.breakdown``).
 CELLS = (
@@ -114,16 +118,13 @@ class Ledger:
         self.daily = {name: np.zeros(horizon) for name in DAILY}
         self.steps = {name: np.zeros(n_steps) for name in STEP_TALLIES}
         self.lines = {
-            line: self.daily[column] if _alone(line) else np.zeros(horizon)
+            line: np.zeros(horizon) if line in _SHARED else self.daily[column]
             for line, column in COST_LINES.items()
         }
         self.channel_visitors = np.zeros(commission.size)
         self.reps: dict[int, dict[str, FloatArray]] = {}  # sales step -> figure -> per rep
-        self._fee, self._commission, self._pays_commission = (
-            payment_fee,
-            commission,
-            bool(commission.any()),
-        )
+        self._fee, self._commission = payment_fee, commission
+        self._pays_commission = bool(commission.any())
         self._people = people
         self._shape = (n_steps + 1, commission.size + 1, n_segments + 1)
         self.cells: dict[str, FloatArray] | None = None
@@ -267,7 +268,7 @@ class Ledger:
 
     def _book_line(self, line: str, day: int, amount: float) -> None:
         self.lines[line][day] += amount
-        if not _alone(line):
+        if line in _SHARED:
             self.daily[COST_LINES[line]][day] += amount
 
     # --- counts --------------------------------------------------------------------------
@@ -324,9 +325,3 @@ class Ledger:
         out["fees"] = self._fee * out["revenue"]
         out["commission"] = np.append(self._commission, 0.0)[None, :, None] * out["revenue"]
         return out
-
-
-def _alone(line: str) -> bool:
-    """Whether a cost line is the only one booked into its daily series."""
-    column = COST_LINES[line]
-    return sum(c == column for c in COST_LINES.values()) == 1
