@@ -51,7 +51,8 @@ class CompiledScenario:
     step_ids: tuple[str, ...]  # in scenario order; a step's index points here
     step_kinds: tuple[str, ...]
     payment_fee: float
-    fixed_per_day: float  # overheads and sales teams' pay
+    overheads_per_day: float  # fixed costs per day
+    team_pay_per_day: float  # what the sales teams cost a day
     offer_email_cost: float
 
     @cached_property
@@ -117,7 +118,8 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
         step_ids=tuple(s.id for s in scenario.funnel),
         step_kinds=tuple(s.type for s in scenario.funnel),
         payment_fee=scenario.costs.payment_fee,
-        fixed_per_day=scenario.costs.fixed_per_day + _daily_costs(scenario),
+        overheads_per_day=scenario.costs.fixed_per_day,
+        team_pay_per_day=_daily_costs(scenario),
         offer_email_cost=scenario.costs.per_offer_email,
     )
 

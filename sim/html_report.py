@@ -57,7 +57,7 @@ def report_html(run: RunFolder) -> str:
     ]
     return shell(
         f"Run report — {s['scenario']}",
-        _subtitle(s) + _headline(s) + _coverage_note(run) + "".join(sections),
+        _subtitle(s) + _headline(s) + "".join(sections),
     )
 
 
@@ -321,17 +321,3 @@ def _subtitle(s: Mapping[str, Any]) -> str:
 
 def _headline(s: Mapping[str, Any]) -> str:
     return cards([kpi_cells(name, s["kpis"][name], s["currency"]) for name in kpis.headline()])
-
-
-def _coverage_note(run: RunFolder) -> str:
-    """A warning if the by-offer figures do not add up to the run's revenue."""
-    total = run.summary["kpis"]["revenue"]["mean"] or 0.0
-    per_rep = run.by_step.groupby("replication")["revenue"].sum()
-    seen = float(per_rep.mean()) if len(per_rep) else 0.0
-    if total <= 0 or abs(seen - total) <= 0.005 * total:
-        return ""
-    return (
-        f"<p class='warn'>The breakdown by offer, channel and segment accounts for "
-        f"{fmt(seen / total, 'share')} of the revenue: some step books money that it does "
-        "not see.</p>"
-    )

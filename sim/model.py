@@ -64,9 +64,8 @@ class ChannelAgent(mesa.Agent):  # type: ignore[misc]
     def _welcome(self, who: IntArray, cost: float) -> None:
         model: FunnelModel = self.model
         day, ledger = model.day, model.ledger
-        ledger.add_daily("spend", day, cost)
-        ledger.add_daily("visitors", day, who.size)
-        ledger.channel_spend[self.index] += cost
+        ledger.cost("traffic", day, cost, channel=self.index)
+        ledger.count("visitors", day, who.size)
         ledger.channel_visitors[self.index] += who.size
         if model.log is not None:
             model.log.add(who, day, len(model.compiled.step_ids) + self.index, "arrive")
@@ -130,7 +129,7 @@ class ReferralAgent(ChannelAgent):
         if batches:
             segment = np.concatenate(batches)
             days = np.full(segment.size, model.day)
-            model.ledger.add_daily("referred", model.day, segment.size)
+            model.ledger.count("referred", model.day, segment.size)
             self._welcome(_draw_visitors(model, self.index, segment, days), 0.0)
 
 
@@ -151,6 +150,7 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
         rng: this replication's seed (a ``SeedSequence`` or int) or generator; the model
             draws every random number from it, in a fixed order.
         record_events: keep the per-visitor event log (slower; for traces and reports).
+        breakdown: keep the books by step × channel × segment too (for the report).
 
     Examples:
         >>> from sim import load_scenario
@@ -162,7 +162,12 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
     """
 
     def __init__(
-        self, compiled: CompiledScenario, *, rng: object, record_events: bool = False
+        self,
+        compiled: CompiledScenario,
+        *,
+        rng: object,
+        record_events: bool = False,
+        breakdown: bool = False,
     ) -> None:
         super().__init__(rng=rng)
         self.compiled = compiled
@@ -171,7 +176,15 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
         self.day = 0
         expected = sum(ch.visitors_per_day for ch in compiled.channels) * compiled.acquisition
         self.population = Population(capacity=int(expected * 1.05) + 64)
-        self.ledger = Ledger(compiled.horizon, len(compiled.step_ids), len(compiled.channels))
+        self.ledger = Ledger(
+            compiled.horizon,
+            len(compiled.step_ids),
+            payment_fee=compiled.payment_fee,
+            commission=compiled.channel_commission,
+            people=self.population,
+            n_segments=len(compiled.segments),
+            breakdown=breakdown,
+        )
         self.log = EventLog() if record_events else None
         # (event, source id) -> [(step, delay)]: who is due when something happens
         self._listeners: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
@@ -233,7 +246,8 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
             if batches:
                 who = batches[0] if len(batches) == 1 else np.concatenate(batches)
                 step.apply(self, who)
-        self.ledger.add_daily("operating", self.day, self.compiled.fixed_per_day)
+        c = self.compiled
+        self.ledger.fixed_costs(self.day, c.overheads_per_day, c.team_pay_per_day)
         self.day += 1
 
     def run(self) -> None:
@@ -248,7 +262,8 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
         while self.day < c.horizon:
             waiting = any(ch.waiting for ch in self.channels)
             if self.day >= c.acquisition and not any(self._due) and not waiting:
-                self.ledger.daily["operating"][self.day :] += c.fixed_per_day
+                days = slice(self.day, None)
+                self.ledger.fixed_costs(days, c.overheads_per_day, c.team_pay_per_day)
                 self.day = c.horizon
                 break
             self.step()

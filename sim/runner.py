@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.breakdown import MoneyTally, breakdown_tables
+from sim.breakdown import breakdown_tables
 from sim.compile import CompiledScenario, compile_scenario
 from sim.kpis import KPIS
 from sim.metrics import (
@@ -90,16 +90,14 @@ def run_replication(
     breakdown: bool = False,
 ) -> ReplicationResult:
     """Simulate one replication (a top-level function, so worker processes can run it)."""
-    model = FunnelModel(compiled, rng=replication_seed(seed, index), record_events=events)
-    full_log, tally = model.log, None
-    if breakdown:
-        tally = MoneyTally(model.population, compiled, inner=full_log)
-        model.log = tally
+    model = FunnelModel(
+        compiled, rng=replication_seed(seed, index), record_events=events, breakdown=breakdown
+    )
     model.run()
     log = people = None
-    if full_log is not None:
+    if model.log is not None:
         channels = [ch.name for ch in compiled.channels]
-        log = full_log.frame(list(compiled.step_ids), channels)
+        log = model.log.frame(list(compiled.step_ids), channels)
         people = visitor_table(model.population, compiled.segments, channels)
     daily = daily_series(model.ledger)
     return ReplicationResult(
@@ -108,7 +106,9 @@ def run_replication(
         daily=daily,
         events=log,
         visitors=people,
-        breakdown=None if tally is None else breakdown_tables(tally, model.ledger, compiled),
+        breakdown=(
+            breakdown_tables(model.ledger, model.population, compiled) if breakdown else None
+        ),
     )
 
 

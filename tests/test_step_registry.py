@@ -50,7 +50,7 @@ class CompiledToy:
         model.ledger.tally("reached", self.index, who.size)
         model.ledger.tally("converted", self.index, waving.size)
         model.ledger.tally("waves", self.index, 2 * waving.size)  # everyone waves twice
-        model.ledger.add_daily("waves", model.day, 2 * waving.size)
+        model.ledger.count("waves", model.day, 2 * waving.size)
         if model.log is not None:
             model.log.add(waving, model.day, self.index, "wave")
 

@@ -40,7 +40,7 @@ def send_email(
     pop.trust[readers] = add_trust(pop.trust[readers], c.seg_trust_per_open[seg[opened]])
     pop.subscribed[who[leaving]] = False
     ledger = model.ledger
-    ledger.add_daily("operating", model.day, cost * who.size)
+    ledger.cost_each("acquisition", model.day, cost, who, step=step)
     ledger.tally("sent", step, who.size)
     ledger.tally("opened", step, readers.size)
     ledger.tally("unsubscribed", step, np.count_nonzero(leaving))

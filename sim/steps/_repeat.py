@@ -51,7 +51,7 @@ def book_repeats(model: FunnelModel, step: int, repeat: CompiledRepeat, buyers: 
     n = buyers.size
     if n == 0:
         return
-    rng, ledger, c, day = model.dice(step, "repeat"), model.ledger, model.compiled, model.day
+    rng, ledger, day = model.dice(step, "repeat"), model.ledger, model.day
     window = np.full(n, float(ledger.horizon - day))
     customer, when = repeat_purchases(rng, window, repeat.r, repeat.alpha, repeat.a, repeat.b)
     if customer.size == 0:
@@ -62,22 +62,7 @@ def book_repeats(model: FunnelModel, step: int, repeat: CompiledRepeat, buyers: 
         amount = order_values(rng, customer, n, *repeat.spend)
     days = day + when.astype(np.int64)  # all within the horizon: the window ends there
     who = buyers[customer]
-    orders = np.bincount(days, minlength=ledger.horizon)
-    value = np.bincount(days, amount, minlength=ledger.horizon)
-    daily = ledger.daily
-    daily["revenue"] += value
-    daily["fees"] += value * c.payment_fee
-    daily["cogs"] += value * repeat.cogs_share
-    daily["orders"] += orders
-    daily["repeat_orders"] += orders
-    if c.pays_commission:
-        ledger.add_on_days(
-            "spend", days, amount * c.channel_commission[model.population.channel[who]]
-        )
-    total = float(amount.sum())
-    ledger.tally("revenue", step, total)
-    ledger.tally("repeat_revenue", step, total)
-    ledger.tally("repeat_orders", step, customer.size)
+    ledger.repeat_orders(step, who, amount, days, repeat.cogs_share)
     model.population.revenue[buyers] += np.bincount(customer, amount, minlength=n)
     if model.log is not None:
         model.log.add(who, days, step, "repeat", amount)

@@ -111,15 +111,12 @@ def mark_bought(
     if referral is not None or c.pays_reward:
         first = buyers[pop.bought[buyers] == 0]
         if c.pays_reward:
-            _pay_rewards(model, first)
+            _pay_rewards(model, step, first)
         if referral is not None:
             refer(model, step, referral, first)
     pop.bought[buyers] |= np.uint64(1 << bit)
 
 
-def _pay_rewards(model: FunnelModel, first: IntArray) -> None:
-    c, ledger = model.compiled, model.ledger
-    channel = model.population.channel[first].astype(np.int64)
-    per_channel = np.bincount(channel, c.channel_reward[channel], minlength=len(c.channels))
-    ledger.channel_spend += per_channel
-    ledger.add_daily("spend", model.day, float(per_channel.sum()))
+def _pay_rewards(model: FunnelModel, step: int, first: IntArray) -> None:
+    reward = model.compiled.channel_reward[model.population.channel[first]]
+    model.ledger.cost_each("traffic", model.day, reward, first, step=step)

@@ -46,8 +46,8 @@ class CompiledOptin:
         ledger = model.ledger
         ledger.tally("reached", self.index, who.size)
         ledger.tally("converted", self.index, leads.size)
-        ledger.add_daily("leads", model.day, leads.size)
-        ledger.add_daily("operating", model.day, self.cost_per_lead * leads.size)
+        ledger.count("leads", model.day, leads.size)
+        ledger.cost_each("acquisition", model.day, self.cost_per_lead, leads, step=self.index)
         if model.log is not None:
             model.log.add(leads, model.day, self.index, "optin")
             model.log.add(who[~joins], model.day, self.index, "leave")

@@ -180,7 +180,7 @@ class CompiledSalesCall:
         self._drop_stale(model, queue)
         self._call(model, queue)
         ledger = model.ledger
-        ledger.add_daily("queue", model.day, queue.who.size)
+        ledger.count("queue", model.day, queue.who.size)
         ledger.steps["queued_at_end"][self.index] = queue.who.size
         if queue.who.size:
             model.call_again(self.id, model.day + 1)
@@ -191,7 +191,7 @@ class CompiledSalesCall:
         ledger.tally("reached", self.index, who.size)
         if self.qualify_cost is None or who.size == 0:
             return who
-        ledger.add_daily("operating", model.day, self.qualify_cost * who.size)
+        ledger.cost_each("acquisition", model.day, self.qualify_cost, who, step=self.index)
         junk = pop.junk[who]
         ledger.tally("disqualified", self.index, np.count_nonzero(junk))
         if model.log is not None:
@@ -252,7 +252,7 @@ class CompiledSalesCall:
         figures["calls"] += np.bincount(rep, minlength=n_reps)
         figures["closes"] += np.bincount(rep[closed], minlength=n_reps)
         figures["revenue"] += np.bincount(rep[closed], deals, minlength=n_reps)
-        ledger.add_daily("calls", day, who.size)
+        ledger.count("calls", day, who.size)
         ledger.tally("calls", self.index, who.size)
         ledger.tally("waited_days", self.index, float(waited.sum()))
         ledger.tally("converted", self.index, buyers.size)

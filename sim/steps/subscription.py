@@ -71,7 +71,8 @@ class CompiledSubscription:
         churners = survived < billable
         ledger = model.ledger
         ledger.tally("payments", self.index, joiners.size + int(renewals.sum()))
-        ledger.tally("churned", self.index, int(churners.sum()))
+        ledger.people("subscribers", self.index, joiners)
+        ledger.people("churned", self.index, joiners[churners])
         ledger.tally("active_at_end", self.index, int((~churners).sum()))
         if model.log is not None:
             payer = np.repeat(joiners, renewals)

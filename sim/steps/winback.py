@@ -77,8 +77,8 @@ class CompiledWinback:
         ledger = model.ledger
         who = who[(model.population.bought[who] & self.skip) == 0]
         who = meeting(model, who, self.pitch.requires)  # only those it may show to are paid for
-        ledger.add_daily("operating", model.day, self.cost_per_contact * who.size)
-        ledger.add_daily("contacts", model.day, who.size)
+        ledger.cost_each("acquisition", model.day, self.cost_per_contact, who, step=self.index)
+        ledger.count("contacts", model.day, who.size)
         self.offer.apply(model, who)
 
 
