@@ -17,7 +17,7 @@ Examples:
     >>> exists(tree, "funnel.0.price"), exists(tree, "funnel.main.price")
     (True, False)
     >>> list(leaf_paths(tree))
-    ['funnel.core.price', 'channels.ads.daily_budget']
+    ['funnel.core.id', 'funnel.core.price', 'channels.ads.daily_budget']
 """
 
 from __future__ import annotations
