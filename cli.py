@@ -156,16 +156,11 @@ def run(
     if events and out_dir is None:
         _fail("--events writes events.csv into the output folder: add --out DIR")
     with _user_errors():
-        from sim import load_scenario, run_scenario
-        from sim.report import (
-            economics_table,
-            funnel_table,
-            scenario_record,
-            summary_json,
-            write_outputs,
-        )
+        from sim import ScenarioSource, run_scenario
+        from sim.report import economics_table, funnel_table, summary_json, write_outputs
 
-        spec = load_scenario(scenario, overrides=overrides or [])
+        source = ScenarioSource.from_file(scenario).with_overrides(overrides or [])
+        spec = source.scenario
         n = replications or spec.replications
         started = time.perf_counter()
         with _progress_bar(f"simulating {spec.name}", n) as progress:
@@ -181,8 +176,7 @@ def run(
         elapsed = time.perf_counter() - started
         written: list[Path] = []
         if out_dir is not None:
-            record = scenario_record(scenario, overrides or [])
-            written = write_outputs(result, out_dir, scenario_text=record)
+            written = write_outputs(result, out_dir, scenario_text=source.dump())
         if report and out_dir is not None:
             from sim.html_report import write_report
 
@@ -292,16 +286,19 @@ def optimize(
     with _user_errors(), closing(pool):  # the processes stop whatever the outcome
         from optimize import StudyConfig, optimize_scenario
         from optimize.report import best_table, result_dict, write_study_outputs
-        from optimize.study import SAMPLERS, default_storage
-        from sim import load_scenario
+        from optimize.study import check_sampler, default_storage
+        from sim import ScenarioSource
 
-        if sampler is not None and sampler not in SAMPLERS:
-            _fail(f"unknown sampler '{sampler}'; choose one of {', '.join(SAMPLERS)}")
-        load_scenario(scenario, overrides=overrides or [])  # refuse bad input before any output
+        try:
+            check_sampler(sampler)
+        except ValueError as exc:
+            _fail(str(exc))
+        source = ScenarioSource.from_file(scenario).with_overrides(overrides or [])
+        source.scenario  # noqa: B018  (refuse bad input before any output)
         config = StudyConfig(
-            text=scenario.read_text(encoding="utf-8"),
-            source=str(scenario),
-            overrides=tuple(overrides or ()),
+            text=source.text,
+            source=source.source,
+            overrides=source.overrides,
             storage=storage or default_storage(out_dir),
             study_name=study or scenario.stem,
             sampler=sampler,
@@ -424,28 +421,22 @@ def compare(
     ] = False,
 ) -> None:
     """Run designs on the same seeds and show every KPI side by side, with paired intervals."""
-    common = overrides or []
     if report and out_dir is None:
         out_dir = Path(f"{scenarios[0].stem}-compare")
         err.print(f"[dim]no --out given: writing the comparison and its report to {out_dir}/[/]")
     with _user_errors():
-        from sim import load_scenario
-        from sim.compare import compare_scenarios
-        from sim.loader import load_variant
+        from sim.compare import compare_scenarios, designs_to_compare
 
-        designs = [(path.stem, load_scenario(path, overrides=common)) for path in scenarios]
-        for text in versus or []:
-            extra = [part.strip() for part in text.split(";") if part.strip()]
-            designs.append((text, load_scenario(scenarios[0], overrides=[*common, *extra])))
-        for name in variants or []:
-            designs.append((name, load_variant(scenarios[0], name, overrides=common)))
-        if len(designs) < 2:
-            _fail("give two scenarios, or one with --vs PATH=VALUE or --variant NAME")
-        labels = _unique([label for label, _ in designs])
-        n = replications or designs[0][1].replications
+        try:
+            designs, labels = designs_to_compare(
+                scenarios, versus=versus or [], variants=variants or [], overrides=overrides or []
+            )
+        except ValueError as exc:  # too few designs (a bad file raises ScenarioError)
+            _fail(str(exc))
+        n = replications or designs[0].replications
         with _progress_bar("simulating designs", n * len(designs)) as progress:
             comparison = compare_scenarios(
-                [spec for _, spec in designs],
+                designs,
                 labels,
                 replications=n,
                 seed=seed,
@@ -481,16 +472,6 @@ def _write_comparison(comparison: Comparison, out_dir: Path | None, *, report: b
     if report:
         files[REPORT_FILE] = comparison_html(comparison)
     return write_files(out_dir, files)
-
-
-def _unique(labels: list[str]) -> list[str]:
-    """Labels made unique by numbering repeats: a, a (2), a (3)."""
-    seen: dict[str, int] = {}
-    out_labels = []
-    for label in labels:
-        seen[label] = seen.get(label, 0) + 1
-        out_labels.append(label if seen[label] == 1 else f"{label} ({seen[label]})")
-    return out_labels
 
 
 @app.command()

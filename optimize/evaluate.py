@@ -20,10 +20,8 @@ from optuna.trial import TrialState
 from optimize.pool import Pool
 from optimize.space import SearchSpace
 from optimize.study import StudyConfig, finished, replications, run_seed
-from sim.compare import paired_difference
+from sim import RunResult, Scenario, paired_difference, prepare
 from sim.kpis import key_figures
-from sim.runner import RunResult, run_scenario
-from sim.scenario import Scenario
 
 
 @dataclass(frozen=True)
@@ -85,7 +83,7 @@ def _feasible(trial: optuna.trial.FrozenTrial) -> bool:
 
 def rerun(scenario: Scenario, replications: int, seed: int, first: int) -> RunResult:
     """Replications ``first … first + replications − 1`` of a design, in one process."""
-    return run_scenario(scenario, replications=replications, seed=seed, first_replication=first)
+    return prepare(scenario).run(replications=replications, seed=seed, first=first)
 
 
 def improvement_of(best: RunResult, base: RunResult, kpi: str) -> dict[str, float | None]:

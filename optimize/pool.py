@@ -24,10 +24,10 @@ from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sim.compile import CompiledScenario
+    from sim import PreparedScenario
 
 KPIs = dict[str, float]
-Design = tuple[int, "CompiledScenario"]  # a key unique in the study process, and the design
+Design = tuple[int, "PreparedScenario"]  # a key unique in the study process, and the design
 # a top-level function, its arguments, and the design it takes first (if any)
 Task = tuple[Callable[..., Any], tuple[Any, ...], "Design | None"]
 
@@ -40,14 +40,12 @@ _PREFETCH = 2
 _DESIGNS = 64
 
 
-def replication_kpis(compiled: CompiledScenario, seed: int, index: int) -> KPIs:
+def replication_kpis(design: PreparedScenario, seed: int, index: int) -> KPIs:
     """The KPIs of one replication of a design (all a trial needs of it)."""
-    from sim.runner import run_replication  # the engine: see serve()
-
-    return run_replication(compiled, seed, index).kpis
+    return design.run_replication(seed, index)
 
 
-def _run(fn: Callable[..., Any], args: tuple[Any, ...], design: CompiledScenario | None) -> Any:
+def _run(fn: Callable[..., Any], args: tuple[Any, ...], design: PreparedScenario | None) -> Any:
     return fn(*args) if design is None else fn(design, *args)
 
 
@@ -61,9 +59,9 @@ class _Designs:
 
     def __init__(self) -> None:
         self.order: deque[int] = deque()
-        self.held: dict[int, CompiledScenario | None] = {}
+        self.held: dict[int, PreparedScenario | None] = {}
 
-    def add(self, key: int, design: CompiledScenario | None) -> None:
+    def add(self, key: int, design: PreparedScenario | None) -> None:
         if len(self.order) == _DESIGNS:
             del self.held[self.order.popleft()]
         self.order.append(key)
@@ -156,13 +154,13 @@ class Pool:
                 return
             ticket = next(iter(self._queue))
             fn, args, design = self._queue.pop(ticket)
-            key, compiled = design if design is not None else (None, None)
+            key, prepared = design if design is not None else (None, None)
             sent = self._designs[conn]
             if key is not None and key in sent.held:
-                compiled = None  # the process has it
+                prepared = None  # the process has it
             elif key is not None:
                 sent.add(key, None)
-            conn.send((ticket, fn, args, key, compiled))
+            conn.send((ticket, fn, args, key, prepared))
             self._held[conn] += 1
 
     def _receive(self, timeout: float | None) -> None:
@@ -188,7 +186,7 @@ def serve(conn: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # The engine is imported here, not with this module, so that a pool can be started
     # before the study process imports anything heavy: both import at the same time.
-    import sim.runner  # noqa: F401
+    import sim  # noqa: F401
 
     designs = _Designs()
     try:

@@ -7,7 +7,6 @@ result as JSON.
 from __future__ import annotations
 
 import html
-import io
 import json
 import math
 from pathlib import Path
@@ -15,16 +14,13 @@ from typing import Any
 
 import optuna
 from rich.table import Table
-from ruamel.yaml import YAML
 
 from optimize.evaluate import OptimizeResult
 from sim._atomic import write_files
 from sim.kpis import KPIS, key_figures
-from sim.loader import apply_overrides, load_tree
 from sim.metrics import describe
 from sim.page import chart, section, shell
 from sim.report import fmt
-from sim.variants import BASE, VARIANT, apply_design
 
 
 def _figure(values: Any, kpi: str, currency: str) -> str:
@@ -83,28 +79,16 @@ def best_yaml(result: OptimizeResult) -> str:
     seed and replications are those of the search, so ``sim run best.yaml`` reproduces the
     best trial's search figures exactly.
     """
-    config = result.config
-    tree = load_tree(config.text, source=config.source)
-    apply_overrides(tree, config.overrides, source=config.source)
-    variants = dict(tree.get("variants", {}))
-    for key in ("search", "variants"):
-        tree.pop(key, None)
-    params = result.best.params
-    apply_design(tree, variants, str(params.get(VARIANT, BASE)), params)
-    tree["seed"] = result.seed
-    tree["replications"] = result.search_replications
+    config, params = result.config, result.best.params
+    design = config.scenario_source().with_design(params, as_written=True)
+    design = design.with_values({"seed": result.seed, "replications": result.search_replications})
     changed = ", ".join(f"{k}={v}" for k, v in params.items())
-    tree.yaml_set_start_comment(
-        f"Best design found by `sim optimize` (study '{config.study_name}', "
+    return design.dump(
+        comment=f"Best design found by `sim optimize` (study '{config.study_name}', "
         f"trial {result.best.trial}):\n{changed}\n"
         f"Run it: sim run best.yaml   (seed {result.seed}, "
         f"{result.search_replications} replications, as in the search)"
     )
-    buffer = io.StringIO()
-    yaml = YAML(typ="rt")
-    yaml.width = 100
-    yaml.dump(tree, buffer)
-    return buffer.getvalue()
 
 
 def study_json(study: optuna.Study) -> str:

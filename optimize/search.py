@@ -26,9 +26,7 @@ from optuna.trial import FrozenTrial, TrialState
 from optimize.mirror import DONE, Mirror
 from optimize.pool import KPIs, Pool, replication_kpis
 from optimize.space import SearchSpace
-from sim.compile import CompiledScenario, compile_scenario
-from sim.errors import ScenarioError
-from sim.scenario import Bound, Scenario
+from sim import PreparedScenario, Scenario, ScenarioError, prepare
 
 Progress = Callable[[int, int, float | None], None]
 
@@ -63,7 +61,7 @@ class Flight:
     """A trial in flight: its design, the replications done, those it waits for."""
 
     trial: optuna.Trial
-    compiled: CompiledScenario
+    design: PreparedScenario
     kpis: list[KPIs] = field(default_factory=list)
     tickets: list[int] = field(default_factory=list)
 
@@ -75,7 +73,7 @@ class Plan:
     seed: int
     stages: list[int]  # replication counts at which the trial is looked at; the last is all
     goals: list[tuple[str, str]]
-    constraints: dict[str, Bound]
+    constraints: dict[str, tuple[float | None, float | None]]  # KPI -> (min, max)
     worker: str  # recorded with every trial: which study process ran it
 
     @classmethod
@@ -83,7 +81,8 @@ class Plan:
         """The plan for a scenario's objective; pruning only for a single objective."""
         goals = scenario.objective.goals
         stages = rungs(n) if prune and len(goals) == 1 else [n]
-        return cls(seed, stages, goals, dict(scenario.objective.constraints), worker)
+        bounds = {k: (b.min, b.max) for k, b in scenario.objective.constraints.items()}
+        return cls(seed, stages, goals, bounds, worker)
 
 
 class Search:
@@ -129,14 +128,14 @@ class Search:
             trial.set_user_attr("invalid", str(exc))
             self._record(self.study.tell(trial, state=TrialState.PRUNED))
             return None
-        flight = Flight(trial, compile_scenario(scenario))
+        flight = Flight(trial, prepare(scenario))
         self._queue(flight, self.plan.stages[0])
         return flight
 
     def _queue(self, flight: Flight, upto: int) -> None:
         first = len(flight.kpis) + len(flight.tickets)
         seed = self.plan.seed
-        design = (flight.trial.number, flight.compiled)
+        design = (flight.trial.number, flight.design)
         flight.tickets += [
             self.pool.submit(replication_kpis, seed, r, design=design) for r in range(first, upto)
         ]
@@ -163,11 +162,11 @@ class Search:
     def _finish(self, flight: Flight) -> None:
         trial, means = flight.trial, kpi_means(flight.kpis)
         trial.set_user_attr("kpis", {k: _jsonable(v) for k, v in means.items()})
-        for kpi, bound in self.plan.constraints.items():
-            if bound.max is not None:
-                trial.set_constraint(f"{kpi}<={bound.max:g}", _finite(means[kpi] - bound.max))
-            if bound.min is not None:
-                trial.set_constraint(f"{kpi}>={bound.min:g}", _finite(bound.min - means[kpi]))
+        for kpi, (low, high) in self.plan.constraints.items():
+            if high is not None:
+                trial.set_constraint(f"{kpi}<={high:g}", _finite(means[kpi] - high))
+            if low is not None:
+                trial.set_constraint(f"{kpi}>={low:g}", _finite(low - means[kpi]))
         values = [means[kpi] for kpi, _ in self.plan.goals]
         self._record(self.study.tell(trial, values[0] if len(values) == 1 else values))
 

@@ -2,7 +2,7 @@
 
 Each search key is a dotted path (the same as ``--set``); ``variant`` chooses among the
 scenario's variants. A trial's parameters become a design: the base scenario with the
-chosen variant applied, then each value set at its path (``sim.variants``).
+chosen variant applied, then each value set at its path (``ScenarioSource.with_design``).
 """
 
 from __future__ import annotations
@@ -19,35 +19,39 @@ from optuna.distributions import (
     IntDistribution,
 )
 
-from sim.errors import ScenarioError
-from sim.loader import validate_tree
-from sim.scenario import NumberRange, Scenario
-from sim.variants import BASE, VARIANT, design_tree, path_exists
+from sim import Scenario, ScenarioError, ScenarioSource
+
+BASE, VARIANT = ScenarioSource.BASE, ScenarioSource.VARIANT
 
 
 @dataclass(frozen=True)
 class SearchSpace:
     """What a study may change in a scenario, and how to turn a trial into a scenario."""
 
-    base: Mapping[str, Any]  # the scenario file as plain data, overrides applied
-    scenario: Scenario  # the base, validated
+    source: ScenarioSource  # the scenario file, overrides applied
     distributions: Mapping[str, BaseDistribution]
 
+    @property
+    def scenario(self) -> Scenario:
+        """The base scenario, validated."""
+        return self.source.scenario
+
     @classmethod
-    def from_tree(cls, base: Mapping[str, Any], scenario: Scenario) -> SearchSpace:
-        """The search space of a validated scenario.
+    def of(cls, source: ScenarioSource) -> SearchSpace:
+        """The search space of a scenario.
 
         Raises:
-            ScenarioError: the scenario has no ``search`` section.
+            ScenarioError: the scenario is invalid, or has no ``search`` section.
         """
+        scenario = source.scenario
         if not scenario.search:
             raise ScenarioError.at(
                 "search",
                 "nothing to search: the scenario has no `search` section",
                 "add e.g. `search: {funnel.<offer id>.price: {low: 10, high: 100}}`",
             )
-        dists = {key: _distribution(base, key, dim) for key, dim in scenario.search.items()}
-        return cls(base=base, scenario=scenario, distributions=dists)
+        dists = {key: _distribution(source, key, dim) for key, dim in scenario.search.items()}
+        return cls(source=source, distributions=dists)
 
     def suggest(self, trial: optuna.Trial) -> dict[str, Any]:
         """Ask the trial for a value of every searched key."""
@@ -59,8 +63,7 @@ class SearchSpace:
         Raises:
             ScenarioError: this combination of values breaks a rule of the format.
         """
-        tree = design_tree(self.base, str(params.get(VARIANT, BASE)), params)
-        return validate_tree(tree, source="<trial>")
+        return self.source.with_design(params).scenario
 
     def changes(self, params: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
         """(path, value in the base, value in the design) for each parameter."""
@@ -69,7 +72,7 @@ class SearchSpace:
             if key == VARIANT:
                 out.append((VARIANT, BASE, value))
             else:
-                out.append((key, _value_at(self.base, key), value))
+                out.append((key, self.source.get(key), value))
         return out
 
 
@@ -82,36 +85,21 @@ def _suggest(trial: optuna.Trial, key: str, dist: BaseDistribution) -> Any:
     return trial.suggest_float(key, dist.low, dist.high, step=dist.step, log=dist.log)
 
 
-def _value_at(tree: Any, path: str) -> Any:
-    if not path_exists(tree, path):
-        return None
-    node = tree
-    for part in path.split("."):
-        if isinstance(node, list):
-            ids = [str(item.get("id")) for item in node]
-            node = node[ids.index(part)] if part in ids else node[int(part)]
-        else:
-            node = node[part]
-    return node
-
-
-def _distribution(base: Mapping[str, Any], key: str, dim: Any) -> BaseDistribution:
-    if not isinstance(dim, NumberRange):
+def _distribution(source: ScenarioSource, key: str, dim: Any) -> BaseDistribution:
+    if isinstance(dim, list | tuple):
         return CategoricalDistribution(tuple(dim))
-    if _is_whole(base, key, dim):
+    if _is_whole(source, key, dim):
         step = 1 if dim.step is None else int(dim.step)
         return IntDistribution(int(dim.low), int(dim.high), log=dim.log, step=step)
     return FloatDistribution(dim.low, dim.high, log=dim.log, step=dim.step)
 
 
-def _is_whole(base: Mapping[str, Any], key: str, dim: NumberRange) -> bool:
+def _is_whole(source: ScenarioSource, key: str, dim: Any) -> bool:
     """Integers for keys that hold whole numbers (days), judged from the validated value."""
-    homes = [BASE, *base.get("variants", {})]
-    for variant in homes:
-        tree = design_tree(base, variant)
-        if path_exists(tree, key):
-            validated = validate_tree(tree, source="<search>").model_dump(by_alias=True)
-            value = _value_at(validated, key)
+    for variant in [BASE, *source.scenario.variants]:
+        design = source.with_design({VARIANT: variant})
+        if design.has(key):
+            value = design.get(key, validated=True)
             whole = isinstance(value, int) and not isinstance(value, bool)
             return whole and all(float(x).is_integer() for x in (dim.low, dim.high, dim.step or 1))
     return False

@@ -21,8 +21,7 @@ from optimize.mirror import DONE, Mirror
 from optimize.pool import Pool
 from optimize.search import Plan, Progress, Search
 from optimize.space import SearchSpace
-from sim.loader import apply_overrides, load_tree, to_plain, validate_tree
-from sim.scenario import Scenario
+from sim import Scenario, ScenarioSource
 
 SAMPLERS = ("tpe", "nsga2", "random", "qmc", "gp", "cmaes")
 
@@ -44,13 +43,17 @@ class StudyConfig:
     prune: bool = True
     jobs: int = 1
 
+    def scenario_source(self) -> ScenarioSource:
+        """The scenario file's text with the overrides applied (not yet validated)."""
+        return ScenarioSource.from_text(self.text, source=self.source).with_overrides(
+            self.overrides
+        )
+
 
 def load_space(config: StudyConfig) -> tuple[SearchSpace, Scenario]:
     """Read the scenario from the config and build its search space."""
-    tree = load_tree(config.text, source=config.source)
-    origins = apply_overrides(tree, config.overrides, source=config.source)
-    scenario = validate_tree(tree, source=config.source, origins=origins)
-    return SearchSpace.from_tree(to_plain(tree), scenario), scenario
+    space = SearchSpace.of(config.scenario_source())
+    return space, space.scenario
 
 
 def run_seed(config: StudyConfig, scenario: Scenario) -> int:
@@ -122,7 +125,12 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
 
 
 def make_sampler(name: str | None, n_objectives: int, seed: int) -> optuna.samplers.BaseSampler:
-    """A seeded sampler by name; the default suits the number of objectives."""
+    """A seeded sampler by name; the default suits the number of objectives.
+
+    Raises:
+        ValueError: no sampler of that name.
+    """
+    check_sampler(name)
     name = name or ("tpe" if n_objectives == 1 else "nsga2")
     if name == "tpe":
         return optuna.samplers.TPESampler(seed=seed, multivariate=True)
@@ -134,9 +142,17 @@ def make_sampler(name: str | None, n_objectives: int, seed: int) -> optuna.sampl
         return optuna.samplers.QMCSampler(seed=seed)
     if name == "gp":
         return optuna.samplers.GPSampler(seed=seed)  # needs torch
-    if name == "cmaes":
-        return optuna.samplers.CmaEsSampler(seed=seed)  # needs cmaes
-    raise ValueError(f"unknown sampler '{name}'; choose one of {', '.join(SAMPLERS)}")
+    return optuna.samplers.CmaEsSampler(seed=seed)  # needs cmaes
+
+
+def check_sampler(name: str | None) -> None:
+    """Refuse a sampler name that is not one of ``SAMPLERS`` (None: the default).
+
+    Raises:
+        ValueError: the name, and the names to choose from.
+    """
+    if name is not None and name not in SAMPLERS:
+        raise ValueError(f"unknown sampler '{name}'; choose one of {', '.join(SAMPLERS)}")
 
 
 def open_study(config: StudyConfig, scenario: Scenario, *, worker: str = "") -> optuna.Study:

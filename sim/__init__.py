@@ -10,18 +10,23 @@ Examples:
     ['currency', 'kpis', 'meta']
 """
 
+from sim.compare import paired_difference
 from sim.errors import Problem, ScenarioError
-from sim.loader import load_scenario, parse_scenario
-from sim.runner import RunResult, Summary, run_scenario
+from sim.runner import PreparedScenario, RunResult, Summary, prepare, run_scenario
 from sim.scenario import Scenario
+from sim.source import ScenarioSource, load_scenario, parse_scenario
 
 __all__ = [
+    "PreparedScenario",
     "Problem",
     "RunResult",
     "Scenario",
     "ScenarioError",
+    "ScenarioSource",
     "Summary",
     "load_scenario",
+    "paired_difference",
     "parse_scenario",
+    "prepare",
     "run_scenario",
 ]

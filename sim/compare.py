@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ import numpy as np
 from sim.kpis import KPIS
 from sim.runner import Progress, RunResult, run_scenario
 from sim.scenario import Scenario
+from sim.source import ScenarioSource
 
 CONFIDENCE = 0.90
 POWER = 0.80
@@ -176,6 +178,48 @@ def compare_scenarios(
             step = _offset(progress, i * n, len(scenarios) * n)
         runs.append(run_scenario(scenario, replications=n, seed=s, jobs=jobs, progress=step))
     return Comparison(labels=list(labels), runs=runs, seed=s, replications=n)
+
+
+def designs_to_compare(
+    files: Sequence[str | Path],
+    *,
+    versus: Sequence[str] = (),
+    variants: Sequence[str] = (),
+    overrides: Sequence[str] = (),
+) -> tuple[list[Scenario], list[str]]:
+    """The designs ``sim compare`` runs, and their labels (made unique).
+
+    Each file (labelled by its name), then the first file with each set of ``versus``
+    overrides (``PATH=VALUE;PATH=VALUE``, labelled by that text), then each of the first
+    file's ``variants`` (labelled by name); ``overrides`` apply to every design.
+
+    Raises:
+        ScenarioError: a file, override or variant is invalid.
+        ValueError: fewer than two designs.
+    """
+    sources = []
+    for path in files:  # one at a time: the first bad file is the one reported
+        sources.append(ScenarioSource.from_file(path).with_overrides(overrides))
+        sources[-1].scenario  # noqa: B018  (validated here)
+    designs = [(Path(path).stem, s.scenario) for path, s in zip(files, sources, strict=True)]
+    for text in versus:
+        extra = [part.strip() for part in text.split(";") if part.strip()]
+        designs.append((text, sources[0].with_overrides(extra).scenario))
+    for name in variants:
+        designs.append((name, sources[0].with_variant(name).scenario))
+    if len(designs) < 2:
+        raise ValueError("give two scenarios, or one with --vs PATH=VALUE or --variant NAME")
+    return [spec for _, spec in designs], _unique([label for label, _ in designs])
+
+
+def _unique(labels: list[str]) -> list[str]:
+    """Labels made unique by numbering repeats: a, a (2), a (3)."""
+    seen: dict[str, int] = {}
+    out = []
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+        out.append(label if seen[label] == 1 else f"{label} ({seen[label]})")
+    return out
 
 
 def _offset(progress: Progress, before: int, total: int) -> Progress:

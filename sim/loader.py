@@ -1,9 +1,9 @@
-"""Scenario files → validated ``Scenario``, with every error located in the file.
+"""A scenario's YAML tree → validated ``Scenario``, with every error located in the file.
 
-YAML is read with ruamel.yaml's round-trip loader, which keeps the line and column of every
-key and refuses duplicate keys. ``--set`` overrides are applied to that tree *before*
-validation, so an overridden value gets the same checks and a message naming the override.
-Each pydantic error's ``loc`` is walked through the tree to find its line.
+The tree is ruamel.yaml's round-trip tree (``sim.source`` reads it), which keeps the line
+and column of every key. Each pydantic error's ``loc``, and each path a cross-key check
+finds, is walked through the tree to its line; a problem at a path an override set (or a
+section it created) names the override instead.
 """
 
 from __future__ import annotations
@@ -11,104 +11,22 @@ from __future__ import annotations
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path as FsPath
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from sim import paths
 from sim._checks import Path, check_scenario, near
 from sim.errors import Problem, ScenarioError
 from sim.scenario import Scenario
-from sim.variants import BASE, check_search, design_tree
+from sim.variants import check_search
 
 _UNION_TYPES = (typing.Union, types.UnionType)
 
 
-def load_scenario(path: str | FsPath, *, overrides: Iterable[str] = ()) -> Scenario:
-    """Read, override and validate a scenario file.
-
-    Args:
-        path: the YAML file.
-        overrides: ``PATH=VALUE`` strings, as ``sim run --set`` takes them.
-
-    Returns:
-        The validated, immutable scenario.
-
-    Raises:
-        ScenarioError: the file cannot be read, is not valid YAML, or breaks a rule of the
-            format; every problem found is listed with its file, line and key path.
-
-    Examples:
-        >>> s = load_scenario("scenarios/quickstart.yaml", overrides=["replications=3"])
-        >>> s.replications
-        3
-    """
-    source = str(path)
-    try:
-        text = FsPath(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(
-            [Problem("", f"cannot read the file: {exc.strerror}", source)]
-        ) from None
-    except UnicodeDecodeError:
-        raise ScenarioError([Problem("", "the file is not UTF-8 text", source)]) from None
-    return parse_scenario(text, source=source, overrides=overrides)
-
-
-def load_variant(path: str | FsPath, variant: str, *, overrides: Iterable[str] = ()) -> Scenario:
-    """One of a file's ``variants:`` as a scenario of its own (the base is ``"base"``).
-
-    The file is validated as a whole first, so a variant is only ever applied to a valid
-    base; the search sections are dropped from the design.
-
-    Raises:
-        ScenarioError: the file is invalid, or has no variant of that name.
-    """
-    source = str(path)
-    base = load_scenario(path, overrides=overrides)
-    if variant != BASE and variant not in base.variants:
-        names = ", ".join([BASE, *base.variants])
-        raise ScenarioError(
-            [Problem("variants", f"no variant named '{variant}'", source, hint=f"choose {names}")]
-        )
-    tree = load_tree(FsPath(path).read_text(encoding="utf-8"), source=source)
-    apply_overrides(tree, overrides, source=source)
-    return validate_tree(design_tree(to_plain(tree), variant), source=f"{source} ({variant})")
-
-
-def parse_scenario(
-    text: str, *, source: str = "<string>", overrides: Iterable[str] = ()
-) -> Scenario:
-    """Validate scenario YAML given as text; see :func:`load_scenario`."""
-    tree = load_tree(text, source=source)
-    origins = apply_overrides(tree, overrides, source=source)
-    return validate_tree(tree, source=source, origins=origins)
-
-
-def load_tree(text: str, *, source: str = "<string>") -> CommentedMap:
-    """Parse YAML into ruamel's round-trip tree (positions and comments kept)."""
-    try:
-        tree = YAML(typ="rt").load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
-        what = f"{exc.context + ', ' if exc.context else ''}{exc.problem or 'invalid YAML'}"
-        raise ScenarioError([Problem("", f"not valid YAML: {what}", source, line, col)]) from None
-    except YAMLError as exc:
-        raise ScenarioError([Problem("", f"not valid YAML: {exc}", source)]) from None
-    if not isinstance(tree, CommentedMap):
-        got = "an empty file" if tree is None else f"a {type(tree).__name__}"
-        raise ScenarioError(
-            [Problem("", f"a scenario must be a mapping of keys, got {got}", source, 1, 1)]
-        )
-    return tree
-
-
 def validate_tree(
-    tree: CommentedMap, *, source: str = "<string>", origins: Mapping[Path, str] | None = None
+    tree: Any, *, source: str = "<string>", origins: Mapping[Path, str] | None = None
 ) -> Scenario:
     """Validate a loaded tree; problems are located through the tree's positions."""
     origins = origins or {}
@@ -130,96 +48,7 @@ def validate_tree(
     return scenario
 
 
-# --- overrides -------------------------------------------------------------------------
-
-
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """Split ``a.b.c=VALUE`` into its path and its value, parsed as a YAML scalar or flow."""
-    key, sep, raw = text.partition("=")
-    parts = key.strip().split(".")
-    if not sep or not all(parts):
-        raise ValueError(f"expected PATH=VALUE, e.g. funnel.core.price=297, got {text!r}")
-    try:
-        value = YAML(typ="safe").load(raw) if raw.strip() else ""
-    except YAMLError:
-        value = raw
-    return parts, value
-
-
-def apply_overrides(
-    tree: CommentedMap, overrides: Iterable[str], *, source: str = "<string>"
-) -> dict[Path, str]:
-    """Set each ``PATH=VALUE`` in ``tree``; returns where each overridden path came from.
-
-    List items are addressed by their ``id`` (``funnel.core.price``) or by index.
-    """
-    origins: dict[Path, str] = {}
-    for text in overrides:
-        origin = f"--set {text}"
-        try:
-            parts, value = parse_override(text)
-        except ValueError as exc:
-            raise ScenarioError([Problem("", str(exc), origin)]) from None
-        path = resolve_path(tree, parts, origin=origin)
-        parent = _node_at(tree, path[:-1])
-        parent[path[-1]] = value
-        origins[path] = origin
-    return origins
-
-
-def resolve_path(tree: Any, parts: Sequence[str], *, origin: str) -> Path:
-    """Turn dotted parts into raw keys and list indices; the last key may be new."""
-    path: list[str | int] = []
-    node = tree
-    for depth, part in enumerate(parts):
-        last = depth == len(parts) - 1
-        where = ".".join(parts[:depth]) or "the top level"
-        if isinstance(node, list):
-            index = _list_index(node, part)
-            if index is None:
-                ids = [str(item.get("id")) for item in node if isinstance(item, Mapping)]
-                raise ScenarioError(
-                    [
-                        Problem(
-                            ".".join(parts),
-                            f"no item '{part}' in {where}",
-                            origin,
-                            hint=near(part, ids),
-                        )
-                    ]
-                )
-            path.append(index)
-            node = node[index]
-        elif isinstance(node, Mapping):
-            if part not in node and not last:
-                # a section left to its defaults: create it; the schema then checks the key
-                node[part] = CommentedMap()
-            path.append(part)
-            node = node.get(part)
-        else:
-            raise ScenarioError(
-                [Problem(".".join(parts), f"'{where}' holds a single value, not keys", origin)]
-            )
-    return tuple(path)
-
-
-def _list_index(items: list[Any], part: str) -> int | None:
-    for i, item in enumerate(items):
-        if isinstance(item, Mapping) and str(item.get("id")) == part:
-            return i
-    if part.lstrip("-").isdigit() and -len(items) <= int(part) < len(items):
-        return int(part) % len(items)
-    return None
-
-
 # --- locating errors ---------------------------------------------------------------------
-
-
-def _node_at(tree: Any, path: Path) -> Any:
-    node = tree
-    for part in path:
-        node = node[part]
-    return node
 
 
 def _walk(tree: Any, loc: Sequence[Any]) -> tuple[Path, list[tuple[Any, Any]]]:
@@ -245,28 +74,18 @@ def _position(tree: Any, path: Path) -> tuple[int | None, int | None]:
     """1-based line and column of the key (or list item) at ``path``."""
     if not path:
         return None, None
-    parent = _node_at(tree, path[:-1])
+    parent = paths.node_at(tree, path[:-1])
     last = path[-1]
-    if isinstance(parent, CommentedMap):
-        line, col = parent.lc.key(last)
-    elif isinstance(parent, CommentedSeq):
-        line, col = parent.lc.item(last)
-    else:
+    try:
+        if isinstance(parent, CommentedMap):
+            line, col = parent.lc.key(last)
+        elif isinstance(parent, CommentedSeq):
+            line, col = parent.lc.item(last)
+        else:
+            return None, None
+    except KeyError:  # added after the file was read: not in it
         return None, None
     return line + 1, col + 1
-
-
-def display_path(tree: Any, path: Path) -> str:
-    """A path as ``--set`` would write it: list items by id where they have one."""
-    shown, node = [], tree
-    for part in path:
-        item = node[part] if isinstance(node, (list, Mapping)) else None
-        if isinstance(part, int) and isinstance(item, Mapping) and "id" in item:
-            shown.append(str(item["id"]))
-        else:
-            shown.append(str(part))
-        node = item
-    return ".".join(shown)
 
 
 def _locate(
@@ -274,9 +93,9 @@ def _locate(
 ) -> Problem:
     for overridden, origin in origins.items():
         if path[: len(overridden)] == overridden:
-            return Problem(display_path(tree, path), message, origin, hint=hint)
+            return Problem(paths.display(tree, path), message, origin, hint=hint)
     line, col = _position(tree, path)
-    return Problem(display_path(tree, path), message, source, line, col, hint)
+    return Problem(paths.display(tree, path), message, source, line, col, hint)
 
 
 def _problem_from_pydantic(

@@ -5,7 +5,6 @@ Nothing here prints; ``cli.py`` decides where the renderables go.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -15,13 +14,11 @@ from typing import Any
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from ruamel.yaml import YAML
 
 from sim._atomic import Content, write_files
 from sim.compare import Comparison, Difference, replications_needed
 from sim.events import events
 from sim.kpis import KPIS
-from sim.loader import apply_overrides, load_tree
 from sim.runner import RunResult, Summary
 from sim.steps import STEP_KINDS
 from sim.trace import Journey, Line
@@ -188,25 +185,6 @@ def write_outputs(
     if scenario_text is not None:
         files["scenario.yaml"] = scenario_text
     return write_files(out_dir, files)
-
-
-def scenario_record(path: str | Path, overrides: Sequence[str] = ()) -> str:
-    """The scenario as run: the file's text, or with ``--set`` overrides applied and listed.
-
-    Without overrides the text is kept byte for byte; with them, the file is re-written
-    from its parsed tree (comments kept) under a comment naming each override.
-    """
-    text = Path(path).read_text(encoding="utf-8")
-    if not overrides:
-        return text
-    tree = load_tree(text, source=str(path))
-    apply_overrides(tree, overrides, source=str(path))
-    buffer = io.StringIO()
-    yaml = YAML(typ="rt")
-    yaml.width = 100
-    yaml.dump(tree, buffer)
-    header = f"# {path}, run with:\n" + "".join(f"#   --set {o}\n" for o in overrides)
-    return header + buffer.getvalue()
 
 
 # --- comparisons -----------------------------------------------------------------------------

@@ -148,18 +148,81 @@ def run_scenario(
         >>> result.summary.replications
         2
     """
-    n = scenario.replications if replications is None else replications
-    s = scenario.seed if seed is None else seed
-    if n < 1:
-        raise ValueError(f"replications must be >= 1, got {n}")
-    if jobs < 1:
-        raise ValueError(f"jobs must be >= 1, got {jobs}")
-    compiled = compile_scenario(scenario)
-    indices = range(first_replication, first_replication + n)
-    results = _run_all(
-        compiled, s, indices, jobs=jobs, events=events, breakdown=breakdown, progress=progress
+    return prepare(scenario).run(
+        replications=replications,
+        seed=seed,
+        first=first_replication,
+        jobs=jobs,
+        events=events,
+        breakdown=breakdown,
+        progress=progress,
     )
-    return _assemble(scenario, s, results, first=first_replication)
+
+
+@dataclass(frozen=True)
+class PreparedScenario:
+    """A validated scenario compiled once, to run any replication of any seed.
+
+    Plain data: it pickles, so worker processes (an optimizer's pool, a sensitivity
+    sweep) receive it once and run many replications of it. Replication ``r`` of seed
+    ``s`` gives the same figures whichever process runs it, and whatever ran before.
+
+    Examples:
+        >>> from sim import load_scenario
+        >>> prepared = prepare(load_scenario("scenarios/quickstart.yaml"))
+        >>> kpis = prepared.run_replication(seed=1, index=0)
+        >>> kpis["profit"] == prepared.run(replications=1, seed=1).summary.kpis["profit"]["mean"]
+        True
+    """
+
+    scenario: Scenario
+    compiled: CompiledScenario  # the engine's arrays: internal, may change
+
+    def run_replication(self, seed: int, index: int) -> dict[str, float]:
+        """The KPIs of replication ``index`` of seed ``seed`` (NaN where undefined)."""
+        return run_replication(self.compiled, seed, index).kpis
+
+    def run(
+        self,
+        *,
+        replications: int | None = None,
+        seed: int | None = None,
+        first: int = 0,
+        jobs: int = 1,
+        events: bool = False,
+        breakdown: bool = False,
+        progress: Progress | None = None,
+    ) -> RunResult:
+        """Run replications ``first … first + n − 1`` and summarize them.
+
+        The arguments are those of :func:`run_scenario` (``first`` is its
+        ``first_replication``).
+
+        Raises:
+            ValueError: ``replications`` or ``jobs`` below 1.
+        """
+        n = self.scenario.replications if replications is None else replications
+        s = self.scenario.seed if seed is None else seed
+        if n < 1:
+            raise ValueError(f"replications must be >= 1, got {n}")
+        if jobs < 1:
+            raise ValueError(f"jobs must be >= 1, got {jobs}")
+        indices = range(first, first + n)
+        results = _run_all(
+            self.compiled,
+            s,
+            indices,
+            jobs=jobs,
+            events=events,
+            breakdown=breakdown,
+            progress=progress,
+        )
+        return _assemble(self.scenario, s, results, first=first)
+
+
+def prepare(scenario: Scenario) -> PreparedScenario:
+    """Compile a validated scenario for many runs (see :class:`PreparedScenario`)."""
+    return PreparedScenario(scenario, compile_scenario(scenario))
 
 
 def _run_all(

@@ -12,6 +12,7 @@ import copy
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from sim import paths
 from sim._checks import Found, near
 from sim.errors import ScenarioError
 from sim.kpis import optimizable
@@ -51,8 +52,8 @@ def apply_design(
     if variant != BASE:
         _apply_variant(tree, variant, variants[variant])
     for path, value in values.items():
-        if path != VARIANT and path_exists(tree, path):
-            set_path(tree, path, value)
+        if path != VARIANT and paths.exists(tree, path):
+            paths.set_value(tree, path, value)
 
 
 def _apply_variant(tree: Any, name: str, spec: Mapping[str, Any]) -> None:
@@ -65,49 +66,9 @@ def _apply_variant(tree: Any, name: str, spec: Mapping[str, Any]) -> None:
         funnel.pop(ids.index(step_id))
     funnel.extend(copy.deepcopy(list(spec.get("add", []))))
     for path, value in spec.get("set", {}).items():
-        if not path_exists(tree, path, allow_new_key=True):
+        if not paths.exists(tree, path, new_key=True):
             raise ScenarioError.at(f"variants.{name}.set", f"'{path}' names nothing in the funnel")
-        set_path(tree, path, value)
-
-
-def _walk(tree: Any, path: str) -> Iterator[tuple[Any, Any]]:
-    """(container, key) pairs along a dotted path; list items are found by id or index."""
-    node = tree
-    for part in path.split("."):
-        if isinstance(node, list):
-            ids = [str(item.get("id")) if isinstance(item, Mapping) else None for item in node]
-            if part in ids:
-                key: Any = ids.index(part)
-            elif part.isdigit() and int(part) < len(node):
-                key = int(part)
-            else:
-                return
-        elif isinstance(node, Mapping):
-            key = part
-        else:
-            return
-        yield node, key
-        if isinstance(node, Mapping) and key not in node:
-            return
-        node = node[key]
-
-
-def path_exists(tree: Any, path: str, *, allow_new_key: bool = False) -> bool:
-    """Whether ``path`` names a value in ``tree``.
-
-    With ``allow_new_key`` a new key of an existing mapping counts too.
-    """
-    steps = list(_walk(tree, path))
-    if len(steps) != len(path.split(".")):
-        return False
-    container, key = steps[-1]
-    return allow_new_key or not isinstance(container, Mapping) or key in container
-
-
-def set_path(tree: Any, path: str, value: Any) -> None:
-    """Set the value at a dotted path that :func:`path_exists` accepts."""
-    container, key = list(_walk(tree, path))[-1]
-    container[key] = value
+        paths.set_value(tree, path, value)
 
 
 # --- checks at validation time -----------------------------------------------------------
@@ -175,7 +136,7 @@ def _check_ranges(base: Mapping[str, Any], s: Scenario, validate: Validate) -> I
                 if choice not in variants:
                     yield where, f"no variant named '{choice}'", near(str(choice), variants)
             continue
-        homes = [v for v in variants if path_exists(design_tree(base, v), key)]
+        homes = [v for v in variants if paths.exists(design_tree(base, v), key)]
         if not homes:
             message = f"'{key}' names nothing in the funnel or any variant"
             yield where, message, _path_hint(base, key)
@@ -189,16 +150,5 @@ def _check_ranges(base: Mapping[str, Any], s: Scenario, validate: Validate) -> I
 
 
 def _path_hint(base: Mapping[str, Any], path: str) -> str:
-    known = [p for p in _paths(base) if not p.startswith(_SEARCH_SECTIONS)]
+    known = [p for p in paths.leaf_paths(base) if not p.startswith(_SEARCH_SECTIONS)]
     return near(path, known) or ""
-
-
-def _paths(node: Any, prefix: str = "") -> Iterator[str]:
-    if isinstance(node, Mapping):
-        for key, value in node.items():
-            yield from _paths(value, f"{prefix}{key}.")
-    elif isinstance(node, list) and all(isinstance(i, Mapping) and "id" in i for i in node):
-        for item in node:
-            yield from _paths(item, f"{prefix}{item['id']}.")
-    else:
-        yield prefix[:-1]

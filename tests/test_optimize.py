@@ -157,10 +157,8 @@ def test_bad_search_sections_are_located(
 
 def test_variants_become_designs() -> None:
     from optimize.space import SearchSpace
-    from sim.loader import load_tree, to_plain, validate_tree
 
-    tree = load_tree(SEARCH_BASE)
-    space = SearchSpace.from_tree(to_plain(tree), validate_tree(tree))
+    space = SearchSpace.of(sim.ScenarioSource.from_text(SEARCH_BASE))
     design = space.design({"variant": "no_trip", "funnel.course.price": 99.0})
     assert [s.id for s in design.funnel] == ["magnet", "course"]
     assert design.step("course").after == "magnet"

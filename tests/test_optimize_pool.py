@@ -14,7 +14,6 @@ import pytest
 import sim
 from conftest import ROOT
 from optimize.pool import Pool, replication_kpis
-from sim.compile import compile_scenario
 
 QUICKSTART = ROOT / "scenarios" / "quickstart.yaml"
 
@@ -33,9 +32,7 @@ def test_replications_give_the_same_kpis_whichever_process_runs_them() -> None:
     designs = [
         (
             price,
-            compile_scenario(
-                sim.load_scenario(QUICKSTART, overrides=[f"funnel.course.price={price}"])
-            ),
+            sim.prepare(sim.load_scenario(QUICKSTART, overrides=[f"funnel.course.price={price}"])),
         )
         for price in (29, 99)
     ]

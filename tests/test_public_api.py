@@ -10,13 +10,17 @@ from cli import app
 
 def test_sim_exports() -> None:
     assert sorted(sim.__all__) == [
+        "PreparedScenario",
         "Problem",
         "RunResult",
         "Scenario",
         "ScenarioError",
+        "ScenarioSource",
         "Summary",
         "load_scenario",
+        "paired_difference",
         "parse_scenario",
+        "prepare",
         "run_scenario",
     ]
 
