@@ -79,9 +79,12 @@ def _callbacks(
     default: dict[str, Any],
 ) -> None:
     @lru_cache(maxsize=_RUN_CACHE)
+    def scenario(overrides: tuple[str, ...], variant: str) -> engine.Scenario:
+        return engine.load(path, overrides, variant)
+
+    @lru_cache(maxsize=_RUN_CACHE)
     def run(overrides: tuple[str, ...], variant: str, n: int, seed: int) -> engine.RunResult:
-        scenario = engine.load(path, overrides, variant)
-        return engine.run(scenario, replications=n, seed=seed)
+        return engine.run(scenario(overrides, variant), replications=n, seed=seed)
 
     def design(current: dict[str, Any]) -> tuple[tuple[str, ...], str]:
         sets = tuple(f"{p}={v}" for p, v in current["settings"].items() if str(v).strip())
@@ -183,7 +186,7 @@ def _callbacks(
         link = flask.request.host_url.rstrip("/") + "/" + state.to_query(current)
         return (
             _cards(result),
-            engine.funnel_figure(result, engine.load(path, *design(current)[:1], variant)),
+            engine.funnel_figure(result, scenario(*design(current))),
             engine.cash_figure(result),
             _economics(result),
             "",
@@ -229,8 +232,9 @@ def _callbacks(
         if not current or not where:
             return no_update, no_update
         try:
-            scenario = engine.load(path, *design(current))
-            return engine.journey_text(scenario, seed=current["seed"], where=where, visitor=visitor)
+            return engine.journey_text(
+                scenario(*design(current)), seed=current["seed"], where=where, visitor=visitor
+            )
         except (engine.ScenarioError, ValueError) as exc:
             return str(exc), ""
 
@@ -312,8 +316,8 @@ def _ab_hint() -> html.P:
 
 def _ab(a: engine.RunResult, b: engine.RunResult) -> list[Any]:
     head = html.Tr([html.Th(h) for h in ("KPI", "A", "B", "B − A", "90% interval", "told apart?")])
-    rows = [
-        html.Tr(
+    rows = {
+        r["kpi"]: html.Tr(
             [
                 html.Td(r["label"]),
                 html.Td(r["a"], className="num"),
@@ -327,7 +331,9 @@ def _ab(a: engine.RunResult, b: engine.RunResult) -> list[Any]:
             **{"data-kpi": r["kpi"]},
         )
         for r in engine.ab_rows(a, b)
-    ]
+    }
+    first = [name for name, *_ in engine.headline(b)]
+    rest = [name for name in rows if name not in first]
     s = a.summary
     note = (
         f"{s.replications} replications of seed {s.seed} for each, on the same simulated people; "
@@ -337,12 +343,12 @@ def _ab(a: engine.RunResult, b: engine.RunResult) -> list[Any]:
     return [
         html.H2("A against B"),
         html.P(engine.ab_verdict(a, b), className="verdict"),
+        html.Table([html.Thead(head), html.Tbody([rows[k] for k in first])], className="economics"),
         html.Details(
             [
-                html.Summary("every KPI"),
-                html.Table([html.Thead(head), html.Tbody(rows)], className="economics"),
-                html.P(note, className="hint"),
-            ],
-            open=True,
+                html.Summary("the other KPIs"),
+                html.Table([html.Tbody([rows[k] for k in rest])], className="economics"),
+            ]
         ),
+        html.P(note, className="hint"),
     ]

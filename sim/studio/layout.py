@@ -127,7 +127,6 @@ def _main() -> html.Main:
     return html.Main(
         [
             html.Div(id="cards", className="cards"),
-            html.Div(id="ab", className="panel ab"),
             html.Div(
                 [
                     _panel("The funnel", "Reached and converted per step", "funnel"),
@@ -135,18 +134,22 @@ def _main() -> html.Main:
                 ],
                 className="charts",
             ),
+            html.Div(id="ab", className="panel ab"),
             html.Section(
                 [
                     html.H2("One visitor's story"),
                     html.Div(
                         [
-                            dcc.Dropdown(id="who", clearable=False, className="who"),
-                            dcc.Input(
-                                id="visitor",
-                                type="number",
-                                min=0,
-                                placeholder="or visitor #",
-                                debounce=True,
+                            html.Div(dcc.Dropdown(id="who", clearable=False), className="who"),
+                            html.Div(
+                                dcc.Input(
+                                    id="visitor",
+                                    type="number",
+                                    min=0,
+                                    placeholder="or visitor #",
+                                    debounce=True,
+                                ),
+                                className="visitor-id",
                             ),
                         ],
                         className="story-row",
