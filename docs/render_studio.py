@@ -62,7 +62,7 @@ def _picture(chromium: str, url: str, out: Path) -> list[str]:
     """Open the page, pin A, change B, save a full-page picture; the requests refused."""
     outside: list[str] = []
 
-    def guard(route) -> None:  # noqa: ANN001
+    def guard(route) -> None:
         if urlsplit(route.request.url).hostname == "127.0.0.1":
             route.continue_()
         else:
