@@ -590,8 +590,8 @@ def studio(
             options = {
                 "controls": found.controls,
                 "replications": found.replications,
-                "variant": found.variant,
-                "lesson": f"Lesson {found.number}: {found.title}",
+                "lesson": f"Lesson {found.number}: {found.title}"
+                + (f" (pin A, then try the variant {found.variant})" if found.variant else ""),
             }
         assert scenario is not None
         server = make_server(create_app(scenario, **options), port=port)

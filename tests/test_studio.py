@@ -290,3 +290,16 @@ def test_lessons_open_their_scenario_with_the_numbers_they_change() -> None:
     assert lesson(2).variant == "no_tripwire"
     with pytest.raises(KeyError, match="no lesson 99"):
         lesson(99)
+
+
+@pytest.mark.parametrize("number", sorted(lessons()))
+def test_every_lesson_opens(number: int) -> None:
+    found = lesson(number)
+    app = create_app(
+        found.scenario,
+        controls=found.controls,
+        replications=found.replications,
+        variant=found.variant,
+        lesson=found.title,
+    )
+    assert app.title.endswith("funnelsim studio")
