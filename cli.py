@@ -537,6 +537,57 @@ def trace(
 
 
 @app.command()
+def studio(
+    scenario: Annotated[
+        Path | None,
+        typer.Argument(help="The scenario file (default: the lesson's).", show_default=False),
+    ] = None,
+    lesson: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Open a tutorial lesson: its scenario and the numbers it changes."
+        ),
+    ] = None,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1 (a free one if taken).")
+    ] = 8050,
+) -> None:
+    """Open a page where a class changes a number and watches the funnel answer."""
+    if scenario is None and lesson is None:
+        _fail("give a scenario file, or --lesson N")
+    with _user_errors():
+        try:
+            from sim.studio import create_app, make_server
+            from sim.studio.lessons import lesson as find_lesson
+        except ImportError as exc:  # dash is an optional extra
+            _fail(f"the studio needs {exc.name}: pip install -e '.[studio]'")
+        options: dict = {}
+        if lesson is not None:
+            try:
+                found = find_lesson(lesson)
+            except (FileNotFoundError, KeyError) as exc:
+                _fail(str(exc.args[0]))
+            scenario = scenario or found.scenario
+            options = {
+                "controls": found.controls,
+                "replications": found.replications,
+                "lesson": f"Lesson {found.number}: {found.title}"
+                + (f" (pin A, then try the variant {found.variant})" if found.variant else ""),
+            }
+        assert scenario is not None
+        server = make_server(create_app(scenario, **options), port=port)
+    host, bound = server.server_address[:2]
+    out.print(f"funnelsim studio: http://{host}:{bound}/  (Ctrl-C stops it)", highlight=False)
+    try:
+        server.serve_forever()  # returns on Ctrl-C (the server takes the interrupt itself)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    out.print("stopped", highlight=False)
+
+
+@app.command()
 def new(
     path: Annotated[
         Path, typer.Argument(help="Where to write the scenario.", show_default=True)

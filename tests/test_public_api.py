@@ -27,7 +27,17 @@ def test_sim_exports() -> None:
 
 def test_cli_commands() -> None:
     names = sorted(c.name or c.callback.__name__ for c in app.registered_commands)  # type: ignore[union-attr]
-    assert names == ["compare", "new", "optimize", "report", "run", "schema", "trace", "validate"]
+    assert names == [
+        "compare",
+        "new",
+        "optimize",
+        "report",
+        "run",
+        "schema",
+        "studio",
+        "trace",
+        "validate",
+    ]
     result = CliRunner().invoke(app, ["--help"])
     assert result.exit_code == 0
 
