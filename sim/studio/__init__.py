@@ -3,7 +3,7 @@
 Built on Dash (an optional extra: ``pip install -e ".[studio]"``), which draws the run
 report's Plotly figures as they are and serves its scripts from the installed packages,
 so the page works with no network. Every call into the simulation goes through
-``sim.studio._engine``.
+``sim.studio.engine``.
 
 Examples:
     >>> from sim.studio import create_app, make_server

@@ -16,7 +16,7 @@ from typing import Any
 import flask
 from dash import ALL, MATCH, Dash, Input, Output, State, ctx, html, no_update
 
-from sim.studio import _engine as engine
+from sim.studio import engine as engine
 from sim.studio import layout, state
 
 ASSETS = Path(__file__).parent / "assets"
@@ -144,7 +144,7 @@ def _callbacks(
     def sync(text, number):
         if ctx.triggered_id and ctx.triggered_id.get("kind") == "slider":
             return _plain(number), no_update
-        value = layout._number(text)
+        value = layout.parse_number(text)
         return no_update, no_update if value is None else value
 
     @app.callback(

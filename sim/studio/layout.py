@@ -11,7 +11,7 @@ from typing import Any
 
 from dash import dcc, html
 
-from sim.studio._engine import Control
+from sim.studio.engine import Control
 
 GRAPH_CONFIG = {"displaylogo": False}
 
@@ -191,7 +191,7 @@ def control(spec: Control, value: str) -> html.Div:
     parts = spec.path.split(".")
     name = " · ".join(parts[1:]) if len(parts) > 1 else parts[0]  # the scenario's own names
     low, high, step = _range(spec, value)
-    number = _number(value)
+    number = parse_number(value)
     return html.Div(
         [
             html.Label(name, title=spec.path),
@@ -226,7 +226,8 @@ def control(spec: Control, value: str) -> html.Div:
     )
 
 
-def _number(text: str) -> float | None:
+def parse_number(text: str) -> float | None:
+    """A finite number typed in a box, or None when the text is not one."""
     try:
         value = float(text)
     except (TypeError, ValueError):
@@ -239,7 +240,7 @@ def _range(spec: Control, value: str) -> tuple[float, float, float]:
     if spec.low is not None and spec.high is not None:
         step = spec.step or _nice_step(spec.high - spec.low)
         return spec.low, spec.high, step
-    number = _number(value)
+    number = parse_number(value)
     if number is None:
         return 0.0, 1.0, 0.01
     if 0 <= number <= 1 and not float(number).is_integer():

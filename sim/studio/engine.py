@@ -18,12 +18,12 @@ import numpy as np
 import plotly.graph_objects as go
 from rich.console import Console
 
-from sim import RunResult, Scenario, ScenarioError, load_scenario, run_scenario
+from sim import RunResult, Scenario, ScenarioError, ScenarioSource, run_scenario
 from sim.compare import Comparison
-from sim.loader import load_tree, load_variant, resolve_path
-from sim.metrics import INTERVAL, KPIS
-from sim.report import (  # _KIND: how each KPI is formatted, until the KPI table says it
-    _KIND,
+from sim.kpis import KPIS
+from sim.kpis import headline as headline_kpis
+from sim.metrics import INTERVAL
+from sim.report import (
     comparison_verdicts,
     currency_symbol,
     difference_cells,
@@ -33,8 +33,10 @@ from sim.report import (  # _KIND: how each KPI is formatted, until the KPI tabl
 )
 from sim.report_charts import cash_chart, funnel_chart
 from sim.scenario import NumberRange
+from sim.steps import STEP_KINDS
 from sim.trace import WHERE_KEYS, trace_scenario
-from sim.variants import BASE
+
+BASE = ScenarioSource.BASE
 
 __all__ = [
     "BASE",
@@ -59,19 +61,6 @@ __all__ = [
     "visitor_filters",
 ]
 
-# Headline KPIs shown as cards, in order; names the summary does not have are skipped.
-_CARDS = (
-    "profit",
-    "profitable",
-    "cash_low",
-    "payback_day",
-    "revenue",
-    "buyers",
-    "cac",
-    "ltv",
-    "ltv_cac",
-    "poas",
-)
 _TRACE_WIDTH = 100  # the terminal width the tutorial's traces are printed at
 
 
@@ -88,9 +77,8 @@ class Control:
 
 def load(path: str | Path, overrides: Sequence[str], variant: str = BASE) -> Scenario:
     """The scenario with ``--set`` overrides (and a variant) applied; raises ScenarioError."""
-    if variant and variant != BASE:
-        return load_variant(path, variant, overrides=overrides)
-    return load_scenario(path, overrides=overrides)
+    source = ScenarioSource.from_file(path).with_overrides(overrides)
+    return source.with_variant(variant or BASE).scenario
 
 
 def run(scenario: Scenario, *, replications: int, seed: int) -> RunResult:
@@ -104,13 +92,12 @@ def current_value(path: str | Path, dotted: str) -> str:
     Raises:
         ScenarioError: the path names no item of the scenario.
     """
-    tree = load_tree(Path(path).read_text(encoding="utf-8"), source=str(path))
-    node: Any = tree
-    for key in resolve_path(tree, dotted.split("."), origin=f"setting {dotted}"):
-        node = node.get(key) if isinstance(node, Mapping) else node[key]
-        if node is None:
-            return ""
-    return "" if isinstance(node, Mapping | list) else str(node)
+    source = ScenarioSource.from_file(path)
+    if not source.has(dotted):
+        source.with_overrides([f"{dotted}=0"])  # raises the located "no such key" message
+        return ""
+    node = source.get(dotted)
+    return "" if node is None or isinstance(node, Mapping | list) else str(node)
 
 
 def controls_of(scenario: Scenario) -> list[Control]:
@@ -136,10 +123,8 @@ def variants_of(scenario: Scenario) -> list[str]:
 
 def funnel_figure(result: RunResult, scenario: Scenario) -> go.Figure:
     """Reached and converted per step (email sequences left out, as in the run report)."""
-    kinds = {step.id: step.type for step in scenario.funnel}
-    steps = {
-        sid: figs for sid, figs in result.summary.steps.items() if kinds[sid] != "email_sequence"
-    }
+    counted = {step.id for step in scenario.funnel if STEP_KINDS[step.type].counts_visitors}
+    steps = {sid: figs for sid, figs in result.summary.steps.items() if sid in counted}
     labels = {}
     for sid, figs in steps.items():
         reached, converted = figs["reached"]["mean"] or 0.0, figs["converted"]["mean"] or 0.0
@@ -163,7 +148,7 @@ def cash_figure(result: RunResult) -> go.Figure:
 def headline(result: RunResult) -> list[tuple[str, str, str, str]]:
     """The headline KPIs as (name, label, mean, interval) text."""
     kpis = result.summary.kpis
-    return [(k, *kpi_cells(k, kpis[k], result.summary.currency)) for k in _CARDS if k in kpis]
+    return [(k, *kpi_cells(k, kpis[k], result.summary.currency)) for k in headline_kpis()]
 
 
 def kpi_rows(result: RunResult) -> list[tuple[str, str, str, str]]:
@@ -189,8 +174,7 @@ def ab_rows(a: RunResult, b: RunResult) -> list[dict[str, Any]]:
         label, mean_a, _ = kpi_cells(name, a.summary.kpis[name], currency)
         _, mean_b, _ = kpi_cells(name, b.summary.kpis[name], currency)
         diff = comparison.difference(1, name)
-        kind = _KIND.get(name, "money")
-        text, interval, apart = difference_cells(diff, kind, currency)
+        text, interval, apart = difference_cells(diff, KPIS[name].unit, currency)
         rows.append(
             {
                 "kpi": name,
@@ -215,11 +199,12 @@ def visitor_filters(scenario: Scenario) -> list[tuple[str, str]]:
     """(label, ``--where`` filter) pairs a class picks a visitor by, in the scenario's words."""
     options = [("any lead", "lead=true")]
     for step in scenario.funnel:
-        kind = step.type
-        if kind == "subscription":
+        kind = STEP_KINDS[step.type]
+        events = {event.name for event in kind.events}
+        if "churn" in events:
             options.append((f"a subscriber of {step.id}", f"subscribed={step.id}"))
             options.append((f"someone who churned from {step.id}", f"churned={step.id}"))
-        elif getattr(step, "price", None) is not None:
+        elif kind.sells:
             options.append((f"a buyer of {step.id}", f"bought={step.id}"))
             options.append((f"someone who declined {step.id}", f"declined={step.id}"))
     options += [(f"someone from {name}", f"channel={name}") for name in scenario.channels]
