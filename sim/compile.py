@@ -54,6 +54,8 @@ class CompiledScenario:
     overheads_per_day: float  # fixed costs per day
     team_pay_per_day: float  # what the sales teams cost a day
     offer_email_cost: float
+    discount_rate: float = 0.0  # annual (costs.discount_rate)
+    tail_days: int = 0  # how far past the horizon value still to come is counted
 
     @cached_property
     def pays_commission(self) -> bool:
@@ -121,6 +123,8 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
         overheads_per_day=scenario.costs.fixed_per_day,
         team_pay_per_day=_daily_costs(scenario),
         offer_email_cost=scenario.costs.per_offer_email,
+        discount_rate=scenario.costs.discount_rate,
+        tail_days=round(scenario.costs.tail_years * 365),
     )
 
 

@@ -84,6 +84,11 @@ def _per(num: str, den: str) -> Formula:
     return lambda t: _ratio(t[num], t[den])
 
 
+def _value(name: str) -> Formula:
+    """A discounted figure of :func:`sim.tail.present_values` (NaN where none was given)."""
+    return lambda t: t.sums.get(name, math.nan)
+
+
 # In the order the economics table shows them.
 KPIS: dict[str, Kpi] = {
     "visitors": Kpi(_sum("visitors"), "count", "visitors", direction="maximize"),
@@ -155,6 +160,21 @@ KPIS: dict[str, Kpi] = {
     "ltv_cac": Kpi(_per("ltv", "cac"), "ratio", "LTV / CAC", direction="maximize"),
     "profit_per_visitor": Kpi(
         _per("profit", "visitors"), "money", "profit per visitor", direction="maximize"
+    ),
+    # --- value still to come (docs/model.md §5.1): discounted, and past the horizon ---
+    "npv": Kpi(_value("npv"), "money", "NPV (discounted cash)", direction="maximize"),
+    "ltv_discounted": Kpi(
+        lambda t: _ratio(_value("gross_profit_pv")(t), t["buyers"]),
+        "money",
+        "discounted LTV",
+        direction="maximize",
+    ),
+    "tail_value": Kpi(_value("tail_value"), "money", "value still to come", direction="maximize"),
+    "ltv_with_tail": Kpi(
+        lambda t: _ratio(_value("gross_profit_pv")(t) + t["tail_value"], t["buyers"]),
+        "money",
+        "LTV with value to come",
+        direction="maximize",
     ),
 }
 

@@ -13,6 +13,7 @@ from sim import kpis
 from sim.ledger import DAILY, Ledger
 from sim.population import Population
 from sim.steps import STEP_KINDS
+from sim.tail import present_values
 
 if TYPE_CHECKING:
     from sim.compile import CompiledScenario
@@ -38,11 +39,17 @@ def _ratio(num: float, den: float) -> float:
 
 
 def replication_kpis(
-    ledger: Ledger, population: Population, daily: dict[str, np.ndarray]
+    ledger: Ledger,
+    population: Population,
+    daily: dict[str, np.ndarray],
+    *,
+    discount_rate: float = 0.0,
 ) -> dict[str, float]:
     """The KPIs of :data:`sim.kpis.KPIS` from one replication's books."""
+    tail = float(ledger.steps["tail_value"].sum()) if "tail_value" in ledger.steps else 0.0
     return kpis.compute(
-        {name: float(ledger.daily[name].sum()) for name in DAILY},
+        {name: float(ledger.daily[name].sum()) for name in DAILY}
+        | present_values(daily, tail, discount_rate),
         buyers=float(np.count_nonzero(population.column("bought"))),
         cumulative_cash=daily["cumulative_cash"],
     )

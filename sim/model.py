@@ -110,24 +110,34 @@ class ReferralAgent(ChannelAgent):
 
     def __init__(self, model: FunnelModel, channel: CompiledChannel, index: int) -> None:
         super().__init__(model, channel, index)
-        self._pending: dict[int, list[IntArray]] = defaultdict(list)  # day -> segments
+        # day -> (segments, referrers, the step whose purchase referred them) of the friends due
+        self._pending: dict[int, list[tuple[IntArray, IntArray, int]]] = defaultdict(list)
 
     @property
     def waiting(self) -> bool:
         """Whether referred visitors are still to arrive."""
         return bool(self._pending)
 
-    def expect(self, day: int, segment: IntArray) -> None:
-        """Referred visitors of the given segments will arrive on ``day`` (within the horizon)."""
+    def expect(self, day: int, segment: IntArray, referrer: IntArray, step: int) -> None:
+        """Referred visitors of the given segments will arrive on ``day`` (within the horizon).
+
+        ``referrer[i]`` brings friend ``i`` for a purchase of ``step``; a friend whose
+        referrer's purchase is refunded by ``day`` does not come (docs/model.md §3.5).
+        """
         if segment.size:
-            self._pending[day].append(segment)
+            self._pending[day].append((segment, referrer, step))
 
     def arrive(self) -> None:
         """Let in the referred visitors due today."""
         model: FunnelModel = self.model
         batches = self._pending.pop(model.day, None)
         if batches:
-            segment = np.concatenate(batches)
+            kept = []
+            for seg, referrer, step in batches:
+                stands = model.population.kept(step, referrer, model.day)
+                model.ledger.tally("referred", step, -int((~stands).sum()))  # never came
+                kept.append(seg[stands])
+            segment = np.concatenate(kept)
             days = np.full(segment.size, model.day)
             model.ledger.count("referred", model.day, segment.size)
             self._welcome(_draw_visitors(model, self.index, segment, days), 0.0)

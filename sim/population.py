@@ -6,6 +6,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 IntArray = NDArray[np.int64]
+NEVER = np.iinfo(np.int32).max  # the refund day of a purchase that is not refunded
 
 # name -> dtype of every per-visitor column
 COLUMNS: dict[str, type] = {
@@ -34,6 +35,8 @@ class Population:
         self.capacity = max(int(capacity), 16)
         for name, dtype in COLUMNS.items():
             setattr(self, name, np.zeros(self.capacity, dtype=dtype))
+        # step index -> per visitor, the day its purchase of that step is refunded (or NEVER)
+        self.refund_day: dict[int, NDArray[np.int32]] = {}
 
     # typed attribute access for the columns (set in __init__)
     channel: NDArray[np.int16]
@@ -58,6 +61,31 @@ class Population:
         self.size += n
         return ids
 
+    def refund(self, step: int, who: IntArray, days: IntArray) -> None:
+        """Record that ``who[i]``'s purchase of step ``step`` is refunded on ``days[i]``."""
+        if who.size == 0:
+            return
+        if step not in self.refund_day:
+            self.refund_day[step] = np.full(self.capacity, NEVER, dtype=np.int32)
+        self.refund_day[step][who] = days
+
+    def bought_again(self, step: int, who: IntArray) -> None:
+        """A new purchase of step ``step`` by ``who`` stands until refunded in its turn."""
+        days = self.refund_day.get(step)
+        if days is not None:
+            days[who] = NEVER
+
+    def kept(self, step: int, who: IntArray, day: int | IntArray) -> NDArray[np.bool_]:
+        """Whether ``who``'s purchase of step ``step`` still stands on ``day`` (not refunded).
+
+        A purchase refunded on day ``d`` no longer stands from day ``d`` on (docs/model.md
+        §3.3). ``day`` is one day for all, or one per visitor.
+        """
+        days = self.refund_day.get(step)
+        if days is None:
+            return np.ones(who.size, dtype=np.bool_)
+        return np.asarray(days[who] > day)
+
     def column(self, name: str) -> NDArray[np.generic]:
         """The first :attr:`size` entries of a column (a view, not a copy)."""
         return getattr(self, name)[: self.size]  # type: ignore[no-any-return]
@@ -69,4 +97,8 @@ class Population:
             new = np.zeros(capacity, dtype=old.dtype)
             new[: self.size] = old[: self.size]
             setattr(self, name, new)
+        for step, old_days in self.refund_day.items():
+            days = np.full(capacity, NEVER, dtype=np.int32)
+            days[: self.size] = old_days[: self.size]
+            self.refund_day[step] = days
         self.capacity = capacity

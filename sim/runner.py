@@ -101,7 +101,9 @@ def run_replication(
         people = visitor_table(model.population, compiled.segments, channels)
     daily = daily_series(model.ledger)
     return ReplicationResult(
-        kpis=replication_kpis(model.ledger, model.population, daily),
+        kpis=replication_kpis(
+            model.ledger, model.population, daily, discount_rate=compiled.discount_rate
+        ),
         steps=step_tallies(model.ledger, compiled),
         daily=daily,
         events=log,

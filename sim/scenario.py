@@ -168,6 +168,8 @@ class Costs(Spec):
     payment_fee: Rate = 0.0
     fixed_per_day: Amount = 0.0
     per_offer_email: Amount = 0.0  # cost of each email that carries an offer (via: email)
+    discount_rate: Rate = 0.0  # a year, for the net present value and value still to come
+    tail_years: Annotated[float, Field(ge=0, le=50)] = 3.0  # value still to come: how far
 
 
 class Scenario(Spec):

@@ -70,7 +70,9 @@ def schedule_refunds(
 ) -> None:
     """Refund a share ``rate`` of today's buyers, each on a day uniform in 1..within later.
 
-    ``price`` is what each paid: one amount for all, or one per buyer.
+    ``price`` is what each paid: one amount for all, or one per buyer. The population
+    keeps each refund's day: from then on the purchase no longer meets ``requires``, and
+    the repeat orders and referred friends it would still bring are dropped (§3.3).
     """
     if rate <= 0 or buyers.size == 0:
         return
@@ -83,5 +85,6 @@ def schedule_refunds(
     if isinstance(price, np.ndarray):
         price = price[chosen][inside]
     model.ledger.refund(step, refunded, price, days)
+    model.population.refund(step, refunded, days)  # what the purchase led to stops there
     if model.log is not None:
         model.log.add(refunded, days, step, "refund", price)

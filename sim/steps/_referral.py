@@ -35,7 +35,8 @@ def refer(model: FunnelModel, step: int, referral: CompiledReferral, buyers: Int
 
     A referred visitor is of the referrer's segment, unless the channel has a ``mix``.
     They are counted at ``step`` (the step whose buyers referred them) as ``referred``;
-    friends who would come after the horizon are neither drawn nor counted.
+    friends who would come after the horizon are neither drawn nor counted. Friends whose
+    referrer is refunded by their arrival day are counted here but do not come.
     """
     day = model.day + referral.delay
     if buyers.size == 0 or day >= model.ledger.horizon:
@@ -51,5 +52,5 @@ def refer(model: FunnelModel, step: int, referral: CompiledReferral, buyers: Int
         segment = np.minimum(np.searchsorted(mix, rng.random(total), side="right"), mix.size - 1)
     else:
         segment = np.repeat(pop.segment[buyers].astype(np.int64), counts)
-    agent.expect(day, segment)
+    agent.expect(day, segment, np.repeat(buyers, counts), step)
     model.ledger.tally("referred", step, total)

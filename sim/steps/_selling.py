@@ -31,6 +31,7 @@ class Pitch:
     trust_gain: float
     requires: np.uint64
     via_email: bool
+    requires_steps: tuple[int, ...] = ()  # the step indices of ``requires``
 
     @classmethod
     def compile(cls, spec: object, ctx: CompileContext, *, price: float | None = None) -> Pitch:
@@ -42,19 +43,24 @@ class Pitch:
             trust_gain=float(getattr(spec, "trust_gain", 0.0)),
             requires=ctx.mask(list(getattr(spec, "requires", []))),
             via_email=getattr(spec, "via", "page") == "email",
+            requires_steps=tuple(ctx.step_index[r] for r in getattr(spec, "requires", [])),
         )
 
 
-def meeting(model: FunnelModel, who: IntArray, requires: np.uint64) -> IntArray:
-    """Those of ``who`` who have bought every step in the ``requires`` bit mask."""
-    if not requires:
+def meeting(model: FunnelModel, who: IntArray, pitch: Pitch) -> IntArray:
+    """Those of ``who`` who have bought every step the pitch ``requires``, unrefunded today."""
+    if not pitch.requires:
         return who
-    return who[(model.population.bought[who] & requires) == requires]
+    pop = model.population
+    who = who[(pop.bought[who] & pitch.requires) == pitch.requires]
+    for step in pitch.requires_steps:
+        who = who[pop.kept(step, who, model.day)]
+    return who
 
 
 def show(model: FunnelModel, step: int, pitch: Pitch, who: IntArray) -> IntArray:
     """Who of ``who`` actually sees the pitch today (requirements met; email opened)."""
-    who = meeting(model, who, pitch.requires)
+    who = meeting(model, who, pitch)
     if pitch.via_email:
         _, who = send_email(model, step, who, model.compiled.offer_email_cost)
     model.ledger.tally("reached", step, who.size)
@@ -115,6 +121,7 @@ def mark_bought(
         if referral is not None:
             refer(model, step, referral, first)
     pop.bought[buyers] |= np.uint64(1 << bit)
+    pop.bought_again(step, buyers)
 
 
 def _pay_rewards(model: FunnelModel, step: int, first: IntArray) -> None:

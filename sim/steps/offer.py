@@ -14,7 +14,7 @@ from sim.steps._email import EMAIL_EVENTS, EMAIL_TALLIES
 from sim.steps._kind import Reference, StepKind, one_of, shared_references
 from sim.steps._money import REFUND, REFUND_FIGURES, schedule_refunds, take_payments
 from sim.steps._referral import CompiledReferral, refer
-from sim.steps._repeat import REPEAT, CompiledRepeat, book_repeats
+from sim.steps._repeat import REPEAT, REPEAT_TALLIES, CompiledRepeat, book_repeats
 from sim.steps._selling import BUY, DECLINE, SHOWN, Pitch, decide, show
 
 if TYPE_CHECKING:
@@ -149,7 +149,7 @@ KIND = StepKind(
     sells=True,
     declinable=True,
     figures=(*REFUND_FIGURES, "referred", "repeat_orders", "repeat_revenue"),
-    tallies=EMAIL_TALLIES,
+    tallies=(*EMAIL_TALLIES, *REPEAT_TALLIES),
     daily=("repeat_orders",),  # repeat purchases (also counted in orders)
     events=(*EMAIL_EVENTS, *SALE_EVENTS, REPEAT),  # an email offer sends an email first
 )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import numpy as np
+from numpy.typing import NDArray
 from pydantic import Field
 
 from sim.behavior import renewals_survived
@@ -16,6 +17,7 @@ from sim.steps._kind import Event, StepKind
 from sim.steps._money import take_payments, take_renewals
 from sim.steps._selling import DECLINE, SHOWN, Pitch, decide, show
 from sim.steps.offer import follows_references
+from sim.tail import renewals_to_come
 
 if TYPE_CHECKING:
     from sim.model import FunnelModel
@@ -41,7 +43,9 @@ class CompiledSubscription:
     """Joiners pay the first period now; each renewal they survive is billed later.
 
     The renewals a subscriber survives are drawn at joining (docs/model.md §3.4): the same
-    law as a churn draw before each renewal, at a fraction of the cost.
+    law as a churn draw before each renewal, at a fraction of the cost. A joiner whose
+    willingness to pay does not reach the renewal price (an intro price below it) pays
+    no renewal: churned at renewal for the price.
     """
 
     id: str
@@ -65,6 +69,8 @@ class CompiledSubscription:
         survived = renewals_survived(
             model.dice(self.index), joiners.size, self.churn_rate, self.churn_shape
         )
+        priced_out = self._priced_out(model, joiners)
+        survived[priced_out] = 0  # they leave at the first renewal
         billable = (horizon - 1 - day) // self.period  # renewals that fall inside the horizon
         renewals = np.minimum(survived, billable)
         take_renewals(model, self.index, joiners, renewals, self.period, self.price, self.cogs)
@@ -74,16 +80,54 @@ class CompiledSubscription:
         ledger.people("subscribers", self.index, joiners)
         ledger.people("churned", self.index, joiners[churners])
         ledger.tally("active_at_end", self.index, int((~churners).sum()))
+        ledger.tally("tail_value", self.index, self._tail(model, billable, ~churners & ~priced_out))
         if model.log is not None:
             payer = np.repeat(joiners, renewals)
             k = np.arange(payer.size) - np.repeat(np.cumsum(renewals) - renewals, renewals) + 1
             model.log.add(joiners, day, self.index, "subscribe", self.pitch.price)
             model.log.add(payer, day + k * self.period, self.index, "renew", self.price)
-            churn_days = day + (survived[churners] + 1) * self.period
-            model.log.add(joiners[churners], churn_days, self.index, "churn")
+            churn_days = day + (survived + 1) * self.period
+            left = churners & ~priced_out
+            model.log.add(joiners[left], churn_days[left], self.index, "churn")
+            gone = churners & priced_out
+            model.log.add(joiners[gone], churn_days[gone], self.index, "churn_price")
             model.log.add(decliners, day, self.index, "decline")
         model.emit("bought", self.id, joiners)
         model.emit("declined", self.id, decliners)
+
+    def _tail(self, model: FunnelModel, paid: int, active: NDArray[np.bool_]) -> float:
+        """The gross profit today's joiners still subscribed at the end are expected to bring.
+
+        Each has paid the ``paid`` renewals within the horizon; the renewals to come are
+        the churn law's, conditional on that (docs/model.md §5.1), less COGS and the fee.
+        """
+        n = int(active.sum())
+        if n == 0:
+            return 0.0
+        c = model.compiled
+        renewals = renewals_to_come(
+            [model.day],
+            [paid],
+            self.period,
+            self.churn_rate,
+            self.churn_shape,
+            horizon=model.ledger.horizon,
+            tail_days=c.tail_days,
+            annual_rate=c.discount_rate,
+        )
+        margin = self.price * (1.0 - c.payment_fee) - self.cogs
+        return n * float(renewals[0]) * margin
+
+    def _priced_out(self, model: FunnelModel, joiners: IntArray) -> NDArray[np.bool_]:
+        """Joiners whose willingness to pay covers the first price but not the renewal price.
+
+        ``wtp_scale · value < price`` (docs/model.md §3.4); nobody, unless an intro price is
+        below the renewal price.
+        """
+        if self.price <= self.pitch.price:
+            return np.zeros(joiners.size, dtype=np.bool_)
+        pop = model.population
+        return pop.wtp_scale[joiners] * self.pitch.value[pop.segment[joiners]] < self.price
 
 
 def compile_step(spec: Subscription, ctx: CompileContext) -> CompiledSubscription:
@@ -110,7 +154,7 @@ KIND = StepKind(
     sells=True,
     declinable=True,
     figures=("payments", "churned", "active_at_end"),
-    tallies=EMAIL_TALLIES,
+    tallies=(*EMAIL_TALLIES, "tail_value"),
     events=(
         *EMAIL_EVENTS,
         SHOWN,
@@ -118,5 +162,6 @@ KIND = StepKind(
         Event("subscribe", 10, "subscribed", paid=True),
         Event("renew", 11, "renewal paid", paid=True),
         Event("churn", 12, "churned"),
+        Event("churn_price", 18, "churned at renewal: price"),
     ),
 )

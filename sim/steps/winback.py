@@ -76,7 +76,7 @@ class CompiledWinback:
         """Contact the leads due (at a cost each) and show them the offer."""
         ledger = model.ledger
         who = who[(model.population.bought[who] & self.skip) == 0]
-        who = meeting(model, who, self.pitch.requires)  # only those it may show to are paid for
+        who = meeting(model, who, self.pitch)  # only those it may show to are paid for
         ledger.cost_each("acquisition", model.day, self.cost_per_contact, who, step=self.index)
         ledger.count("contacts", model.day, who.size)
         self.offer.apply(model, who)
