@@ -31,7 +31,7 @@ def paid_clicks(budget: float, cpc: float, half_saturation_budget: float | None)
         >>> paid_clicks(100.0, 1.0, None)
         100.0
         >>> round(paid_clicks(100.0, 1.0, 400.0), 2)
-        91.06
+        90.62
     """
     if budget <= 0:
         return 0.0
