@@ -135,7 +135,7 @@ def deal_values(rng: np.random.Generator, n: int, price: float, spread: float) -
     return np.asarray(price * np.exp(spread * rng.standard_normal(n) - spread**2 / 2))
 
 
-def close_chance(close_rate: FloatArray, waited: FloatArray, cooling: float) -> FloatArray:
+def close_chance(close_rate: FloatArray, waited: NDArray[np.number], cooling: float) -> FloatArray:
     """A call's chance to close: the rep's close rate, cooled by each day the lead waited.
 
     ``close_rate · (1 − cooling)^waited`` (docs/model.md §3.6).

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import NDArray
 
 from sim.behavior import add_trust, buys
 from sim.steps._base import CompileContext, FloatArray, IntArray
@@ -49,7 +50,8 @@ def meeting(model: FunnelModel, who: IntArray, requires: np.uint64) -> IntArray:
     """Those of ``who`` who have bought every step in the ``requires`` bit mask."""
     if not requires:
         return who
-    return who[(model.population.bought[who] & requires) == requires]
+    met: NDArray[np.bool_] = (model.population.bought[who] & requires) == requires
+    return who[met]
 
 
 def show(model: FunnelModel, step: int, pitch: Pitch, who: IntArray) -> IntArray:
