@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -561,7 +561,7 @@ def studio(
             from sim.studio.lessons import lesson as find_lesson
         except ImportError as exc:  # dash is an optional extra
             _fail(f"the studio needs {exc.name}: pip install -e '.[studio]'")
-        options: dict = {}
+        options: dict[str, Any] = {}
         if lesson is not None:
             try:
                 found = find_lesson(lesson)
@@ -577,7 +577,8 @@ def studio(
         assert scenario is not None
         server = make_server(create_app(scenario, **options), port=port)
     host, bound = server.server_address[:2]
-    out.print(f"funnelsim studio: http://{host}:{bound}/  (Ctrl-C stops it)", highlight=False)
+    # an IP server's host is a str (typeshed allows bytes for other socket families)
+    out.print(f"funnelsim studio: http://{host}:{bound}/  (Ctrl-C stops it)", highlight=False)  # type: ignore[str-bytes-safe]
     try:
         server.serve_forever()  # returns on Ctrl-C (the server takes the interrupt itself)
     except KeyboardInterrupt:

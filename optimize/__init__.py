@@ -1,9 +1,10 @@
 r"""The optimizer: search a scenario's prices, budgets and offer sequences (``sim optimize``).
 
 Examples:
+    >>> from pathlib import Path
     >>> from optimize import StudyConfig, optimize_scenario
-    >>> text = open("scenarios/quickstart.yaml").read()
-    >>> text += "search:\\n  funnel.course.price: {low: 20, high: 120}\\n"
+    >>> text = Path("scenarios/quickstart.yaml").read_text()
+    >>> text += "search:\n  funnel.course.price: {low: 20, high: 120}\n"
     >>> config = StudyConfig(text, "quickstart", storage="memory", trials=4,
     ...                      replications=2)
     >>> result = optimize_scenario(config, top_k=2)

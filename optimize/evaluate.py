@@ -74,7 +74,8 @@ def top_trials(study: optuna.Study, k: int) -> list[optuna.trial.FrozenTrial]:
         t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if _feasible(t)
     ]
     sign = -1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else 1.0
-    return sorted(complete, key=lambda t: (sign * float(t.value), t.number))[:k]
+    # a complete single-objective trial has a value; Optuna types it as optional
+    return sorted(complete, key=lambda t: (sign * float(t.value), t.number))[:k]  # type: ignore[arg-type]
 
 
 def _feasible(trial: optuna.trial.FrozenTrial) -> bool:

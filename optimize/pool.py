@@ -167,12 +167,14 @@ class Pool:
         """Take the results that are ready (wait for one unless ``timeout`` is 0)."""
         if not self._held:
             return
-        for conn in wait(list(self._held), timeout):
+        # wait() returns some of the objects it was given: our connections
+        ready: list[Connection] = wait(list(self._held), timeout)  # type: ignore[assignment]
+        for conn in ready:
             try:
-                ticket, ok, value = conn.recv()  # type: ignore[union-attr]
+                ticket, ok, value = conn.recv()
             except (EOFError, OSError):
                 raise RuntimeError("a simulation process died") from None
-            self._held[conn] -= 1  # type: ignore[index]
+            self._held[conn] -= 1
             if not ok:
                 raise RuntimeError(f"a replication failed in a simulation process:\n{value}")
             self._results[ticket] = value

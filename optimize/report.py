@@ -9,8 +9,9 @@ from __future__ import annotations
 import html
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import optuna
 from rich.table import Table
@@ -150,6 +151,10 @@ def result_dict(result: OptimizeResult) -> dict[str, Any]:
     )
 
 
+@overload
+def _clean(x: dict[str, Any]) -> dict[str, Any]: ...
+@overload
+def _clean(x: Any) -> Any: ...
 def _clean(x: Any) -> Any:
     """Infinities and NaN become null, so the JSON is standard."""
     if isinstance(x, dict):
@@ -169,7 +174,7 @@ def plots_html(study: optuna.Study, goals: list[tuple[str, str]]) -> str:
     single = len(goals) == 1
     target = None if single else (lambda t: t.values[0])
     name = names[0]
-    makers = [
+    makers: list[tuple[str, Callable[[], Any]]] = [
         (
             "Optimization history",
             lambda: vis.plot_optimization_history(study, target=target, target_name=name),

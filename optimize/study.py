@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import optuna.storages.journal
 import sqlalchemy
 
 from optimize.mirror import DONE, Mirror

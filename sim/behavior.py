@@ -31,7 +31,7 @@ def paid_clicks(budget: float, cpc: float, half_saturation_budget: float | None)
         >>> paid_clicks(100.0, 1.0, None)
         100.0
         >>> round(paid_clicks(100.0, 1.0, 400.0), 2)
-        91.06
+        90.62
     """
     if budget <= 0:
         return 0.0
@@ -135,7 +135,7 @@ def deal_values(rng: np.random.Generator, n: int, price: float, spread: float) -
     return np.asarray(price * np.exp(spread * rng.standard_normal(n) - spread**2 / 2))
 
 
-def close_chance(close_rate: FloatArray, waited: FloatArray, cooling: float) -> FloatArray:
+def close_chance(close_rate: FloatArray, waited: NDArray[np.number], cooling: float) -> FloatArray:
     """A call's chance to close: the rep's close rate, cooled by each day the lead waited.
 
     ``close_rate · (1 − cooling)^waited`` (docs/model.md §3.6).

@@ -43,7 +43,7 @@ class EventLog:
         day: int | NDArray[np.int64],
         step: int,
         event: str,
-        amount: float | NDArray[np.float64] = 0.0,
+        amount: float | NDArray[np.floating] = 0.0,
     ) -> None:
         """Record one event for each visitor in ``who``.
 
@@ -65,8 +65,8 @@ class EventLog:
                 {
                     "visitor": np.empty(0, dtype=np.int64),
                     "day": np.empty(0, dtype=np.int32),
-                    "step": pd.Categorical.from_codes([], categories=names),
-                    "event": pd.Categorical.from_codes([], categories=list(self._names)),
+                    "step": pd.Categorical.from_codes([], categories=pd.Index(names)),
+                    "event": pd.Categorical.from_codes([], categories=pd.Index(self._names)),
                     "amount": np.empty(0),
                 }
             )
@@ -80,8 +80,8 @@ class EventLog:
             {
                 "visitor": who[order],
                 "day": day[order],
-                "step": pd.Categorical.from_codes(steps[order], categories=names),
-                "event": pd.Categorical.from_codes(events[order], categories=list(self._names)),
+                "step": pd.Categorical.from_codes(steps[order], categories=pd.Index(names)),
+                "event": pd.Categorical.from_codes(events[order], categories=pd.Index(self._names)),
                 "amount": np.concatenate(self._amount)[order],
             },
             copy=False,

@@ -87,10 +87,10 @@ def _summarize(table: pd.DataFrame, key: str, measures: Mapping[str, Measure]) -
 def _funnel_section(run: RunFolder) -> str:
     steps = run.by_step.drop_duplicates("step")
     figs = run.summary["steps"]
-    shown = [row for row in steps.itertuples() if STEP_KINDS[row.kind].counts_visitors]
+    shown = [row for row in steps.itertuples() if STEP_KINDS[str(row.kind)].counts_visitors]
     kinds = dict(zip(steps["step"], steps["kind"], strict=True))
-    labels = {row.step: _step_label(row, figs, kinds) for row in shown}
-    plot = funnel_chart({row.step: figs[row.step] for row in shown}, labels)
+    labels = {str(row.step): _step_label(row, figs, kinds) for row in shown}
+    plot = funnel_chart({str(row.step): figs[row.step] for row in shown}, labels)
     rows = []
     for row in steps.itertuples():
         rows += [_funnel_row(row, figs), *_team_rows(figs[row.step])]
@@ -264,7 +264,8 @@ def _segments_section(run: RunFolder, sign: str) -> str:
         [name, *(figure_cell(g[m], kinds.get(m, "money"), cur) for m in measures)]
         for name, g in groups.items()
     ]
-    head = ("segment", "visitors", "CR1", "CR2", "revenue / visitor", "gross profit / buyer")
+    head: tuple[str, ...] = ("segment", "visitors", "CR1", "CR2", "revenue / visitor")
+    head += ("gross profit / buyer",)
     head += ("subscribers", "churned / subscribers")
     note = (
         "Who converts (leads per visitor, buyers per lead), who pays (revenue per visitor, "

@@ -10,6 +10,7 @@ from sim.steps import RegistryNames
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
+RealArray = NDArray[np.floating | np.integer]  # numpy's stubs type a weighted bincount as int
 
 # Daily series, in the order daily.csv writes them: these, then each step kind's own
 # (sim/steps: a sales queue's calls, ...), in registry order.
@@ -142,7 +143,7 @@ class Ledger:
         if isinstance(day, np.ndarray):
             counts = np.bincount(day, minlength=self.horizon)
             if isinstance(amount, np.ndarray):
-                value = np.bincount(day, amount, minlength=self.horizon)
+                value: RealArray = np.bincount(day, amount, minlength=self.horizon)
             else:
                 value = amount * counts
             self._book_days(day, who, amount, value, cogs * counts, counts if new_orders else 0)
@@ -195,8 +196,8 @@ class Ledger:
         days: IntArray,
         who: IntArray,
         amount: float | FloatArray,
-        value: FloatArray,
-        cogs: FloatArray,
+        value: RealArray,
+        cogs: RealArray,
         orders: IntArray | int,
     ) -> None:
         """The daily series of payments spread over days (``value``: revenue per day)."""

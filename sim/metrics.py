@@ -94,8 +94,8 @@ def visitor_table(
     return pd.DataFrame(
         {
             "visitor": np.arange(population.size),
-            "channel": pd.Categorical.from_codes(col("channel"), categories=channels),
-            "segment": pd.Categorical.from_codes(col("segment"), categories=list(segments)),
+            "channel": pd.Categorical.from_codes(col("channel"), categories=pd.Index(channels)),
+            "segment": pd.Categorical.from_codes(col("segment"), categories=pd.Index(segments)),
             "arrival_day": col("arrival_day"),
             "wtp_scale": col("wtp_scale"),
             "junk": col("junk"),

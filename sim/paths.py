@@ -169,7 +169,9 @@ def display(tree: Any, keys: Keys) -> str:
     """Raw keys as a dotted path: list items by id where they have one, else by index."""
     shown, node = [], tree
     for key in keys:
-        item = node[key] if isinstance(node, list | Mapping) and _has(node, key) else None
+        item = (
+            node_at(node, (key,)) if isinstance(node, list | Mapping) and _has(node, key) else None
+        )
         if isinstance(key, int) and isinstance(item, Mapping) and "id" in item:
             shown.append(str(item["id"]))
         else:

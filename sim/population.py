@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -86,7 +88,7 @@ class Population:
             return np.ones(who.size, dtype=np.bool_)
         return np.asarray(days[who] > day)
 
-    def column(self, name: str) -> NDArray[np.generic]:
+    def column(self, name: str) -> NDArray[Any]:  # each column has its own dtype
         """The first :attr:`size` entries of a column (a view, not a copy)."""
         return getattr(self, name)[: self.size]  # type: ignore[no-any-return]
 

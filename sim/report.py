@@ -93,7 +93,7 @@ def funnel_table(summary: Summary, kinds: Mapping[str, str]) -> Table:
 
 def _detail_rows(figs: Mapping[str, Any], currency: str) -> list[tuple[str, ...]]:
     """Rows under a step: each rep of a sales team, repeat orders, referred visitors."""
-    rows = [
+    rows: list[tuple[str, ...]] = [
         (
             f"  ↳ {name}",
             "rep",

@@ -162,7 +162,7 @@ def segments_chart(segments: Groups, currency_sign: str) -> go.Figure:
     titles = ("who converts", "who pays: per visitor", "who pays: per buyer", "who churns")
     fig = make_subplots(rows=1, cols=4, subplot_titles=titles, horizontal_spacing=0.07)
     money = {"tickprefix": currency_sign, "tickformat": ",.0f"}
-    panels = (
+    panels: tuple[tuple[dict[str, str], *tuple[tuple[str, str], ...]], ...] = (
         ({"tickformat": ".0%"}, ("cr1", "leads / visitors"), ("cr2", "buyers / leads")),
         (money, ("revenue_per_visitor", "revenue / visitor")),
         (money, ("profit_per_buyer", "gross profit / buyer")),

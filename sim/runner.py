@@ -322,7 +322,7 @@ def _nest(figures: dict[str, Any]) -> dict[str, Any]:
 
 def _stack(frames: list[Any], first: int) -> pd.DataFrame:
     tagged = [f.assign(replication=first + i) for i, f in enumerate(frames)]
-    out = pd.concat(tagged, ignore_index=True)
+    out: pd.DataFrame = pd.concat(tagged, ignore_index=True)
     return out[["replication", *[c for c in out.columns if c != "replication"]]]
 
 

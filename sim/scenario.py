@@ -7,14 +7,14 @@ Rules that span several keys (a mix summing to 1, a step naming another) live in
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Union
 
 from pydantic import Field, model_validator
 
 from sim.spec import Amount, Name, Positive, Rate, Referral, Spec, StepSpec
 from sim.steps import STEP_KINDS
 
-FORMAT_VERSION = 1
+FORMAT_VERSION: Final = 1
 
 # --- segments ---------------------------------------------------------------------------
 
@@ -73,7 +73,8 @@ class ReferralChannel(_Channel):
     """Visitors brought by buyers (see :class:`Referral`), of the buyer's segment by default."""
 
     type: Literal["referral"]
-    mix: dict[Name, Rate] | None = None  # None: each referred visitor is of the referrer's segment
+    # None: each referred visitor is of the referrer's segment (other channels need a mix)
+    mix: dict[Name, Rate] | None = None  # type: ignore[assignment]
     reward: Amount = 0.0  # paid to the referrer when a referred visitor first buys
 
 

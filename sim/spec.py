@@ -8,7 +8,7 @@ live in ``sim/scenario.py``.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -79,6 +79,8 @@ class StepSpec(Spec):
     """What every funnel step has: an id, and a ``type`` naming its kind."""
 
     id: Name
+    if TYPE_CHECKING:  # each kind's spec declares it: `type: Literal["<kind name>"]`
+        type: str
 
 
 class Sellable(StepSpec):

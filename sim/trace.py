@@ -146,7 +146,7 @@ class Trace:
         if key in ("lead", "junk"):
             if value.lower() not in ("true", "false", "yes", "no"):
                 raise ValueError(f"--where {key}= takes true or false, got {value!r}")
-            return self.visitors[key].to_numpy() == (value.lower() in ("true", "yes"))
+            return (self.visitors[key] == (value.lower() in ("true", "yes"))).to_numpy()
         if key in _TRAIT_KEYS:
             names = list(self.visitors[key].cat.categories)
             if value not in names:

@@ -10,6 +10,7 @@ one new module and one line in :data:`STEP_KINDS`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from typing import overload
 
 from sim.steps import (
     email_sequence,
@@ -86,7 +87,11 @@ class RegistryNames(Sequence[str]):
             name for names in (self._first, *map(self._of, STEP_KINDS.values())) for name in names
         )
 
-    def __getitem__(self, i):  # type: ignore[no-untyped-def,override]
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+    @overload
+    def __getitem__(self, i: slice) -> tuple[str, ...]: ...
+    def __getitem__(self, i: int | slice) -> str | tuple[str, ...]:
         return self._names()[i]
 
     def __len__(self) -> int:

@@ -67,10 +67,15 @@ class CompiledStep(Protocol):
     with staff has ``reps``, their names (a journey names the rep on a call by number).
     """
 
-    id: str
-    kind: str
-    index: int
-    trigger: Trigger | None
+    # read-only, so frozen dataclasses satisfy the protocol
+    @property
+    def id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def index(self) -> int: ...
+    @property
+    def trigger(self) -> Trigger | None: ...
 
     def apply(self, model: FunnelModel, who: IntArray) -> None:
         """Act on the visitors ``who`` that are due today (``model.day``)."""

@@ -43,7 +43,7 @@ def send_email(
     ledger.cost_each("acquisition", model.day, cost, who, step=step)
     ledger.tally("sent", step, who.size)
     ledger.tally("opened", step, readers.size)
-    ledger.tally("unsubscribed", step, np.count_nonzero(leaving))
+    ledger.tally("unsubscribed", step, int(np.count_nonzero(leaving)))
     if model.log is not None:
         model.log.add(readers, model.day, step, "email_opened")
         model.log.add(who[~opened], model.day, step, "email_ignored")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -46,7 +46,7 @@ def refer(model: FunnelModel, step: int, referral: CompiledReferral, buyers: Int
     total = int(counts.sum())
     if total == 0:
         return
-    agent: ReferralAgent = model.channels[referral.channel]  # type: ignore[assignment]
+    agent = cast("ReferralAgent", model.channels[referral.channel])
     mix = agent.channel.mix_cdf
     if mix.size:
         segment = np.minimum(np.searchsorted(mix, rng.random(total), side="right"), mix.size - 1)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import NDArray
 
 from sim.behavior import add_trust, buys
 from sim.steps._base import CompileContext, FloatArray, IntArray
@@ -52,7 +53,8 @@ def meeting(model: FunnelModel, who: IntArray, pitch: Pitch) -> IntArray:
     if not pitch.requires:
         return who
     pop = model.population
-    who = who[(pop.bought[who] & pitch.requires) == pitch.requires]
+    met: NDArray[np.bool_] = (pop.bought[who] & pitch.requires) == pitch.requires
+    who = who[met]
     for step in pitch.requires_steps:
         who = who[pop.kept(step, who, model.day)]
     return who

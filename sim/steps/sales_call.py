@@ -193,7 +193,7 @@ class CompiledSalesCall:
             return who
         ledger.cost_each("acquisition", model.day, self.qualify_cost, who, step=self.index)
         junk = pop.junk[who]
-        ledger.tally("disqualified", self.index, np.count_nonzero(junk))
+        ledger.tally("disqualified", self.index, int(np.count_nonzero(junk)))
         if model.log is not None:
             model.log.add(who[junk], model.day, self.index, "disqualified")
         return who[~junk]

@@ -63,7 +63,7 @@ def create_app(
         title=f"{base.name} · funnelsim studio",
         assets_folder=str(ASSETS),
         serve_locally=True,  # every script and style from the installed packages
-        update_title=None,
+        update_title=None,  # type: ignore[arg-type]  # None: no title while updating
     )
     subtitle = f"{path.name} · {base.horizon_days} days · change a number, the funnel answers"
     app.layout = layout.page(base.name, subtitle, lesson, engine.variants_of(base))
@@ -114,7 +114,18 @@ def _callbacks(
         State("seed", "value"),
         State("variant", "value"),
     )
-    def build(search, upload, _add, _submit, values, ids, new, n, seed, variant):
+    def build(  # each callback takes the browser's values: JSON of any shape
+        search: Any,
+        upload: Any,
+        _add: Any,
+        _submit: Any,
+        values: Any,
+        ids: Any,
+        new: Any,
+        n: Any,
+        seed: Any,
+        variant: Any,
+    ) -> tuple[Any, ...]:
         trigger = ctx.triggered_id
         if trigger == "upload" and upload:
             try:
@@ -141,7 +152,7 @@ def _callbacks(
         Input({"kind": "slider", "path": MATCH}, "value"),
         prevent_initial_call=True,
     )
-    def sync(text, number):
+    def sync(text: Any, number: Any) -> tuple[Any, Any]:
         if ctx.triggered_id and ctx.triggered_id.get("kind") == "slider":
             return _plain(number), no_update
         value = layout.parse_number(text)
@@ -164,7 +175,9 @@ def _callbacks(
         Input("pinned", "data"),
         State(_SETTING, "id"),
     )
-    def update(values, n, seed, variant, pinned, ids):
+    def update(
+        values: Any, n: Any, seed: Any, variant: Any, pinned: Any, ids: Any
+    ) -> tuple[Any, ...]:
         current = {
             "replications": n,
             "seed": seed,
@@ -204,7 +217,7 @@ def _callbacks(
         State("state", "data"),
         prevent_initial_call=True,
     )
-    def pin(_pin, _unpin, current):
+    def pin(_pin: Any, _unpin: Any, current: Any) -> tuple[Any, str]:
         if ctx.triggered_id == "unpin" or not current:
             return None, ""
         sets, variant = design(current)
@@ -216,7 +229,7 @@ def _callbacks(
         Output("who", "value"),
         Input("url", "search"),
     )
-    def who(_search):
+    def who(_search: Any) -> tuple[list[dict[str, str]], str]:
         options = [{"label": label, "value": f} for label, f in engine.visitor_filters(base)]
         buyers = [o["value"] for o in options if o["value"].startswith("bought=")]
         return options, buyers[0] if buyers else options[0]["value"]
@@ -228,7 +241,7 @@ def _callbacks(
         Input("who", "value"),
         Input("visitor", "value"),
     )
-    def story(current, where, visitor):
+    def story(current: Any, where: Any, visitor: Any) -> Any:
         if not current or not where:
             return no_update, no_update
         try:
@@ -244,7 +257,7 @@ def _callbacks(
         State("state", "data"),
         prevent_initial_call=True,
     )
-    def save(_clicks, current):
+    def save(_clicks: Any, current: Any) -> Any:
         if not current:
             return no_update
         text = state.to_json(current, path.name)
@@ -285,7 +298,7 @@ def _cards(result: engine.RunResult) -> list[html.Div]:
                 html.Div(f"90%: {interval}" if interval else "\u00a0", className="interval"),
             ],
             className="kpi",
-            **{"data-kpi": name},
+            **{"data-kpi": name},  # type: ignore[arg-type]  # data-* props are untyped
         )
         for name, label, mean, interval in engine.headline(result)
     ]
@@ -297,7 +310,7 @@ def _economics(result: engine.RunResult) -> html.Table:
     rows = [
         html.Tr(
             [html.Td(label), html.Td(mean, className="num"), html.Td(interval, className="num")],
-            **{"data-kpi": name},
+            **{"data-kpi": name},  # type: ignore[arg-type]  # data-* props are untyped
         )
         for name, label, mean, interval in engine.kpi_rows(result)
     ]
@@ -327,7 +340,8 @@ def _ab(a: engine.RunResult, b: engine.RunResult) -> list[Any]:
                 html.Td(r["apart"], className="apart"),
             ],
             className="apart-yes" if r["apart"] == "yes" else "",
-            **{f"data-{k}": repr(v) for k, v in r["raw"].items()},
+            # dash declares no data-* props
+            **{f"data-{k}": repr(v) for k, v in r["raw"].items()},  # type: ignore[arg-type]
             **{"data-kpi": r["kpi"]},
         )
         for r in engine.ab_rows(a, b)

@@ -13,7 +13,7 @@ from dash import dcc, html
 
 from sim.studio.engine import Control
 
-GRAPH_CONFIG = {"displaylogo": False}
+GRAPH_CONFIG: dcc.Graph.Config = {"displaylogo": False}
 
 
 def page(title: str, subtitle: str, lesson: str, variants: list[str]) -> html.Div:
