@@ -134,23 +134,15 @@ KPIS: dict[str, Kpi] = {
         direction="maximize",
         line="total",
     ),
-    "traffic_spend": Kpi(
-        _sum("traffic"),
-        "money",
-        "traffic",
-        direction="minimize",
-        line="out",
-    ),
-    "acquisition": Kpi(
-        _sum("acquisition"),
-        "money",
-        "acquisition & selling",
-        direction="minimize",
-        line="out",
-    ),
+    "traffic_spend": Kpi(_sum("traffic"), "money", "traffic", line="out"),
+    "acquisition": Kpi(_sum("acquisition"), "money", "acquisition & selling", line="out"),
     "fixed_costs": Kpi(_sum("fixed"), "money", "fixed costs", direction="minimize", line="out"),
     "profit": Kpi(
-        lambda t: t["gross_profit"] - t["traffic_spend"] - t["acquisition"] - t["fixed_costs"],
+        # = gross_profit − traffic_spend − acquisition − fixed_costs; summed as the daily
+        # cash is (``operating`` holds acquisition and fixed costs), to the same last digit
+        lambda t: (
+            t["revenue"] - t["refunds"] - t["spend"] - (t["cogs"] + t["fees"] + t["operating"])
+        ),
         "money",
         "profit",
         headline=1,
