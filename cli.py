@@ -157,7 +157,13 @@ def run(
         _fail("--events writes events.csv into the output folder: add --out DIR")
     with _user_errors():
         from sim import ScenarioSource, run_scenario
-        from sim.report import economics_table, funnel_table, summary_json, write_outputs
+        from sim.report import (
+            economics_table,
+            funnel_table,
+            risk_lines,
+            summary_json,
+            write_outputs,
+        )
 
         source = ScenarioSource.from_file(scenario).with_overrides(overrides or [])
         spec = source.scenario
@@ -189,6 +195,8 @@ def run(
         )
         return
     kinds = {step.id: step.type for step in spec.funnel}
+    for line in risk_lines(result.summary):
+        out.print(line, highlight=False)
     out.print(funnel_table(result.summary, kinds))
     out.print(economics_table(result.summary))
     out.print(f"[dim]{n} replications in {elapsed:.1f} s[/]")

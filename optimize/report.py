@@ -37,8 +37,12 @@ def best_table(result: OptimizeResult) -> Table:
     currency = result.baseline.summary.currency
     best = result.best
     m = len(best.result.replications)
+    objective = ", ".join(f"{d} {k}" for k, d in result.goals)
     table = Table(
-        title=f"Best design — trial {best.trial} of study '{result.config.study_name}'",
+        title=(
+            f"Best design — trial {best.trial} of study '{result.config.study_name}'\n"
+            f"objective: {objective}"
+        ),
         caption=(
             f"re-evaluated on {m} fresh replications "
             f"(indices {result.reeval_first}…{result.reeval_first + m - 1}); "

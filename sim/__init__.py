@@ -7,7 +7,7 @@ Examples:
     >>> scenario = sim.load_scenario("scenarios/quickstart.yaml")
     >>> result = sim.run_scenario(scenario, replications=2, seed=1)
     >>> sorted(result.summary.to_dict())[:3]
-    ['currency', 'kpis', 'meta']
+    ['currency', 'economics', 'kpis']
 """
 
 from sim.compare import paired_difference

@@ -177,8 +177,8 @@ def _cash_section(run: RunFolder, sign: str) -> str:
     note = (
         "All revenue minus all costs, summed day by day: the line is the mean over "
         "replications, the band holds the middle 90% of them on each day. The dashed line "
-        "is the mean payback day (first day the cumulative cash is at least zero), the "
-        "shade its 90% interval."
+        "is the mean payback day (first day from which the cumulative cash stays at least "
+        "zero to the end), the shade its 90% interval."
     )
     return section("cash", "Cumulative cash", note, chart("cash", plot))
 
@@ -281,7 +281,7 @@ def _economics_section(summary: Mapping[str, Any]) -> str:
         fig = summary["kpis"].get(name)
         if fig is None:
             continue
-        label, mean, interval = kpi_cells(name, fig, summary["currency"])
+        label, mean, interval = kpi_cells(name, fig, summary["currency"], signed=True)
         data = " ".join(f"data-{k}='{json.dumps(fig[k])}'" for k in ("mean", "lo", "hi"))
         rows.append(
             f"<tr data-kpi='{name}' {data}><td>{html.escape(label)}</td>"
@@ -294,7 +294,9 @@ def _economics_section(summary: Mapping[str, Any]) -> str:
     )
     note = (
         "Every KPI: the mean over replications and the 5th–95th percentile of the "
-        "replications; — where undefined."
+        "replications; — where undefined. The lines marked + (money in), − (money out) and "
+        "= (the total of the lines above) add up to profit: every cost the scenario states "
+        "is on exactly one of them."
     )
     return section("economics", "Economics", note, body)
 

@@ -8,9 +8,9 @@ formula may use the KPIs above it.
 
 Examples:
     >>> KPIS["cac"].label, KPIS["cac"].unit
-    ('CAC (spend / buyer)', 'money')
-    >>> headline()
-    ['profit', 'revenue', 'gross_profit', 'poas', 'cac', 'payback_day']
+    ('CAC (traffic + selling / buyer)', 'money')
+    >>> headline()[:3]
+    ['profit', 'profitable', 'cash_low']
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ import numpy as np
 
 Unit = Literal["money", "share", "count", "days", "ratio"]
 Direction = Literal["maximize", "minimize"]
+# A KPI's part in the economics lines that add up to profit: money in, money out, or the
+# total of the lines above it (gross profit, profit).
+Line = Literal["in", "out", "total"]
 
 
 @dataclass(frozen=True)
@@ -31,10 +34,11 @@ class Totals:
     """One replication's books, summed over the horizon: what KPI formulas read.
 
     ``t[name]`` is a KPI computed so far (those above in the table), else the sum of the
-    ledger's daily figure of that name (:data:`sim.ledger.DAILY`).
+    ledger's daily figure or cost line of that name (:data:`sim.ledger.DAILY`,
+    :data:`sim.ledger.COST_LINES`), summed over the horizon.
     """
 
-    sums: Mapping[str, float]  # each daily figure of the ledger, summed over the horizon
+    sums: Mapping[str, float]  # each daily figure and cost line of the ledger, summed
     buyers: float  # visitors who bought at least once
     cumulative_cash: np.ndarray  # one value per day
     kpis: dict[str, float] = field(default_factory=dict)  # filled by compute(), in order
@@ -58,6 +62,7 @@ class Kpi:
     key_figure: int | None = None  # its place among the optimizer's key figures, or None
     optimizable: bool = True  # may be an objective or a constraint of ``sim optimize``
     direction: Direction | None = None  # which way is better, where one is
+    line: Line | None = None  # its part in the lines that add up to profit, if it is one
 
 
 def _ratio(num: float, den: float) -> float:
@@ -66,14 +71,32 @@ def _ratio(num: float, den: float) -> float:
 
 
 def payback_day(cumulative_cash: np.ndarray) -> float:
-    """First day whose cumulative cash is ≥ 0; infinity if it never is.
+    """First day from which cumulative cash stays ≥ 0 to the end; infinity if it ends below.
+
+    Touching zero does not count if the cash falls back below it later.
 
     Examples:
         >>> payback_day(np.array([-5.0, -1.0, 2.0])), payback_day(np.array([-1.0]))
         (2.0, inf)
+        >>> payback_day(np.array([-5.0, 1.0, -1.0, 3.0])), payback_day(np.array([1.0, -1.0]))
+        (3.0, inf)
     """
-    hits = np.flatnonzero(cumulative_cash >= 0)
-    return float(hits[0]) if hits.size else math.inf
+    if cumulative_cash.size == 0 or cumulative_cash[-1] < 0:
+        return math.inf
+    below = np.flatnonzero(cumulative_cash < 0)
+    return float(below[-1] + 1) if below.size else 0.0
+
+
+def cash_low(cumulative_cash: np.ndarray) -> float:
+    """The lowest point of cumulative cash, counting the start (0): ``min(0, min cash)``.
+
+    Minus the money the funnel needs before it pays for itself.
+
+    Examples:
+        >>> cash_low(np.array([-5.0, -7.0, 2.0])), cash_low(np.array([1.0, 3.0]))
+        (-7.0, 0.0)
+    """
+    return min(0.0, float(cumulative_cash.min())) if cumulative_cash.size else 0.0
 
 
 def _sum(name: str) -> Formula:
@@ -95,40 +118,72 @@ KPIS: dict[str, Kpi] = {
     "leads": Kpi(_sum("leads"), "count", "leads", direction="maximize"),
     "buyers": Kpi(lambda t: t.buyers, "count", "buyers", key_figure=3, direction="maximize"),
     "orders": Kpi(_sum("orders"), "count", "orders", direction="maximize"),
+    # --- the economics lines: every cost on one line, adding up to profit -----------------
     "revenue": Kpi(
-        _sum("revenue"), "money", "revenue", headline=2, key_figure=2, direction="maximize"
-    ),
-    "refunds": Kpi(_sum("refunds"), "money", "refunds", direction="minimize"),
-    "traffic_spend": Kpi(_sum("spend"), "money", "traffic spend"),
-    "other_costs": Kpi(
-        lambda t: t["cogs"] + t["fees"] + t["operating"],
+        _sum("revenue"),
         "money",
-        "other costs",
-        direction="minimize",
+        "revenue",
+        headline=4,
+        key_figure=2,
+        direction="maximize",
+        line="in",
     ),
+    "refunds": Kpi(_sum("refunds"), "money", "refunds", direction="minimize", line="out"),
+    "cogs": Kpi(_sum("cogs"), "money", "cost of goods", direction="minimize", line="out"),
+    "fees": Kpi(_sum("fees"), "money", "payment fees", direction="minimize", line="out"),
     "gross_profit": Kpi(
         lambda t: t["revenue"] - t["refunds"] - t["cogs"] - t["fees"],
         "money",
         "gross profit",
-        headline=3,
+        headline=5,
         direction="maximize",
+        line="total",
     ),
+    "traffic_spend": Kpi(_sum("traffic"), "money", "traffic", line="out"),
+    "acquisition": Kpi(_sum("acquisition"), "money", "acquisition & selling", line="out"),
+    "fixed_costs": Kpi(_sum("fixed"), "money", "fixed costs", direction="minimize", line="out"),
     "profit": Kpi(
-        lambda t: t["revenue"] - t["refunds"] - t["spend"] - t["other_costs"],
+        # = gross_profit − traffic_spend − acquisition − fixed_costs; summed as the daily
+        # cash is (``operating`` holds acquisition and fixed costs), to the same last digit
+        lambda t: (
+            t["revenue"] - t["refunds"] - t["spend"] - (t["cogs"] + t["fees"] + t["operating"])
+        ),
         "money",
         "profit",
         headline=1,
         key_figure=1,
         direction="maximize",
+        line="total",
+    ),
+    # --- break-even and risk, per replication --------------------------------------------
+    "profitable": Kpi(
+        lambda t: float(t["profit"] > 0),
+        "share",
+        "chance of profit",
+        headline=2,
+        direction="maximize",
+    ),
+    "cash_low": Kpi(
+        lambda t: cash_low(t.cumulative_cash),
+        "money",
+        "lowest cumulative cash",
+        headline=3,
+        direction="maximize",
     ),
     "cr1": Kpi(_per("leads", "visitors"), "share", "CR1 (leads / visitors)", direction="maximize"),
     "cr2": Kpi(_per("buyers", "leads"), "share", "CR2 (buyers / leads)", direction="maximize"),
     "cpl": Kpi(_per("spend", "leads"), "money", "CPL (spend / lead)", direction="minimize"),
-    "cac": Kpi(
-        _per("spend", "buyers"),
+    "paid_cac": Kpi(
+        _per("traffic_spend", "buyers"),
         "money",
-        "CAC (spend / buyer)",
-        headline=5,
+        "paid CAC (traffic / buyer)",
+        direction="minimize",
+    ),
+    "cac": Kpi(
+        lambda t: _ratio(t["traffic_spend"] + t["acquisition"], t["buyers"]),
+        "money",
+        "CAC (traffic + selling / buyer)",
+        headline=7,
         key_figure=4,
         direction="minimize",
     ),
@@ -140,12 +195,14 @@ KPIS: dict[str, Kpi] = {
         key_figure=5,
         direction="maximize",
     ),
-    "roas": Kpi(_per("revenue", "spend"), "ratio", "ROAS (revenue / spend)", direction="maximize"),
+    "roas": Kpi(
+        _per("revenue", "spend"), "ratio", "ROAS (revenue / traffic)", direction="maximize"
+    ),
     "poas": Kpi(
         _per("gross_profit", "spend"),
         "ratio",
-        "POAS (gross profit / spend)",
-        headline=4,
+        "POAS (gross profit / traffic)",
+        headline=6,
         key_figure=6,
         direction="maximize",
     ),
@@ -153,11 +210,11 @@ KPIS: dict[str, Kpi] = {
         lambda t: payback_day(t.cumulative_cash),
         "days",
         "payback day",
-        headline=6,
+        headline=8,
         key_figure=7,
         direction="minimize",
     ),
-    "ltv_cac": Kpi(_per("ltv", "cac"), "ratio", "LTV / CAC", direction="maximize"),
+    "ltv_cac": Kpi(_per("ltv", "cac"), "ratio", "LTV / CAC (fully loaded)", direction="maximize"),
     "profit_per_visitor": Kpi(
         _per("profit", "visitors"), "money", "profit per visitor", direction="maximize"
     ),
@@ -185,7 +242,8 @@ def compute(
     """Every KPI of one replication, in table order (NaN where a denominator is 0).
 
     Args:
-        sums: each daily figure of the ledger, summed over the horizon.
+        sums: each daily figure of the ledger and each of its cost lines
+            (:data:`sim.ledger.COST_LINES`), summed over the horizon.
         buyers: visitors who bought at least once.
         cumulative_cash: the cumulative cash, one value per day.
     """
@@ -193,6 +251,23 @@ def compute(
     for name, kpi in KPIS.items():
         totals.kpis[name] = kpi.formula(totals)
     return totals.kpis
+
+
+def lines() -> list[str]:
+    """The economics lines, in table order: each money in or out, and their totals."""
+    return [name for name, kpi in KPIS.items() if kpi.line is not None]
+
+
+def profit_formula() -> str:
+    """How the lines make profit, as text: ``profit = revenue - refunds - ...``.
+
+    Examples:
+        >>> profit_formula()
+        'profit = revenue - refunds - cogs - fees - traffic_spend - acquisition - fixed_costs'
+    """
+    terms = [("- " if KPIS[n].line == "out" else "") + n for n in lines()]
+    kept = [t for t in terms if KPIS[t.removeprefix("- ")].line != "total"]
+    return "profit = " + " ".join(kept)
 
 
 def headline() -> list[str]:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from sim import kpis
-from sim.ledger import DAILY, Ledger
+from sim.ledger import COST_LINES, DAILY, Ledger
 from sim.population import Population
 from sim.steps import STEP_KINDS
 from sim.tail import present_values
@@ -47,9 +47,10 @@ def replication_kpis(
 ) -> dict[str, float]:
     """The KPIs of :data:`sim.kpis.KPIS` from one replication's books."""
     tail = float(ledger.steps["tail_value"].sum()) if "tail_value" in ledger.steps else 0.0
+    sums = {name: float(ledger.daily[name].sum()) for name in DAILY}
+    sums |= {line: float(ledger.lines[line].sum()) for line in COST_LINES}
     return kpis.compute(
-        {name: float(ledger.daily[name].sum()) for name in DAILY}
-        | present_values(daily, tail, discount_rate),
+        sums | present_values(daily, tail, discount_rate),
         buyers=float(np.count_nonzero(population.column("bought"))),
         cumulative_cash=daily["cumulative_cash"],
     )
@@ -114,7 +115,8 @@ def describe(values: np.ndarray) -> dict[str, float | None]:
     """Mean and 90% interval (5th, 95th percentile) of one figure over replications.
 
     NaN (an undefined ratio) is left out; a mean over values that include infinity
-    (payback never reached) is None, as is a bound that is infinite.
+    (payback never reached) is None, as is a bound that is infinite, and ``never`` then
+    counts the replications whose value is infinite.
     """
     v = np.asarray(values, dtype=float)
     v = v[~np.isnan(v)]
@@ -122,8 +124,10 @@ def describe(values: np.ndarray) -> dict[str, float | None]:
         return {"mean": None, "lo": None, "hi": None}
     # infinity as a huge finite stand-in, so interpolation between order statistics holds
     lo, hi = np.quantile(np.minimum(v, _NEVER), INTERVAL)
-    mean = float(v.mean()) if np.isfinite(v).all() else None
-    return {"mean": mean, "lo": _finite(lo), "hi": _finite(hi)}
+    never = int(np.count_nonzero(np.isinf(v)))
+    if never:
+        return {"mean": None, "lo": _finite(lo), "hi": _finite(hi), "never": never}
+    return {"mean": float(v.mean()), "lo": _finite(lo), "hi": _finite(hi)}
 
 
 _NEVER = 1e300

@@ -131,30 +131,73 @@ def _queue_notes(summary: Summary) -> list[str]:
     return notes
 
 
+def risk_lines(summary: Summary) -> list[str]:
+    """What a strategist asks first: the chance of profit, and the cash needed before it pays.
+
+    Examples:
+        >>> from types import SimpleNamespace as S
+        >>> figs = {"profitable": {"mean": 0.8}, "cash_low": {"mean": -900.0, "lo": -2e3},
+        ...         "payback_day": {"mean": None, "lo": 3.0, "hi": None, "never": 2}}
+        >>> for line in risk_lines(S(kpis=figs, replications=10, currency="USD")):
+        ...     print(line)
+        Chance of profit: 80.0% of 10 replications; 2 never pay back.
+        Cash needed: $900.00 on average; $2,000.00 covers 95% of replications.
+    """
+    k, n, cur = summary.kpis, summary.replications, summary.currency
+    never = k["payback_day"].get("never", 0)
+    back = f"{never} never pay{'s' * (never == 1)} back" if never else "every one pays back"
+    need, reserve = k["cash_low"]["mean"], k["cash_low"]["lo"]
+    return [
+        f"Chance of profit: {fmt(k['profitable']['mean'], 'share')} of {n} replications; {back}.",
+        f"Cash needed: {fmt(-(need or 0.0), 'money', cur)} on average; "
+        f"{fmt(-(reserve or 0.0), 'money', cur)} covers 95% of replications.",
+    ]
+
+
 def economics_table(summary: Summary) -> Table:
-    """Every KPI: mean and 90% interval over replications."""
+    """Every KPI: mean and 90% interval over replications.
+
+    The economics lines (revenue, each cost line, gross profit and profit) carry their sign.
+    """
     table = Table(
         title=f"Economics — {summary.replications} replications, seed {summary.seed}",
-        caption="interval: 5th–95th percentile of the replications; — where undefined or never",
+        caption=(
+            "+ − =: the lines that add up to profit; interval: 5th–95th percentile of the "
+            "replications; — where undefined or never"
+        ),
         title_justify="left",
+        caption_justify="left",
     )
     table.add_column("KPI")
     table.add_column("mean", justify="right")
     table.add_column("90% interval", justify="right")
     for name in KPIS:
-        table.add_row(*kpi_cells(name, summary.kpis[name], summary.currency))
+        table.add_row(*kpi_cells(name, summary.kpis[name], summary.currency, signed=True))
     return table
 
 
-def kpi_cells(name: str, fig: Mapping[str, float | None], currency: str) -> tuple[str, str, str]:
-    """How the economics table shows one KPI: its label, its mean and its 90% interval."""
+def kpi_cells(
+    name: str, fig: Mapping[str, float | None], currency: str, *, signed: bool = False
+) -> tuple[str, str, str]:
+    """How the economics table shows one KPI: its label, its mean and its 90% interval.
+
+    With ``signed``, an economics line's label starts with its sign (``+`` money in,
+    ``−`` money out, ``=`` the total of the lines above it); a payback day
+    not reached in some replications says in how many; whether a replication made a
+    profit (0 or 1) has no interval.
+    """
     kpi = KPIS[name]
+    label = f"{_SIGNS[kpi.line]} {kpi.label}" if signed and kpi.line else kpi.label
     mean = fmt(fig["mean"], kpi.unit, currency)
+    interval = "" if name == "profitable" else _interval(fig, kpi.unit, currency)
     if name == "payback_day" and fig["mean"] is None and fig["lo"] is not None:
-        mean = "not always"
+        mean = f"never in {fig.get('never', 0):,}"
     elif name == "payback_day" and fig["mean"] is None:
         mean = "never"
-    return kpi.label, mean, _interval(fig, kpi.unit, currency)
+    return label, mean, interval
+
+
+_SIGNS = {"in": "+", "out": "−", "total": "="}
 
 
 def summary_json(summary: Summary) -> str:

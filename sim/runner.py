@@ -19,7 +19,7 @@ import pandas as pd
 
 from sim.breakdown import breakdown_tables
 from sim.compile import CompiledScenario, compile_scenario
-from sim.kpis import KPIS
+from sim.kpis import KPIS, profit_formula
 from sim.metrics import (
     ReplicationResult,
     daily_series,
@@ -39,8 +39,9 @@ class Summary:
     """Every KPI and step figure over replications: mean and 90% interval.
 
     ``to_dict()`` is the ``summary.json`` shape: ``{"scenario", "replications", "seed",
-    "currency", "kpis": {kpi: {"mean", "lo", "hi"}}, "steps": {id: {figure: {...}}},
-    "meta"}``.
+    "currency", "kpis": {kpi: {"mean", "lo", "hi"}}, "economics", "steps": {id: {figure:
+    {...}}}, "meta"}``; ``economics`` says which KPIs add up to profit
+    (:func:`sim.kpis.profit_formula`).
     """
 
     scenario: str
@@ -59,6 +60,7 @@ class Summary:
             "seed": self.seed,
             "currency": self.currency,
             "kpis": self.kpis,
+            "economics": profit_formula(),
             "steps": self.steps,
             "meta": self.meta,
         }

@@ -148,7 +148,7 @@ class Bound(Spec):
 class Objective(Spec):
     """KPIs to maximize or minimize (their means over replications), and constraints."""
 
-    maximize: str | list[str] = "poas"
+    maximize: str | list[str] = "profit"
     minimize: str | list[str] = []
     constraints: dict[str, Bound] = {}
 

@@ -96,7 +96,7 @@ def _check_objective(s: Scenario) -> Iterator[Found]:
         if kpi not in known:
             yield ("objective", "constraints", kpi), f"unknown KPI '{kpi}'", near(kpi, known)
     if not s.objective.goals:
-        yield ("objective",), "nothing to maximize or minimize", "e.g. maximize: poas"
+        yield ("objective",), "nothing to maximize or minimize", "e.g. maximize: profit"
 
 
 def _design_problem(validate: Validate, tree: Any) -> str | None:

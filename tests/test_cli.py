@@ -40,7 +40,8 @@ def sim_cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_run_prints_funnel_and_economics(small: Path) -> None:
     result = runner.invoke(app, ["run", str(small), "-n", "3"])
     assert result.exit_code == 0, result.stderr
-    for text in ("Funnel", "Economics", "CR1", "payback day", "guide", "course"):
+    assert result.stdout.startswith("Chance of profit: "), result.stdout
+    for text in ("Funnel", "Economics", "CR1", "payback day", "guide", "course", "Cash needed"):
         assert text in result.stdout
 
 
@@ -50,8 +51,11 @@ def test_json_is_the_summary_and_nothing_else(small: Path) -> None:
     data = json.loads(result.stdout)
     assert (data["scenario"], data["replications"], data["seed"]) == ("small test funnel", 3, 5)
     assert set(data["kpis"]) == set(KPIS)
-    for figure in data["kpis"].values():
-        assert set(figure) == {"mean", "lo", "hi"}
+    assert data["economics"].startswith("profit = revenue - refunds")
+    for name, figure in data["kpis"].items():
+        # "never": replications that never pay back, where there are any
+        extra = {"never"} if name == "payback_day" else set()
+        assert set(figure) - extra == {"mean", "lo", "hi"}
     for step in data["steps"].values():
         assert {"reached", "converted", "revenue"} <= set(step)
         assert set(step["reached"]) == {"mean", "lo", "hi"}

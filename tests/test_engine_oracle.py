@@ -114,7 +114,9 @@ def test_order_bump_joins_the_parent_order(page_funnel: sim.RunResult) -> None:
 
 def test_money_identities_hold_in_every_replication(page_funnel: sim.RunResult) -> None:
     r = page_funnel.replications
-    np.testing.assert_allclose(r["other_costs"], 0.03 * r["revenue"])  # fees only here
+    np.testing.assert_allclose(r["fees"], 0.03 * r["revenue"])
+    costs = r["cogs"] + r["acquisition"] + r["fixed_costs"]
+    np.testing.assert_array_equal(costs, 0.0)  # fees are the only cost besides traffic here
     np.testing.assert_allclose(r["gross_profit"], r["revenue"] - r["refunds"] - 0.03 * r["revenue"])
     np.testing.assert_allclose(r["profit"], r["gross_profit"] - r["traffic_spend"])
     np.testing.assert_allclose(r["aov"], r["revenue"] / r["orders"])

@@ -101,7 +101,7 @@ def test_the_economics_table_is_the_summary(run_dir: Path, page: str) -> None:
             fig["lo"],
             fig["hi"],
         ], name
-        expected = kpi_cells(name, fig, summary["currency"])
+        expected = kpi_cells(name, fig, summary["currency"], signed=True)
         assert [s.replace("&amp;", "&") for s in shown] == list(expected), name
 
 

@@ -37,7 +37,7 @@ TOY = Kpi(
     lambda t: t["profit"] / 2,
     "money",
     "toy (half the profit)",
-    headline=7,
+    headline=9,
     key_figure=8,
     direction="maximize",
 )
@@ -81,7 +81,9 @@ def test_the_summary_and_its_json_list_the_table(run: RunResult) -> None:
 
 
 def test_the_economics_table_lists_the_table(run: RunResult) -> None:
-    assert _column(economics_table(run.summary)) == [kpi.label for kpi in KPIS.values()]
+    signs = {"in": "+ ", "out": "− ", "total": "= ", None: ""}
+    labels = [signs[kpi.line] + kpi.label for kpi in KPIS.values()]
+    assert _column(economics_table(run.summary)) == labels
 
 
 def test_the_run_report_lists_the_table(folder: Path) -> None:
@@ -146,6 +148,8 @@ def test_the_optimizer_reports_its_objective_and_the_key_figures() -> None:
 def test_places_and_flags_read_the_table() -> None:
     assert kpis.headline() == [
         "profit",
+        "profitable",
+        "cash_low",
         "revenue",
         "gross_profit",
         "poas",
@@ -160,6 +164,7 @@ def test_places_and_flags_read_the_table() -> None:
 def test_a_formula_may_use_the_kpis_above_it() -> None:
     sums = dict.fromkeys(("visitors", "leads", "orders", "revenue", "refunds", "spend"), 0.0)
     sums |= {"cogs": 0.0, "fees": 0.0, "operating": 0.0, "revenue": 100.0, "spend": 40.0}
+    sums |= {"traffic": 40.0, "acquisition": 0.0, "fixed": 0.0}
     values = kpis.compute(sums, buyers=2.0, cumulative_cash=np.array([-40.0, 60.0]))
     assert list(values) == list(KPIS)
     assert values["profit"] == 60.0
