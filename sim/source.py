@@ -23,6 +23,14 @@ from typing import Any, ClassVar
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    NodeEvent,
+    ScalarEvent,
+)
+from ruamel.yaml.reader import ReaderError
 
 from sim import paths
 from sim.errors import Problem, ScenarioError
@@ -31,6 +39,12 @@ from sim.scenario import Scenario
 from sim.variants import BASE, VARIANT, apply_design, design_tree
 
 _WIDTH = 100  # of dumped YAML lines
+
+# What a scenario file may be (docs/limits.md): far above any real funnel, far below what
+# would hang the parser or exhaust memory. Checked before the tree is built.
+MAX_FILE_BYTES = 1024 * 1024  # the text, in UTF-8 bytes
+MAX_NODES = 20_000  # keys, values and items, with every alias counted as a copy
+MAX_DEPTH = 32  # mappings and lists inside each other
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,6 +89,9 @@ class ScenarioSource:
         """
         source = str(path)
         try:
+            size = FsPath(path).stat().st_size
+            if size > MAX_FILE_BYTES:
+                raise ScenarioError([_too_big(size, source)])
             text = FsPath(path).read_text(encoding="utf-8")
         except OSError as exc:
             raise ScenarioError(
@@ -273,24 +290,110 @@ def parse_scenario(
 def load_tree(text: str, *, source: str = "<string>") -> CommentedMap:
     """Parse YAML into ruamel's round-trip tree (positions and comments kept).
 
+    The text is first read as a stream of YAML events, which costs no recursion and stops
+    at the first limit crossed: its size (:data:`MAX_FILE_BYTES`), its nesting
+    (:data:`MAX_DEPTH`) and its nodes with aliases expanded (:data:`MAX_NODES`, so a
+    "billion laughs" file is refused after a few kilobytes of reading).
+
     Raises:
-        ScenarioError: not valid YAML (with line and column), or not a mapping of keys.
+        ScenarioError: not valid YAML, too big, too deep, or not a mapping of keys; located
+            by line and column.
     """
+    size = len(text.encode("utf-8", errors="surrogatepass"))
+    if size > MAX_FILE_BYTES:
+        raise ScenarioError([_too_big(size, source)])
     try:
+        _check_shape(text, source)
         tree = YAML(typ="rt").load(text)
+    except ReaderError as exc:
+        line, col = _line_col(text, exc.position)
+        what = f"character #x{exc.character:04x} is not allowed in YAML"
+        hint = "remove it; a scenario is text (control characters and NUL bytes are refused)"
+        raise ScenarioError([Problem("", what, source, line, col, hint)]) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
         what = f"{exc.context + ', ' if exc.context else ''}{exc.problem or 'invalid YAML'}"
         raise ScenarioError([Problem("", f"not valid YAML: {what}", source, line, col)]) from None
     except YAMLError as exc:
-        raise ScenarioError([Problem("", f"not valid YAML: {exc}", source)]) from None
+        raise ScenarioError([Problem("", f"not valid YAML: {exc}", source, 1, 1)]) from None
     if not isinstance(tree, CommentedMap):
         got = "an empty file" if tree is None else f"a {type(tree).__name__}"
         raise ScenarioError(
             [Problem("", f"a scenario must be a mapping of keys, got {got}", source, 1, 1)]
         )
     return tree
+
+
+def _too_big(size: int, source: str) -> Problem:
+    return Problem(
+        "",
+        f"the file has {size:,} bytes; a scenario may have at most {MAX_FILE_BYTES:,}",
+        source,
+        1,
+        1,
+        "a scenario is a short description of a funnel: is this the right file?",
+    )
+
+
+def _line_col(text: str, position: int) -> tuple[int, int]:
+    """1-based line and column of a character offset."""
+    before = text[:position]
+    return before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1
+
+
+def _check_shape(text: str, source: str) -> None:
+    """Refuse YAML nested deeper than MAX_DEPTH or larger than MAX_NODES once expanded.
+
+    Each anchored node's expanded size is remembered, so an alias adds its size at once:
+    the count is exact and costs one pass, however deeply aliases nest.
+    """
+    sizes: dict[str, int] = {}  # anchor -> nodes in its (expanded) node
+    open_: list[tuple[str | None, int]] = []  # (anchor, total before it) of open collections
+    total = 0
+    for event in YAML(typ="rt").parse(text):
+        if not isinstance(event, NodeEvent | CollectionEndEvent):
+            continue
+        mark = event.start_mark
+        if isinstance(event, AliasEvent):
+            total += sizes.get(event.anchor, 1)
+        elif isinstance(event, ScalarEvent | CollectionStartEvent):
+            total += 1
+            if isinstance(event, ScalarEvent):
+                if event.anchor:
+                    sizes[event.anchor] = 1
+            else:
+                open_.append((event.anchor, total - 1))
+                if len(open_) > MAX_DEPTH:
+                    raise ScenarioError(
+                        [
+                            Problem(
+                                "",
+                                f"nested more than {MAX_DEPTH} levels deep",
+                                source,
+                                mark.line + 1,
+                                mark.column + 1,
+                                "a scenario's sections are a few levels deep",
+                            )
+                        ]
+                    )
+        else:  # a collection ends
+            anchor, before = open_.pop()
+            if anchor:
+                sizes[anchor] = total - before
+        if total > MAX_NODES:
+            raise ScenarioError(
+                [
+                    Problem(
+                        "",
+                        f"more than {MAX_NODES:,} keys and values (aliases counted as copies)",
+                        source,
+                        mark.line + 1,
+                        mark.column + 1,
+                        "a scenario this large is not a funnel; are aliases nested (*a of *a)?",
+                    )
+                ]
+            )
 
 
 def parse_override(text: str) -> tuple[str, Any]:
