@@ -27,6 +27,7 @@ from ruamel.yaml.events import (
     AliasEvent,
     CollectionEndEvent,
     CollectionStartEvent,
+    MappingStartEvent,
     NodeEvent,
     ScalarEvent,
 )
@@ -92,13 +93,17 @@ class ScenarioSource:
             size = FsPath(path).stat().st_size
             if size > MAX_FILE_BYTES:
                 raise ScenarioError([_too_big(size, source)])
-            text = FsPath(path).read_text(encoding="utf-8")
+            data = FsPath(path).read_bytes()
+            text = data.decode("utf-8")
         except OSError as exc:
             raise ScenarioError(
                 [Problem("", f"cannot read the file: {exc.strerror}", source)]
             ) from None
-        except UnicodeDecodeError:
-            raise ScenarioError([Problem("", "the file is not UTF-8 text", source)]) from None
+        except UnicodeDecodeError as exc:
+            line, col = _line_col(data[: exc.start].decode("utf-8", errors="replace"), exc.start)
+            raise ScenarioError(
+                [Problem("", "the file is not UTF-8 text", source, line, col)]
+            ) from None
         return cls.from_text(text, source=source)
 
     @classmethod
@@ -339,61 +344,87 @@ def _too_big(size: int, source: str) -> Problem:
 def _line_col(text: str, position: int) -> tuple[int, int]:
     """1-based line and column of a character offset."""
     before = text[:position]
-    return before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1
+    return before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+
+
+@dataclass
+class _Open:
+    """A mapping or list being read: its anchor, the count before it, where its reader is."""
+
+    anchor: str | None
+    before: int
+    mapping: bool
+    key: Any = None  # the mapping's current key, or the list's current index
+    want_key: bool = True
 
 
 def _check_shape(text: str, source: str) -> None:
     """Refuse YAML nested deeper than MAX_DEPTH or larger than MAX_NODES once expanded.
 
     Each anchored node's expanded size is remembered, so an alias adds its size at once:
-    the count is exact and costs one pass, however deeply aliases nest.
+    the count is exact and costs one pass, however deeply aliases nest. A refusal names
+    the key path being read, as far as the stream has told it.
     """
     sizes: dict[str, int] = {}  # anchor -> nodes in its (expanded) node
-    open_: list[tuple[str | None, int]] = []  # (anchor, total before it) of open collections
+    stack: list[_Open] = []
     total = 0
     for event in YAML(typ="rt").parse(text):
         if not isinstance(event, NodeEvent | CollectionEndEvent):
             continue
-        mark = event.start_mark
+        if isinstance(event, NodeEvent) and stack:
+            _advance(stack[-1], event)
         if isinstance(event, AliasEvent):
             total += sizes.get(event.anchor, 1)
-        elif isinstance(event, ScalarEvent | CollectionStartEvent):
+        elif isinstance(event, ScalarEvent):
             total += 1
-            if isinstance(event, ScalarEvent):
-                if event.anchor:
-                    sizes[event.anchor] = 1
-            else:
-                open_.append((event.anchor, total - 1))
-                if len(open_) > MAX_DEPTH:
-                    raise ScenarioError(
-                        [
-                            Problem(
-                                "",
-                                f"nested more than {MAX_DEPTH} levels deep",
-                                source,
-                                mark.line + 1,
-                                mark.column + 1,
-                                "a scenario's sections are a few levels deep",
-                            )
-                        ]
-                    )
+            if event.anchor:
+                sizes[event.anchor] = 1
+        elif isinstance(event, CollectionStartEvent):
+            total += 1
+            stack.append(_Open(event.anchor, total - 1, isinstance(event, MappingStartEvent)))
+            if len(stack) > MAX_DEPTH:
+                raise _shape_error(
+                    f"nested more than {MAX_DEPTH} levels deep",
+                    "a scenario's sections are a few levels deep",
+                    stack,
+                    event,
+                    source,
+                )
         else:  # a collection ends
-            anchor, before = open_.pop()
-            if anchor:
-                sizes[anchor] = total - before
+            done = stack.pop()
+            if done.anchor:
+                sizes[done.anchor] = total - done.before
         if total > MAX_NODES:
-            raise ScenarioError(
-                [
-                    Problem(
-                        "",
-                        f"more than {MAX_NODES:,} keys and values (aliases counted as copies)",
-                        source,
-                        mark.line + 1,
-                        mark.column + 1,
-                        "a scenario this large is not a funnel; are aliases nested (*a of *a)?",
-                    )
-                ]
+            raise _shape_error(
+                f"more than {MAX_NODES:,} keys and values (aliases counted as copies)",
+                "a scenario this large is not a funnel; are aliases nested (*a of *a)?",
+                stack,
+                event,
+                source,
             )
+
+
+def _advance(parent: _Open, event: Any) -> None:
+    """Move the reader of ``parent`` past the node ``event`` starts."""
+    if not parent.mapping:
+        parent.key = 0 if parent.key is None else parent.key + 1
+    elif parent.want_key:
+        parent.key = event.value if isinstance(event, ScalarEvent) else "?"
+        parent.want_key = False
+    else:
+        parent.want_key = True
+
+
+def _shape_error(
+    message: str, hint: str, stack: list[_Open], event: Any, source: str
+) -> ScenarioError:
+    keys = [str(o.key) for o in stack if o.key is not None]
+    if len(keys) > 6:  # a path into a runaway nest: its start says where
+        keys = [*keys[:6], "…"]
+    mark = event.start_mark
+    return ScenarioError(
+        [Problem(".".join(keys), message, source, mark.line + 1, mark.column + 1, hint)]
+    )
 
 
 def parse_override(text: str) -> tuple[str, Any]:
