@@ -34,10 +34,9 @@ def validate_tree(
     try:
         scenario = Scenario.model_validate(plain)
     except ValidationError as exc:
-        problems = _dedupe(
-            _problem_from_pydantic(tree, err, source, origins) for err in exc.errors()
-        )
-        raise ScenarioError([p for p in problems if p is not None]) from None
+        errors = exc.errors()
+        problems = _dedupe(_problem_from_pydantic(tree, err, source, origins) for err in errors)
+        raise ScenarioError(problems or [_no_branch(tree, errors, source, origins)]) from None
     found = check_scenario(scenario)
     if not found and (scenario.search or scenario.variants):
         found = check_search(plain, scenario, lambda design: validate_tree(design, source=source))
@@ -98,8 +97,21 @@ def _locate(
         holding = len(path) > 1 and overridden[: len(path)] == path
         if inside or holding:
             return Problem(paths.display(tree, path), message, origin, hint=hint)
-    line, col = _position(tree, path)
-    return Problem(paths.display(tree, path), message, source, line, col, hint)
+    return Problem(paths.display(tree, path), message, source, *_nearest(tree, path), hint)
+
+
+def _nearest(tree: Any, path: Path) -> tuple[int | None, int | None]:
+    """The position of ``path``, or of the nearest key holding it (a missing key's mapping).
+
+    A tree that was not read from a file (a trial's design) has no positions.
+    """
+    if not isinstance(tree, CommentedMap):
+        return None, None
+    for end in range(len(path), 0, -1):
+        line, col = _position(tree, path[:end])
+        if line is not None and col is not None:
+            return line, col
+    return 1, 1
 
 
 def _problem_from_pydantic(
@@ -127,6 +139,18 @@ def _problem_from_pydantic(
     if kind == "union_tag_not_found":
         return _locate(tree, path, "required key 'type' is missing", "", source, origins)
     return _locate(tree, path, _describe(kind, err, value), _hint(kind, value), source, origins)
+
+
+def _no_branch(
+    tree: Any, errors: Sequence[Mapping[str, Any]], source: str, origins: Mapping[Path, str]
+) -> Problem:
+    """A value no member of a union takes (``team: null``): name what each would take."""
+    path, _ = _walk(tree, errors[0]["loc"])
+    kinds = [str(label) for e in errors for label, _ in _walk(tree, e["loc"])[1][-1:]]
+    expected = " or ".join(dict.fromkeys(kinds)) or "another value"
+    return _locate(
+        tree, path, f"expected {expected}, got {errors[0].get('input')!r}", "", source, origins
+    )
 
 
 def _branch_applies(labels: list[tuple[Any, Any]]) -> bool:
