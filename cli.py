@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 if TYPE_CHECKING:
     from sim.compare import Comparison
@@ -62,32 +63,43 @@ def main(
 def _show_scenario_error(exc: ScenarioError) -> None:
     count = len(exc.problems)
     err.print(f"[bold red]error:[/] the scenario has {count} problem{'s' * (count > 1)}:")
-    for p in exc.problems:
-        where = p.location()
-        path = f" [bold]{p.path}[/]:" if p.path else ""
-        err.print(f"  [cyan]{where}[/]:{path} {p.message}", highlight=False, soft_wrap=True)
+    for p in exc.problems:  # user text is escaped: a key like "[/oops]" prints as written
+        where = escape(p.location())
+        path = f" [bold]{escape(p.path)}[/]:" if p.path else ""
+        err.print(f"  [cyan]{where}[/]:{path} {escape(p.message)}", highlight=False, soft_wrap=True)
         if p.hint:
-            err.print(f"    [dim]hint:[/] {p.hint}", highlight=False, soft_wrap=True)
+            err.print(f"    [dim]hint:[/] {escape(p.hint)}", highlight=False, soft_wrap=True)
 
 
 @contextmanager
 def _user_errors() -> Iterator[None]:
-    """Turn the library's errors into messages and exit codes; tracebacks only with --debug."""
-    from sim.errors import ScenarioError
+    """The one error handler of every command: bad input exits 2 with a located message.
+
+    A scenario's problems (file or override, line, column, key path), a dotted path that
+    names nothing, and a run folder that cannot be read all exit 2 without a traceback;
+    anything else is unexpected and exits 1. Tracebacks only with --debug.
+    """
+    from sim.errors import Problem, ScenarioError
+    from sim.paths import PathError
+    from sim.run_folder import RunFolderError
 
     try:
         yield
-    except ScenarioError as exc:
+    except (ScenarioError, PathError) as exc:
         if _state["debug"]:
-            err.print(traceback.format_exc())
+            err.print(traceback.format_exc(), markup=False)
+        if isinstance(exc, PathError):
+            exc = ScenarioError([Problem(exc.path, exc.message, "--set", hint=exc.hint)])
         _show_scenario_error(exc)
         raise typer.Exit(2) from None
+    except RunFolderError as exc:
+        _fail(escape(str(exc)))
     except (typer.Exit, typer.Abort, KeyboardInterrupt):
         raise
     except Exception as exc:
         if _state["debug"]:
             raise
-        err.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}", highlight=False)
+        err.print(f"[bold red]error:[/] {type(exc).__name__}: {escape(str(exc))}", highlight=False)
         err.print("[dim]run with --debug for the traceback[/]")
         raise typer.Exit(1) from None
 
@@ -169,7 +181,7 @@ def run(
         spec = source.scenario
         n = replications or spec.replications
         started = time.perf_counter()
-        with _progress_bar(f"simulating {spec.name}", n) as progress:
+        with _progress_bar(f"simulating {escape(spec.name)}", n) as progress:
             result = run_scenario(
                 spec,
                 replications=n,
@@ -464,7 +476,7 @@ def compare(
     for design in range(1, len(labels)):
         out.print(comparison_table(comparison, design))
     for line in comparison_verdicts(comparison):
-        out.print(line, highlight=False)
+        out.print(line, markup=False, highlight=False)
     for path in written:
         out.print(f"[dim]wrote {path}[/]")
 
@@ -634,21 +646,22 @@ def validate(
     overrides: SetOpt = None,
 ) -> None:
     """Check scenario files without running them; exit 2 if any has a problem."""
-    from sim import ScenarioError, load_scenario
+    from sim import load_scenario
 
-    failed = False
+    codes = []
     for path in files:
         try:
-            spec = load_scenario(path, overrides=overrides or [])
-        except ScenarioError as exc:
-            failed = True
-            _show_scenario_error(exc)
-        else:
-            out.print(
-                f"[green]ok[/] {path}: {spec.name} ({len(spec.funnel)} steps)", highlight=False
-            )
-    if failed:
-        raise typer.Exit(2)
+            with _user_errors():
+                spec = load_scenario(path, overrides=overrides or [])
+        except typer.Exit as exc:  # reported; go on with the next file
+            codes.append(exc.exit_code)
+            continue
+        out.print(
+            f"[green]ok[/] {escape(str(path))}: {escape(spec.name)} ({len(spec.funnel)} steps)",
+            highlight=False,
+        )
+    if codes:
+        raise typer.Exit(max(codes))
 
 
 @app.command()

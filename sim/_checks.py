@@ -11,6 +11,9 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
+from scipy.stats import gamma
+
+from sim import budget
 from sim.scenario import ReferralChannel, Scenario
 from sim.spec import Referral
 from sim.steps import STEP_KINDS
@@ -19,6 +22,8 @@ Path = tuple[str | int, ...]
 Found = tuple[Path, str, str]
 
 MIX_TOLERANCE = 1e-6
+MAX_SELLING_STEPS = 63  # one bit each in the engine's record of what a visitor bought
+MAX_REPEAT_ORDERS = 10_000  # of the one-in-a-million most eager customer, over the horizon
 
 
 def near(name: str, known: list[str]) -> str:
@@ -40,6 +45,8 @@ def check_scenario(s: Scenario) -> list[Found]:
         *_check_referrals(s),
         *_check_kinds(s),
         *_check_repeats(s),
+        *_check_selling_steps(s),
+        *_check_memory(s),
     ]
 
 
@@ -206,3 +213,34 @@ def _check_repeats(s: Scenario) -> Iterator[Found]:
                 f"(r / alpha = {repeat.r:g} / {repeat.alpha:g}); at most 1 is allowed",
                 "the rates are per day: one order a month on average is r / alpha = 1/30",
             )
+        elif repeat is not None:
+            # the rate's heavy tail: a Gamma with a small shape gives a few customers
+            # thousands of orders a day, each drawn one by one
+            eager = float(gamma.ppf(1 - 1e-6, repeat.r, scale=1 / repeat.alpha))
+            orders = eager * s.horizon_days
+            if not orders <= MAX_REPEAT_ORDERS:
+                yield (
+                    ("funnel", i, "repeat", "r"),
+                    f"one customer in a million would order {orders:,.0f} times over the "
+                    f"horizon (purchase rate ~ Gamma(r={repeat.r:g}, alpha={repeat.alpha:g})); "
+                    f"at most {MAX_REPEAT_ORDERS:,} are allowed",
+                    "raise r and alpha together (same mean r / alpha, a thinner tail)",
+                )
+
+
+def _check_selling_steps(s: Scenario) -> Iterator[Found]:
+    selling = [i for i, step in enumerate(s.funnel) if STEP_KINDS[step.type].sells]
+    if len(selling) > MAX_SELLING_STEPS:
+        yield (
+            ("funnel", selling[MAX_SELLING_STEPS], "id"),
+            f"{len(selling)} steps sell; at most {MAX_SELLING_STEPS} are supported",
+            "merge offers, or split the funnel into several scenarios",
+        )
+
+
+def _check_memory(s: Scenario) -> Iterator[Found]:
+    """A single replication that would not fit in the memory budget, at its largest channel."""
+    found = budget.refusal(s, replications=s.replications)
+    if found is not None:
+        largest = max(s.channels, key=lambda name: budget.daily_visitors(s.channels[name]))
+        yield ("channels", largest), *found

@@ -34,10 +34,9 @@ def validate_tree(
     try:
         scenario = Scenario.model_validate(plain)
     except ValidationError as exc:
-        problems = _dedupe(
-            _problem_from_pydantic(tree, err, source, origins) for err in exc.errors()
-        )
-        raise ScenarioError([p for p in problems if p is not None]) from None
+        errors = exc.errors()
+        problems = _dedupe(_problem_from_pydantic(tree, err, source, origins) for err in errors)
+        raise ScenarioError(problems or [_no_branch(tree, errors, source, origins)]) from None
     found = check_scenario(scenario)
     if not found and (scenario.search or scenario.variants):
         found = check_search(plain, scenario, lambda design: validate_tree(design, source=source))
@@ -92,10 +91,27 @@ def _locate(
     tree: Any, path: Path, message: str, hint: str, source: str, origins: Mapping[Path, str]
 ) -> Problem:
     for overridden, origin in origins.items():
-        if path[: len(overridden)] == overridden:
+        # at or inside what an override set, or (below the top level) a section holding
+        # it: a mix that no longer sums to 1 is the override's doing, not the file's
+        inside = path[: len(overridden)] == overridden
+        holding = len(path) > 1 and overridden[: len(path)] == path
+        if inside or holding:
             return Problem(paths.display(tree, path), message, origin, hint=hint)
-    line, col = _position(tree, path)
-    return Problem(paths.display(tree, path), message, source, line, col, hint)
+    return Problem(paths.display(tree, path), message, source, *_nearest(tree, path), hint)
+
+
+def _nearest(tree: Any, path: Path) -> tuple[int | None, int | None]:
+    """The position of ``path``, or of the nearest key holding it (a missing key's mapping).
+
+    A tree that was not read from a file (a trial's design) has no positions.
+    """
+    if not isinstance(tree, CommentedMap):
+        return None, None
+    for end in range(len(path), 0, -1):
+        line, col = _position(tree, path[:end])
+        if line is not None and col is not None:
+            return line, col
+    return 1, 1
 
 
 def _problem_from_pydantic(
@@ -122,7 +138,19 @@ def _problem_from_pydantic(
         )
     if kind == "union_tag_not_found":
         return _locate(tree, path, "required key 'type' is missing", "", source, origins)
-    return _locate(tree, path, _describe(kind, err, value), "", source, origins)
+    return _locate(tree, path, _describe(kind, err, value), _hint(kind, value), source, origins)
+
+
+def _no_branch(
+    tree: Any, errors: Sequence[Mapping[str, Any]], source: str, origins: Mapping[Path, str]
+) -> Problem:
+    """A value no member of a union takes (``team: null``): name what each would take."""
+    path, _ = _walk(tree, errors[0]["loc"])
+    kinds = [str(label) for e in errors for label, _ in _walk(tree, e["loc"])[1][-1:]]
+    expected = " or ".join(dict.fromkeys(kinds)) or "another value"
+    return _locate(
+        tree, path, f"expected {expected}, got {errors[0].get('input')!r}", "", source, origins
+    )
 
 
 def _branch_applies(labels: list[tuple[Any, Any]]) -> bool:
@@ -156,6 +184,8 @@ def _describe(kind: str, err: Mapping[str, Any], value: Any) -> str:
     if kind in _BOUNDS:
         bound = next(iter(err["ctx"].values()))
         return f"must be {_BOUNDS[kind]} {bound:g}, got {value!r}"
+    if kind == "finite_number":
+        return f"must be a finite number, got {value!r}"
     if kind in ("float_type", "float_parsing", "int_type", "int_parsing", "int_from_float"):
         expected = "a whole number" if kind.startswith("int") else "a number"
         return f"expected {expected}, got {value!r}"
@@ -168,6 +198,27 @@ def _describe(kind: str, err: Mapping[str, Any], value: Any) -> str:
     if kind == "too_short":
         return "must not be empty"
     return f"{err['msg']}, got {value!r}"
+
+
+def _hint(kind: str, value: Any) -> str:
+    """How to write a number the schema refused for its type."""
+    if kind not in ("float_type", "int_type", "finite_number"):
+        return ""
+    if isinstance(value, bool):
+        return "true and false are not numbers here: write the number itself"
+    if isinstance(value, str) and _is_number(value):
+        return 'write the number without quotes, e.g. 49 not "49"'
+    if kind == "finite_number":
+        return "infinities and .nan are refused: write the number itself"
+    return ""
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _dedupe(problems: Iterable[Problem | None]) -> list[Problem]:

@@ -66,7 +66,7 @@ def funnel_table(summary: Summary, kinds: Mapping[str, str]) -> Table:
     """Per step: reached, converted, rate and revenue (means over replications)."""
     notes = _queue_notes(summary)
     table = Table(
-        title=f"Funnel — {summary.scenario}",
+        title=Text(f"Funnel — {summary.scenario}"),  # a name is text, not markup
         title_justify="left",
         caption="\n".join(notes) if notes else None,
         caption_justify="left",
@@ -238,7 +238,7 @@ def comparison_table(comparison: Comparison, design: int = 1) -> Table:
     first, other = comparison.labels[0], comparison.labels[design]
     currency = comparison.runs[0].summary.currency
     table = Table(
-        title=(
+        title=Text(  # labels are file names and overrides: text, not markup
             f"B = {other}  vs  A = {first}\n{comparison.replications} replications of seed "
             f"{comparison.seed} each (common random numbers)"
         ),

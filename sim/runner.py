@@ -7,9 +7,10 @@ are put back in replication order, so 1 or N workers give the same numbers bit f
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim import budget
 from sim.breakdown import breakdown_tables
 from sim.compile import CompiledScenario, compile_scenario
 from sim.kpis import KPIS, profit_formula
@@ -211,6 +213,7 @@ class PreparedScenario:
             raise ValueError(f"replications must be >= 1, got {n}")
         if jobs < 1:
             raise ValueError(f"jobs must be >= 1, got {jobs}")
+        budget.check_run(self.scenario, replications=n, jobs=jobs, events=events)
         indices = range(first, first + n)
         results = _run_all(
             self.compiled,
@@ -250,17 +253,26 @@ def _run_all(
     slots: list[ReplicationResult | None] = [None] * n
     # spawn, set here rather than at import, so workers start clean on every platform
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(jobs, n), mp_context=context) as pool:
-        futures = {
-            pool.submit(
-                run_replication, compiled, seed, r, events=events, breakdown=breakdown
-            ): slot
-            for slot, r in enumerate(indices)
-        }
-        for done, future in enumerate(as_completed(futures), start=1):
-            slots[futures[future]] = future.result()
-            if progress:
-                progress(done, n)
+    workers = min(jobs, n)
+    waiting = iter(enumerate(indices))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        # two replications per worker in flight: workers never idle, memory stays bounded
+        running: dict[Any, int] = {}
+        done = 0
+        while True:
+            for slot, r in itertools.islice(waiting, 2 * workers - len(running)):
+                future = pool.submit(
+                    run_replication, compiled, seed, r, events=events, breakdown=breakdown
+                )
+                running[future] = slot
+            if not running:
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                slots[running.pop(future)] = future.result()
+                done += 1
+                if progress:
+                    progress(done, n)
     return [r for r in slots if r is not None]
 
 

@@ -11,7 +11,22 @@ from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Union
 
 from pydantic import Field, model_validator
 
-from sim.spec import Amount, Name, Positive, Rate, Referral, Spec, StepSpec
+from sim.spec import (
+    MAX_AMOUNT,
+    MAX_REPLICATIONS,
+    Amount,
+    Days,
+    Name,
+    Number,
+    Positive,
+    Rate,
+    Referral,
+    Spec,
+    Spread,
+    StepSpec,
+    Visitors,
+    Whole,
+)
 from sim.steps import STEP_KINDS
 
 FORMAT_VERSION: Final = 1
@@ -30,7 +45,7 @@ class EmailBehavior(Spec):
 class Segment(Spec):
     """An audience group; its visitors draw their traits from it on arrival."""
 
-    price_dispersion: Positive = 0.5
+    price_dispersion: Spread = 0.5
     trust: Rate = 0.5
     email: EmailBehavior = EmailBehavior()
     junk_share: Rate = 0.0
@@ -41,7 +56,7 @@ class Segment(Spec):
 
 class _Channel(Spec):
     mix: dict[Name, Rate]
-    warmth: Annotated[float, Field(ge=-1, le=1)] = 0.0
+    warmth: Annotated[Number, Field(ge=-1, le=1)] = 0.0
 
 
 class PaidChannel(_Channel):
@@ -57,7 +72,7 @@ class OrganicChannel(_Channel):
     """A steady Poisson flow of visitors for a fixed cost per day."""
 
     type: Literal["organic"]
-    visitors_per_day: Amount
+    visitors_per_day: Visitors
     cost_per_day: Amount = 0.0
 
 
@@ -65,7 +80,7 @@ class PartnerChannel(_Channel):
     """Visitors sent by a partner, who is paid a share of their revenue."""
 
     type: Literal["partner"]
-    visitors_per_day: Amount
+    visitors_per_day: Visitors
     commission: Rate
 
 
@@ -101,11 +116,14 @@ else:
 # --- the search: what `sim optimize` may change, and what it aims for ---------------------
 
 
+Bounded = Annotated[Number, Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT)]  # an end of a search range
+
+
 class NumberRange(Spec):
     """A numeric search range; whole-number keys (days) are searched as integers."""
 
-    low: float
-    high: float
+    low: Bounded
+    high: Bounded
     step: Positive | None = None
     log: bool = False
 
@@ -120,7 +138,7 @@ class NumberRange(Spec):
         return self
 
 
-Choices = Annotated[list[str | float | int | bool | None], Field(min_length=1)]
+Choices = Annotated[list[str | Bounded | int | bool | None], Field(min_length=1)]
 
 
 class Variant(Spec):
@@ -135,8 +153,8 @@ class Variant(Spec):
 class Bound(Spec):
     """A limit on a KPI's mean: ``min``, ``max`` or both."""
 
-    min: float | None = None
-    max: float | None = None
+    min: Number | None = None
+    max: Number | None = None
 
     @model_validator(mode="after")
     def _some_bound(self) -> Bound:
@@ -180,10 +198,10 @@ class Scenario(Spec):
     name: str
     description: str = ""
     currency: str = "USD"
-    horizon_days: Annotated[int, Field(ge=1, le=3650)]
-    acquisition_days: Annotated[int, Field(ge=1, le=3650)]
-    seed: Annotated[int, Field(ge=0)] = 0
-    replications: Annotated[int, Field(ge=1)] = 20
+    horizon_days: Days
+    acquisition_days: Days
+    seed: Annotated[Whole, Field(ge=0, le=2**63 - 1)] = 0
+    replications: Annotated[Whole, Field(ge=1, le=MAX_REPLICATIONS)] = 20
     segments: Annotated[dict[Name, Segment], Field(min_length=1)]
     channels: Annotated[dict[Name, Channel], Field(min_length=1)]
     funnel: Annotated[list[Step], Field(min_length=1)]

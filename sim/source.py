@@ -23,6 +23,15 @@ from typing import Any, ClassVar
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    MappingStartEvent,
+    NodeEvent,
+    ScalarEvent,
+)
+from ruamel.yaml.reader import ReaderError
 
 from sim import paths
 from sim.errors import Problem, ScenarioError
@@ -31,6 +40,12 @@ from sim.scenario import Scenario
 from sim.variants import BASE, VARIANT, apply_design, design_tree
 
 _WIDTH = 100  # of dumped YAML lines
+
+# What a scenario file may be (docs/limits.md): far above any real funnel, far below what
+# would hang the parser or exhaust memory. Checked before the tree is built.
+MAX_FILE_BYTES = 1024 * 1024  # the text, in UTF-8 bytes
+MAX_NODES = 20_000  # keys, values and items, with every alias counted as a copy
+MAX_DEPTH = 32  # mappings and lists inside each other
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,13 +90,20 @@ class ScenarioSource:
         """
         source = str(path)
         try:
-            text = FsPath(path).read_text(encoding="utf-8")
+            size = FsPath(path).stat().st_size
+            if size > MAX_FILE_BYTES:
+                raise ScenarioError([_too_big(size, source)])
+            data = FsPath(path).read_bytes()
+            text = data.decode("utf-8")
         except OSError as exc:
             raise ScenarioError(
                 [Problem("", f"cannot read the file: {exc.strerror}", source)]
             ) from None
-        except UnicodeDecodeError:
-            raise ScenarioError([Problem("", "the file is not UTF-8 text", source)]) from None
+        except UnicodeDecodeError as exc:
+            line, col = _line_col(data[: exc.start].decode("utf-8", errors="replace"), exc.start)
+            raise ScenarioError(
+                [Problem("", "the file is not UTF-8 text", source, line, col)]
+            ) from None
         return cls.from_text(text, source=source)
 
     @classmethod
@@ -273,24 +295,136 @@ def parse_scenario(
 def load_tree(text: str, *, source: str = "<string>") -> CommentedMap:
     """Parse YAML into ruamel's round-trip tree (positions and comments kept).
 
+    The text is first read as a stream of YAML events, which costs no recursion and stops
+    at the first limit crossed: its size (:data:`MAX_FILE_BYTES`), its nesting
+    (:data:`MAX_DEPTH`) and its nodes with aliases expanded (:data:`MAX_NODES`, so a
+    "billion laughs" file is refused after a few kilobytes of reading).
+
     Raises:
-        ScenarioError: not valid YAML (with line and column), or not a mapping of keys.
+        ScenarioError: not valid YAML, too big, too deep, or not a mapping of keys; located
+            by line and column.
     """
+    size = len(text.encode("utf-8", errors="surrogatepass"))
+    if size > MAX_FILE_BYTES:
+        raise ScenarioError([_too_big(size, source)])
     try:
+        _check_shape(text, source)
         tree = YAML(typ="rt").load(text)
+    except ReaderError as exc:
+        line, col = _line_col(text, exc.position)
+        what = f"character #x{exc.character:04x} is not allowed in YAML"
+        hint = "remove it; a scenario is text (control characters and NUL bytes are refused)"
+        raise ScenarioError([Problem("", what, source, line, col, hint)]) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        at = (mark.line + 1, mark.column + 1) if mark else (None, None)
         what = f"{exc.context + ', ' if exc.context else ''}{exc.problem or 'invalid YAML'}"
-        raise ScenarioError([Problem("", f"not valid YAML: {what}", source, line, col)]) from None
+        raise ScenarioError([Problem("", f"not valid YAML: {what}", source, *at)]) from None
     except YAMLError as exc:
-        raise ScenarioError([Problem("", f"not valid YAML: {exc}", source)]) from None
+        raise ScenarioError([Problem("", f"not valid YAML: {exc}", source, 1, 1)]) from None
     if not isinstance(tree, CommentedMap):
         got = "an empty file" if tree is None else f"a {type(tree).__name__}"
         raise ScenarioError(
             [Problem("", f"a scenario must be a mapping of keys, got {got}", source, 1, 1)]
         )
     return tree
+
+
+def _too_big(size: int, source: str) -> Problem:
+    return Problem(
+        "",
+        f"the file has {size:,} bytes; a scenario may have at most {MAX_FILE_BYTES:,}",
+        source,
+        1,
+        1,
+        "a scenario is a short description of a funnel: is this the right file?",
+    )
+
+
+def _line_col(text: str, position: int) -> tuple[int, int]:
+    """1-based line and column of a character offset."""
+    before = text[:position]
+    return before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+
+
+@dataclass
+class _Open:
+    """A mapping or list being read: its anchor, the count before it, where its reader is."""
+
+    anchor: str | None
+    before: int
+    mapping: bool
+    key: Any = None  # the mapping's current key, or the list's current index
+    want_key: bool = True
+
+
+def _check_shape(text: str, source: str) -> None:
+    """Refuse YAML nested deeper than MAX_DEPTH or larger than MAX_NODES once expanded.
+
+    Each anchored node's expanded size is remembered, so an alias adds its size at once:
+    the count is exact and costs one pass, however deeply aliases nest. A refusal names
+    the key path being read, as far as the stream has told it.
+    """
+    sizes: dict[str, int] = {}  # anchor -> nodes in its (expanded) node
+    stack: list[_Open] = []
+    total = 0
+    for event in YAML(typ="rt").parse(text):
+        if not isinstance(event, NodeEvent | CollectionEndEvent):
+            continue
+        if isinstance(event, NodeEvent) and stack:
+            _advance(stack[-1], event)
+        if isinstance(event, AliasEvent):
+            total += sizes.get(event.anchor, 1)
+        elif isinstance(event, ScalarEvent):
+            total += 1
+            if event.anchor:
+                sizes[event.anchor] = 1
+        elif isinstance(event, CollectionStartEvent):
+            total += 1
+            stack.append(_Open(event.anchor, total - 1, isinstance(event, MappingStartEvent)))
+            if len(stack) > MAX_DEPTH:
+                raise _shape_error(
+                    f"nested more than {MAX_DEPTH} levels deep",
+                    "a scenario's sections are a few levels deep",
+                    stack,
+                    event,
+                    source,
+                )
+        else:  # a collection ends
+            done = stack.pop()
+            if done.anchor:
+                sizes[done.anchor] = total - done.before
+        if total > MAX_NODES:
+            raise _shape_error(
+                f"more than {MAX_NODES:,} keys and values (aliases counted as copies)",
+                "a scenario this large is not a funnel; are aliases nested (*a of *a)?",
+                stack,
+                event,
+                source,
+            )
+
+
+def _advance(parent: _Open, event: Any) -> None:
+    """Move the reader of ``parent`` past the node ``event`` starts."""
+    if not parent.mapping:
+        parent.key = 0 if parent.key is None else parent.key + 1
+    elif parent.want_key:
+        parent.key = event.value if isinstance(event, ScalarEvent) else "?"
+        parent.want_key = False
+    else:
+        parent.want_key = True
+
+
+def _shape_error(
+    message: str, hint: str, stack: list[_Open], event: Any, source: str
+) -> ScenarioError:
+    keys = [str(o.key) for o in stack if o.key is not None]
+    if len(keys) > 6:  # a path into a runaway nest: its start says where
+        keys = [*keys[:6], "…"]
+    mark = event.start_mark
+    return ScenarioError(
+        [Problem(".".join(keys), message, source, mark.line + 1, mark.column + 1, hint)]
+    )
 
 
 def parse_override(text: str) -> tuple[str, Any]:

@@ -16,7 +16,18 @@ import numpy as np
 from pydantic import Field
 
 from sim.behavior import close_chance, deal_values
-from sim.spec import Amount, Day, Name, Rate, Refund, SegmentValue, Spec, StepSpec
+from sim.spec import (
+    MAX_CALLS_PER_DAY,
+    Amount,
+    Day,
+    Name,
+    Rate,
+    Refund,
+    SegmentValue,
+    Spec,
+    StepSpec,
+    Whole,
+)
 from sim.steps._base import CompileContext, CompiledStep, FloatArray, IntArray, Trigger
 from sim.steps._kind import Event, Figures, Problem, StepKind
 from sim.steps._money import REFUND, REFUND_FIGURES, schedule_refunds, take_payments
@@ -34,7 +45,7 @@ class Rep(Spec):
     """One sales rep: calls a day, the share of calls that close, and the rep's cost a day."""
 
     name: Name
-    calls_per_day: Annotated[int, Field(ge=0)]
+    calls_per_day: Annotated[Whole, Field(ge=0, le=MAX_CALLS_PER_DAY)]
     close_rate: Rate
     cost_per_day: Amount = 0.0
 
@@ -42,8 +53,8 @@ class Rep(Spec):
 class Team(Spec):
     """A team given as a count: close rates spread evenly over ``close_rate × (1 ± spread)``."""
 
-    size: Annotated[int, Field(ge=1, le=500)]
-    calls_per_day: Annotated[int, Field(ge=0)]
+    size: Annotated[Whole, Field(ge=1, le=500)]
+    calls_per_day: Annotated[Whole, Field(ge=0, le=MAX_CALLS_PER_DAY)]
     close_rate: Rate
     close_rate_spread: Rate = 0.0
     cost_per_day: Amount = 0.0

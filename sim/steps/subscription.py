@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import Field
 
 from sim.behavior import renewals_survived
-from sim.spec import Amount, Churn, Name, Triggered
+from sim.spec import Amount, Churn, Days, Name, Triggered
 from sim.steps._base import CompileContext, IntArray, Trigger
 from sim.steps._email import EMAIL_EVENTS, EMAIL_TALLIES
 from sim.steps._kind import Event, StepKind
@@ -28,7 +27,7 @@ class Subscription(Triggered):
 
     type: Literal["subscription"]
     after: Name
-    period_days: Annotated[int, Field(ge=1)] = 30
+    period_days: Days = 30
     first_price: Amount | None = None
     churn: Churn
 
