@@ -121,6 +121,33 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+def _check_out(out_dir: Path | None, *, replace: bool) -> None:
+    """Refuse an output folder that cannot be written, before any work (exit 2)."""
+    if out_dir is None:
+        return
+    from rich.markup import escape
+
+    from sim._atomic import OutputFolderError, check_out_dir
+
+    try:
+        check_out_dir(out_dir, replace=replace)
+    except OutputFolderError as exc:
+        _fail(escape(str(exc)))
+
+
+def _published(write: Callable[[], list[Path]]) -> list[Path]:
+    """Run a write of an output folder; a folder that changed under the run is exit 2."""
+    from rich.markup import escape
+
+    from sim._atomic import OutputFolderError
+
+    try:
+        return write()
+    except OutputFolderError as exc:
+        _fail(escape(str(exc)))
+        raise AssertionError("unreachable") from None
+
+
 @app.command()
 def run(
     scenario: ScenarioArg,
@@ -155,6 +182,7 @@ def run(
         err.print(f"[dim]no --out given: writing the run and its report to {out_dir}/[/]")
     if events and out_dir is None:
         _fail("--events writes events.csv into the output folder: add --out DIR")
+    _check_out(out_dir, replace=True)
     with _user_errors():
         from sim import ScenarioSource, run_scenario
         from sim.report import economics_table, funnel_table, summary_json, write_outputs
@@ -176,12 +204,16 @@ def run(
         elapsed = time.perf_counter() - started
         written: list[Path] = []
         if out_dir is not None:
-            written = write_outputs(result, out_dir, scenario_text=source.dump())
-        if report and out_dir is not None:
-            from sim.html_report import write_report
-
-            written.append(write_report(out_dir))
-            if as_json:
+            written = _published(
+                lambda: write_outputs(
+                    result,
+                    out_dir,
+                    scenario_text=source.dump(),
+                    overrides=source.overrides,
+                    report=report,
+                )
+            )
+            if report and as_json:
                 err.print(f"[dim]wrote {written[-1]}[/]")
     if as_json:
         out.print(
@@ -209,12 +241,13 @@ def report_command(
     with _user_errors():
         from rich.markup import escape
 
+        from sim._atomic import OutputFolderError
         from sim.html_report import write_report
         from sim.run_folder import RunFolderError
 
         try:
             path = write_report(folder)
-        except RunFolderError as exc:
+        except (RunFolderError, OutputFolderError) as exc:
             _fail(escape(str(exc)))
     out.print(f"wrote {path}", highlight=False)
 
@@ -424,6 +457,7 @@ def compare(
     if report and out_dir is None:
         out_dir = Path(f"{scenarios[0].stem}-compare")
         err.print(f"[dim]no --out given: writing the comparison and its report to {out_dir}/[/]")
+    _check_out(out_dir, replace=True)
     with _user_errors():
         from sim.compare import compare_scenarios, designs_to_compare
 
@@ -443,7 +477,7 @@ def compare(
                 jobs=jobs,
                 progress=progress,
             )
-        written = _write_comparison(comparison, out_dir, report=report)
+        written = _published(lambda: _write_comparison(comparison, out_dir, report=report))
     if as_json:
         from sim.report import comparison_json
 
@@ -464,14 +498,22 @@ def compare(
 def _write_comparison(comparison: Comparison, out_dir: Path | None, *, report: bool) -> list[Path]:
     if out_dir is None:
         return []
-    from sim._atomic import write_files
+    from sim._atomic import staged_folder
     from sim.compare_report import JSON_FILE, REPORT_FILE, comparison_html
     from sim.report import comparison_json
 
     files = {JSON_FILE: comparison_json(comparison)}
     if report:
         files[REPORT_FILE] = comparison_html(comparison)
-    return write_files(out_dir, files)
+    info = {
+        "kind": "compare",
+        "designs": list(comparison.labels),
+        "seed": comparison.seed,
+        "replications": comparison.replications,
+    }
+    with staged_folder(out_dir, info) as stage:
+        stage.write(files)
+    return [out_dir / name for name in files]
 
 
 @app.command()
