@@ -312,14 +312,17 @@ def optimize(
 ) -> None:
     """Search the scenario's `search` section for the design that best meets its objective."""
     out_dir = out_dir or Path(f"{scenario.stem}-optimize")
+    _check_out(out_dir, replace=False)
     from optimize.pool import Pool  # light: the engine is not imported yet
 
     # Start the simulation processes first: they import the engine while this one does.
     pool = Pool(jobs)
     with _user_errors(), closing(pool):  # the processes stop whatever the outcome
+        from rich.markup import escape
+
         from optimize import StudyConfig, optimize_scenario
         from optimize.report import best_table, result_dict, write_study_outputs
-        from optimize.study import check_sampler, default_storage
+        from optimize.study import StudyError, check_sampler, default_storage, masked
         from sim import ScenarioSource
 
         try:
@@ -328,11 +331,15 @@ def optimize(
             _fail(str(exc))
         source = ScenarioSource.from_file(scenario).with_overrides(overrides or [])
         source.scenario  # noqa: B018  (refuse bad input before any output)
+        try:
+            storage = storage or default_storage(out_dir)
+        except StudyError as exc:
+            _fail(escape(str(exc)))
         config = StudyConfig(
             text=source.text,
             source=source.source,
             overrides=source.overrides,
-            storage=storage or default_storage(out_dir),
+            storage=storage,
             study_name=study or scenario.stem,
             sampler=sampler,
             seed=seed,
@@ -348,7 +355,9 @@ def optimize(
                     config, top_k=top_k, reeval_replications=reeval, progress=progress, pool=pool
                 )
         except KeyboardInterrupt:
-            _interrupted(config.storage)
+            _interrupted(masked(config.storage))
+        except StudyError as exc:  # the study holds trials of something else
+            _fail(escape(str(exc)))
         written = write_study_outputs(result, out_dir)
     if as_json:
         out.print(
@@ -362,7 +371,7 @@ def optimize(
     c = result.counts
     out.print(
         f"[dim]{c['finished']} trials finished ({c['complete']} complete, {c['pruned']} pruned); "
-        f"study '{config.study_name}' in {config.storage}[/]"
+        f"study '{escape(config.study_name)}' in {escape(masked(config.storage))}[/]"
     )
     for path in written:
         out.print(f"[dim]wrote {path}[/]")
@@ -370,8 +379,10 @@ def optimize(
 
 def _interrupted(storage: str) -> NoReturn:
     """Stop now: every finished trial is already stored, and the study resumes where it was."""
+    from rich.markup import escape
+
     err.print(
-        f"[yellow]interrupted[/]: finished trials are kept in {storage}; "
+        f"[yellow]interrupted[/]: finished trials are kept in {escape(storage)}; "
         "run the same command to resume"
     )
     sys.stderr.flush()

@@ -110,12 +110,16 @@ def staged_folder(out_dir: str | Path, info: Mapping[str, Any]) -> Iterator[Stag
 
 
 def manifest_text(folder: Path, names: list[str], info: Mapping[str, Any]) -> str:
-    """The manifest of a set: what ran (``info``), the program's version, each file's hash."""
-    data = {
-        **info,
-        "funnelsim": funnelsim_version(),
-        "files": {name: sha256(folder / name) for name in sorted(names)},
-    }
+    """The manifest of files in ``folder``: see ``manifest_json``."""
+    return manifest_json(info, {name: sha256(folder / name) for name in names})
+
+
+def manifest_json(info: Mapping[str, Any], hashes: Mapping[str, str]) -> str:
+    """A manifest: what ran (``info``), the program's version, each file's SHA-256.
+
+    Nothing in it depends on the time or the place, so a run gives the same bytes again.
+    """
+    data = {**info, "funnelsim": funnelsim_version(), "files": dict(sorted(hashes.items()))}
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
