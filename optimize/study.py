@@ -267,7 +267,8 @@ def _check_fingerprint(study: optuna.Study, config: StudyConfig, ours: dict[str,
 
 
 def _differences(old: Any, new: Any, path: str = "") -> list[str]:
-    """Where two fingerprints differ, as ``path: old → new`` lines."""
+    """Where two fingerprints differ, as ``path: old → new`` lines (steps by their id)."""
+    old, new = _by_id(old), _by_id(new)
     if isinstance(old, dict) and isinstance(new, dict):
         out = []
         for key in sorted(set(old) | set(new), key=str):
@@ -279,7 +280,16 @@ def _differences(old: Any, new: Any, path: str = "") -> list[str]:
     return [f"{path}: {_short(old)} → {_short(new)}"]
 
 
+def _by_id(value: Any) -> Any:
+    """A list of steps as a mapping by id, so a difference names the step as paths do."""
+    if isinstance(value, list) and all(isinstance(v, dict) and "id" in v for v in value):
+        return {v["id"]: v for v in value}
+    return value
+
+
 def _short(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # 50, as it was written, not 50.0
     text = "(none)" if value is None else json.dumps(value, sort_keys=True)
     return text if len(text) <= 60 else text[:57] + "…"
 
