@@ -128,9 +128,36 @@ def _progress_bar(label: str, total: int) -> Iterator[Callable[[int, int], None]
         bar.stop()
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
+
+
+def _check_out(out_dir: Path | None, *, replace: bool) -> None:
+    """Refuse an output folder that cannot be written, before any work (exit 2)."""
+    if out_dir is None:
+        return
+    from rich.markup import escape
+
+    from sim._atomic import OutputFolderError, check_out_dir
+
+    try:
+        check_out_dir(out_dir, replace=replace)
+    except OutputFolderError as exc:
+        _fail(escape(str(exc)))
+
+
+def _published(write: Callable[[], list[Path]]) -> list[Path]:
+    """Run a write of an output folder; a folder that changed under the run is exit 2."""
+    from rich.markup import escape
+
+    from sim._atomic import OutputFolderError
+
+    try:
+        return write()
+    except OutputFolderError as exc:
+        _fail(escape(str(exc)))
+        raise AssertionError("unreachable") from None
 
 
 @app.command()
@@ -167,6 +194,7 @@ def run(
         err.print(f"[dim]no --out given: writing the run and its report to {out_dir}/[/]")
     if events and out_dir is None:
         _fail("--events writes events.csv into the output folder: add --out DIR")
+    _check_out(out_dir, replace=True)
     with _user_errors():
         from sim import ScenarioSource, run_scenario
         from sim.report import (
@@ -194,12 +222,16 @@ def run(
         elapsed = time.perf_counter() - started
         written: list[Path] = []
         if out_dir is not None:
-            written = write_outputs(result, out_dir, scenario_text=source.dump())
-        if report and out_dir is not None:
-            from sim.html_report import write_report
-
-            written.append(write_report(out_dir))
-            if as_json:
+            written = _published(
+                lambda: write_outputs(
+                    result,
+                    out_dir,
+                    scenario_text=source.dump(),
+                    overrides=source.overrides,
+                    report=report,
+                )
+            )
+            if report and as_json:
                 err.print(f"[dim]wrote {written[-1]}[/]")
     if as_json:
         out.print(
@@ -229,12 +261,13 @@ def report_command(
     with _user_errors():
         from rich.markup import escape
 
+        from sim._atomic import OutputFolderError
         from sim.html_report import write_report
         from sim.run_folder import RunFolderError
 
         try:
             path = write_report(folder)
-        except RunFolderError as exc:
+        except (RunFolderError, OutputFolderError) as exc:
             _fail(escape(str(exc)))
     out.print(f"wrote {path}", highlight=False)
 
@@ -299,14 +332,17 @@ def optimize(
 ) -> None:
     """Search the scenario's `search` section for the design that best meets its objective."""
     out_dir = out_dir or Path(f"{scenario.stem}-optimize")
+    _check_out(out_dir, replace=False)
     from optimize.pool import Pool  # light: the engine is not imported yet
 
     # Start the simulation processes first: they import the engine while this one does.
     pool = Pool(jobs)
     with _user_errors(), closing(pool):  # the processes stop whatever the outcome
+        from rich.markup import escape
+
         from optimize import StudyConfig, optimize_scenario
         from optimize.report import best_table, result_dict, write_study_outputs
-        from optimize.study import check_sampler, default_storage
+        from optimize.study import StudyError, check_sampler, default_storage, masked
         from sim import ScenarioSource
 
         try:
@@ -315,11 +351,15 @@ def optimize(
             _fail(str(exc))
         source = ScenarioSource.from_file(scenario).with_overrides(overrides or [])
         source.scenario  # noqa: B018  (refuse bad input before any output)
+        try:
+            storage = storage or default_storage(out_dir)
+        except StudyError as exc:
+            _fail(escape(str(exc)))
         config = StudyConfig(
             text=source.text,
             source=source.source,
             overrides=source.overrides,
-            storage=storage or default_storage(out_dir),
+            storage=storage,
             study_name=study or scenario.stem,
             sampler=sampler,
             seed=seed,
@@ -335,7 +375,9 @@ def optimize(
                     config, top_k=top_k, reeval_replications=reeval, progress=progress, pool=pool
                 )
         except KeyboardInterrupt:
-            _interrupted(config.storage)
+            _interrupted(masked(config.storage))
+        except StudyError as exc:  # the study holds trials of something else
+            _fail(escape(str(exc)))
         written = write_study_outputs(result, out_dir)
     if as_json:
         out.print(
@@ -349,7 +391,7 @@ def optimize(
     c = result.counts
     out.print(
         f"[dim]{c['finished']} trials finished ({c['complete']} complete, {c['pruned']} pruned); "
-        f"study '{config.study_name}' in {config.storage}[/]"
+        f"study '{escape(config.study_name)}' in {escape(masked(config.storage))}[/]"
     )
     for path in written:
         out.print(f"[dim]wrote {path}[/]")
@@ -357,8 +399,10 @@ def optimize(
 
 def _interrupted(storage: str) -> NoReturn:
     """Stop now: every finished trial is already stored, and the study resumes where it was."""
+    from rich.markup import escape
+
     err.print(
-        f"[yellow]interrupted[/]: finished trials are kept in {storage}; "
+        f"[yellow]interrupted[/]: finished trials are kept in {escape(storage)}; "
         "run the same command to resume"
     )
     sys.stderr.flush()
@@ -444,6 +488,7 @@ def compare(
     if report and out_dir is None:
         out_dir = Path(f"{scenarios[0].stem}-compare")
         err.print(f"[dim]no --out given: writing the comparison and its report to {out_dir}/[/]")
+    _check_out(out_dir, replace=True)
     with _user_errors():
         from sim.compare import compare_scenarios, designs_to_compare
 
@@ -463,7 +508,7 @@ def compare(
                 jobs=jobs,
                 progress=progress,
             )
-        written = _write_comparison(comparison, out_dir, report=report)
+        written = _published(lambda: _write_comparison(comparison, out_dir, report=report))
     if as_json:
         from sim.report import comparison_json
 
@@ -484,14 +529,22 @@ def compare(
 def _write_comparison(comparison: Comparison, out_dir: Path | None, *, report: bool) -> list[Path]:
     if out_dir is None:
         return []
-    from sim._atomic import write_files
+    from sim._atomic import staged_folder
     from sim.compare_report import JSON_FILE, REPORT_FILE, comparison_html
     from sim.report import comparison_json
 
     files = {JSON_FILE: comparison_json(comparison)}
     if report:
         files[REPORT_FILE] = comparison_html(comparison)
-    return write_files(out_dir, files)
+    info = {
+        "kind": "compare",
+        "designs": list(comparison.labels),
+        "seed": comparison.seed,
+        "replications": comparison.replications,
+    }
+    with staged_folder(out_dir, info) as stage:
+        stage.write(files)
+    return [out_dir / name for name in files]
 
 
 @app.command()

@@ -6,6 +6,7 @@ result as JSON.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import math
@@ -14,10 +15,12 @@ from pathlib import Path
 from typing import Any, overload
 
 import optuna
+from rich.markup import escape
 from rich.table import Table
 
 from optimize.evaluate import OptimizeResult
-from sim._atomic import write_files
+from optimize.study import masked
+from sim._atomic import MANIFEST, manifest_json, write_files
 from sim.kpis import KPIS, key_figures
 from sim.metrics import describe
 from sim.page import chart, section, shell
@@ -40,7 +43,7 @@ def best_table(result: OptimizeResult) -> Table:
     objective = ", ".join(f"{d} {k}" for k, d in result.goals)
     table = Table(
         title=(
-            f"Best design — trial {best.trial} of study '{result.config.study_name}'\n"
+            f"Best design — trial {best.trial} of study '{escape(result.config.study_name)}'\n"
             f"objective: {objective}"
         ),
         caption=(
@@ -128,7 +131,7 @@ def result_dict(result: OptimizeResult) -> dict[str, Any]:
     return _clean(
         {
             "study": result.config.study_name,
-            "storage": result.config.storage,
+            "storage": masked(result.config.storage),
             "objective": [f"{d} {k}" for k, d in result.goals],
             "trials": result.counts,
             "seed": result.seed,
@@ -203,11 +206,27 @@ def plots_html(study: optuna.Study, goals: list[tuple[str, str]]) -> str:
 
 
 def write_study_outputs(result: OptimizeResult, out_dir: str | Path) -> list[Path]:
-    """best.yaml, study.json, optimization.html and result.json, each written whole."""
+    """best.yaml, study.json, optimization.html and result.json, each written whole.
+
+    Then manifest.json, last: the run they come from and each file's SHA-256, so a
+    folder whose files were left from two runs (a kill between two renames) tells.
+    The study's database stays in the folder as it is. Returns the four outputs' paths.
+    """
     files = {
         "best.yaml": best_yaml(result),
         "study.json": study_json(result.study),
         "optimization.html": plots_html(result.study, result.goals),
         "result.json": json.dumps(result_dict(result), indent=2, sort_keys=True) + "\n",
     }
-    return write_files(out_dir, files)
+    config = result.config
+    info = {
+        "kind": "optimize",
+        "scenario": result.baseline.summary.scenario,
+        "study": config.study_name,
+        "storage": masked(config.storage),
+        "seed": result.seed,
+        "replications": result.search_replications,
+        "overrides": list(config.overrides),
+    }
+    hashes = {name: hashlib.sha256(text.encode()).hexdigest() for name, text in files.items()}
+    return write_files(out_dir, {**files, MANIFEST: manifest_json(info, hashes)})[:-1]

@@ -3,11 +3,18 @@
 ``run_workers`` opens the stored study (or joins it), starts the simulation processes,
 and runs the search loop (``optimize.search``) on an in-memory copy of the study that
 is written back trial by trial (``optimize.mirror``).
+
+A study records what its trials ran (``fingerprint``: the scenario after overrides, the
+seed, the replications, the objective and the search section); a run that would add
+trials of anything else to it is refused (``StudyError``). Storage URLs are shown only
+through ``masked``, which hides a password.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import time
 import zlib
 from dataclasses import dataclass
@@ -25,6 +32,30 @@ from optimize.space import SearchSpace
 from sim import Scenario, ScenarioSource
 
 SAMPLERS = ("tpe", "nsga2", "random", "qmc", "gp", "cmaes")
+
+
+class StudyError(ValueError):
+    """The study cannot be opened as asked (other trials, a planted link); says what to do."""
+
+
+def masked(url: str) -> str:
+    """A storage URL as it may be shown: any password (or secret query value) hidden.
+
+    Examples:
+        >>> masked("postgresql://ann:s3cret@db.example/studies")
+        'postgresql://ann:***@db.example/studies'
+        >>> masked("sqlite:///study.db?password=x&timeout=5")
+        'sqlite:///study.db?password=***&timeout=5'
+        >>> masked("memory")
+        'memory'
+    """
+    shown = re.sub(r"(://[^/?#@:]*):[^/?#@]*@", r"\1:***@", url)
+    return re.sub(
+        r"([?&](?:[^=&#]*(?:pass|pwd|secret|token|key)[^=&#]*)=)[^&#]*",
+        r"\1***",
+        shown,
+        flags=re.IGNORECASE,
+    )
 
 
 @dataclass(frozen=True)
@@ -84,6 +115,8 @@ def make_storage(url: str) -> optuna.storages.BaseStorage:
     for attempt in range(_SCHEMA_TRIES):
         try:
             return _rdb_storage(url)
+        except sqlalchemy.exc.ArgumentError:  # its message would repeat the URL
+            raise StudyError(f"cannot read the storage URL {masked(url)}") from None
         except sqlalchemy.exc.DBAPIError as exc:
             # Processes that open an empty database together (workers, a dashboard) race
             # to create Optuna's tables; the loser finds them half-made. Wait and join.
@@ -159,8 +192,11 @@ def check_sampler(name: str | None) -> None:
 def open_study(config: StudyConfig, scenario: Scenario, *, worker: str = "") -> optuna.Study:
     """Create the stored study, or join it if it exists (this is how a run resumes).
 
+    A new study records the ``fingerprint`` of what its trials run; joining one checks it.
+
     Raises:
-        ValueError: a study of that name exists with other objectives.
+        StudyError: a study of that name exists with other objectives, or its trials ran
+            another scenario, seed, number of replications, objective or search.
     """
     goals = scenario.objective.goals
     study = optuna.create_study(
@@ -171,16 +207,99 @@ def open_study(config: StudyConfig, scenario: Scenario, *, worker: str = "") -> 
     )
     wanted = [optuna.study.StudyDirection[d.upper()] for _, d in goals]
     if list(study.directions) != wanted:
-        raise ValueError(
-            f"study '{config.study_name}' in {config.storage} has other objectives; "
-            "use another --study name or storage"
+        raise StudyError(
+            f"study '{config.study_name}' in {masked(config.storage)} has other objectives; "
+            f"{_NEW_STUDY}"
         )
+    _check_fingerprint(study, config, fingerprint(config, scenario))
     study.set_user_attr("objective", [f"{d} {k}" for k, d in goals])
     return study
 
 
-def _study_kwargs(config: StudyConfig, scenario: Scenario, worker: str) -> dict[str, Any]:
-    """Sampler, pruner and directions of a study of this scenario."""
+_NEW_STUDY = (
+    "to start a new study, give it another name (--study NAME) or another place "
+    "(--out DIR or --storage URL)"
+)
+
+
+def fingerprint(config: StudyConfig, scenario: Scenario) -> dict[str, Any]:
+    """What every trial of the study runs, as JSON-ready data.
+
+    The scenario after overrides (its name and description aside), the seed and the
+    replications a trial runs, the objective with its constraints, and the search section
+    with its variants. The target number of trials, the sampler, pruning and the worker
+    processes may change between runs of one study.
+    """
+    tree = scenario.model_dump(mode="json")
+    for key in ("name", "description", "seed", "replications"):
+        tree.pop(key, None)
+    search = {"search": tree.pop("search"), "variants": tree.pop("variants")}
+    objective = tree.pop("objective")
+    data = {
+        "scenario": tree,
+        "seed": run_seed(config, scenario),
+        "replications": replications(config, scenario),
+        "objective": objective,
+        "search": search,
+    }
+    stored: dict[str, Any] = json.loads(json.dumps(data, sort_keys=True))  # as storage gives it
+    return stored
+
+
+def _check_fingerprint(study: optuna.Study, config: StudyConfig, ours: dict[str, Any]) -> None:
+    """Record the fingerprint in a new study; refuse to join a study of something else."""
+    theirs = study.user_attrs.get("fingerprint")
+    where = f"study '{config.study_name}' in {masked(config.storage)}"
+    if theirs is None:
+        done = finished(study)
+        if done:
+            raise StudyError(
+                f"{where} has {done} trials but no record of what they ran (an older "
+                f"version wrote them), so they cannot be told from this run's; {_NEW_STUDY}"
+            )
+        study.set_user_attr("fingerprint", ours)
+        return
+    changes = _differences(theirs, ours)
+    if changes:
+        shown = "; ".join(changes[:6]) + ("; …" if len(changes) > 6 else "")
+        raise StudyError(
+            f"{where} holds trials of something else, which would mix with this run's: "
+            f"{shown}. To resume it, run it as it was; {_NEW_STUDY}"
+        )
+
+
+def _differences(old: Any, new: Any, path: str = "") -> list[str]:
+    """Where two fingerprints differ, as ``path: old → new`` lines (steps by their id)."""
+    old, new = _by_id(old), _by_id(new)
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for key in sorted(set(old) | set(new), key=str):
+            sub = f"{path}.{key}" if path else str(key)
+            out += _differences(old.get(key), new.get(key), sub)
+        return out
+    if old == new:
+        return []
+    return [f"{path}: {_short(old)} → {_short(new)}"]
+
+
+def _by_id(value: Any) -> Any:
+    """A list of steps as a mapping by id, so a difference names the step as paths do."""
+    if isinstance(value, list) and all(isinstance(v, dict) and "id" in v for v in value):
+        return {v["id"]: v for v in value}
+    return value
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # 50, as it was written, not 50.0
+    text = "(none)" if value is None else json.dumps(value, sort_keys=True)
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def _study_kwargs(
+    config: StudyConfig, scenario: Scenario, worker: str, done: int = 0
+) -> dict[str, Any]:
+    """Sampler, pruner and directions of a study of this scenario (``done`` trials stored)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     goals = scenario.objective.goals
     pruner = (
@@ -189,22 +308,28 @@ def _study_kwargs(config: StudyConfig, scenario: Scenario, worker: str) -> dict[
         else optuna.pruners.NopPruner()
     )
     return {
-        "sampler": make_sampler(config.sampler, len(goals), sampler_seed(config, scenario, worker)),
+        "sampler": make_sampler(
+            config.sampler, len(goals), sampler_seed(config, scenario, worker, done)
+        ),
         "pruner": pruner,
         "directions": [direction for _, direction in goals],
     }
 
 
-def sampler_seed(config: StudyConfig, scenario: Scenario, worker: str) -> int:
-    """The run seed; on a server database, mixed with the process's name.
+def sampler_seed(config: StudyConfig, scenario: Scenario, worker: str, done: int = 0) -> int:
+    """The run seed, mixed with the process's name on a server database, and on resume.
 
     Processes on other machines join a study on a server database, and equal seeds would
-    propose the same designs. A file or memory study run by one process keeps the run
-    seed, so it is reproducible.
+    propose the same designs. A run that resumes a study with ``done`` finished trials
+    would, from the run seed, propose the first run's designs again (its first trials are
+    random draws from that seed); so the seed moves on with ``done``. A new study in a
+    file or in memory keeps the run seed, so it is reproducible, and so is each resume.
     """
     seed = run_seed(config, scenario)
     if config.storage.startswith(_SERVERS):
         seed += zlib.crc32(worker.encode())
+    if done:
+        seed += zlib.crc32(f"resumed after {done} trials".encode())
     return seed % 2**32
 
 
@@ -241,7 +366,8 @@ def run_workers(
         memory = stored
         if config.storage != "memory":
             memory = optuna.create_study(
-                storage=optuna.storages.InMemoryStorage(), **_study_kwargs(config, scenario, worker)
+                storage=optuna.storages.InMemoryStorage(),
+                **_study_kwargs(config, scenario, worker, finished(stored)),
             )
         n = replications(config, scenario)
         plan = Plan.of(scenario, run_seed(config, scenario), n, config.prune, worker)
@@ -254,6 +380,18 @@ def run_workers(
 
 
 def default_storage(out_dir: Path) -> str:
-    """The default storage: a SQLite file in the output folder."""
+    """The default storage: a SQLite file in the output folder.
+
+    Raises:
+        StudyError: ``study.db`` (or its log) is a symbolic link: it would lead the study,
+            and its writes, to a database somewhere else.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("study.db", "study.db-wal", "study.db-shm", "study.db-journal"):
+        if (out_dir / name).is_symlink():
+            raise StudyError(
+                f"{out_dir / name} is a symbolic link (to {os.readlink(out_dir / name)}); "
+                "the study's database must be a file of the output folder: remove the "
+                "link, or name a database with --storage"
+            )
     return f"sqlite:///{(out_dir / 'study.db').resolve()}"

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from sim import kpis
-from sim._atomic import write_files
+from sim._atomic import read_manifest, staged_folder
 from sim.metrics import INTERVAL, describe
 from sim.page import Cell, cards, chart, figure_cell, section, shell, table
 from sim.report import currency_symbol, fmt, kpi_cells
@@ -34,13 +34,23 @@ REPORT_FILE = "report.html"
 
 
 def write_report(folder: str | Path) -> Path:
-    """Build ``report.html`` from a run's output folder and write it there, whole.
+    """Build ``report.html`` from a run's output folder and publish the folder again.
+
+    The folder is rewritten as one set (its files as they are, the new page and a new
+    manifest), so a kill leaves the folder with the old page or the new, never a mix.
 
     Raises:
-        RunFolderError: the folder is not a complete ``sim run --out`` folder.
+        RunFolderError: the folder is not a complete ``sim run --out`` folder of one run.
     """
     run = read_run_folder(folder)
-    return write_files(run.path, {REPORT_FILE: report_html(run)})[0]
+    page = report_html(run)
+    manifest = read_manifest(run.path)
+    info = {k: v for k, v in manifest.items() if k not in ("files", "funnelsim")}
+    kept = [name for name in manifest["files"] if name != REPORT_FILE]
+    with staged_folder(run.path, info) as stage:
+        stage.link(run.path, kept)
+        stage.write({REPORT_FILE: page})
+    return run.path / REPORT_FILE
 
 
 def report_html(run: RunFolder) -> str:

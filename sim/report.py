@@ -15,7 +15,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from sim._atomic import Content, write_files
+from sim._atomic import Content, staged_folder
 from sim.compare import Comparison, Difference, replications_needed
 from sim.events import events
 from sim.kpis import KPIS
@@ -206,13 +206,23 @@ def summary_json(summary: Summary) -> str:
 
 
 def write_outputs(
-    result: RunResult, out_dir: str | Path, *, scenario_text: str | None = None
+    result: RunResult,
+    out_dir: str | Path,
+    *,
+    scenario_text: str | None = None,
+    overrides: Sequence[str] = (),
+    report: bool = False,
 ) -> list[Path]:
     """Write summary.json, replications.csv, daily.csv (events.csv, visitors.csv, ...).
 
     events.csv and visitors.csv come with the event log; by_step.csv, by_channel.csv and
-    by_segment.csv with the breakdown; scenario.yaml with ``scenario_text``. Each file is
-    written in full, then renamed into place (``sim._atomic.write_files``).
+    by_segment.csv with the breakdown; scenario.yaml with ``scenario_text``; report.html
+    with ``report``. The folder is written as one set, with a manifest.json that ties
+    its files to this run (``sim._atomic.staged_folder``): it holds the old set or the
+    new, never a mix.
+
+    Raises:
+        OutputFolderError: the folder cannot be written, or holds files of something else.
     """
     files: dict[str, Content] = {
         "summary.json": summary_json(result.summary),
@@ -227,7 +237,22 @@ def write_outputs(
         files[f"{name}.csv"] = table
     if scenario_text is not None:
         files["scenario.yaml"] = scenario_text
-    return write_files(out_dir, files)
+    s = result.summary
+    info = {
+        "kind": "run",
+        "scenario": s.scenario,
+        "seed": s.seed,
+        "replications": s.replications,
+        "overrides": list(overrides),
+    }
+    with staged_folder(out_dir, info) as stage:
+        stage.write(files)
+        if report:  # built from the staged files, as `sim report` builds it from the folder
+            from sim.html_report import REPORT_FILE, report_html
+            from sim.run_folder import read_run_folder
+
+            stage.write({REPORT_FILE: report_html(read_run_folder(stage.path))})
+    return [Path(out_dir) / name for name in stage.names]
 
 
 # --- comparisons -----------------------------------------------------------------------------

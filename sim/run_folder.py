@@ -3,18 +3,22 @@
 ``sim run --out DIR`` writes summary.json, daily.csv, by_step.csv, by_channel.csv,
 by_segment.csv and scenario.yaml (with others); this module reads them and checks that
 each has what the report needs, so a wrong or damaged folder is refused with one line
-that names the file and the problem.
+that names the file and the problem. It also checks that the files are those of one run:
+each must be the file its manifest.json lists (same SHA-256), nothing else may sit
+beside them, and none may be a link that leads out of the folder.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from sim._atomic import MANIFEST, read_manifest, sha256
 from sim.kpis import headline
 
 # file -> (text columns, numeric columns) the report reads
@@ -36,6 +40,7 @@ _TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ),
     ),
 }
+_PAGE = "report.html"  # the page built from the other files
 _SUMMARY_KEYS = ("scenario", "replications", "seed", "currency", "kpis", "steps")
 
 
@@ -60,7 +65,8 @@ def read_run_folder(folder: str | Path) -> RunFolder:
     """Read and check a run's output folder.
 
     Raises:
-        RunFolderError: the folder or a file is missing, unreadable, or lacks a column.
+        RunFolderError: the folder or a file is missing, unreadable, or lacks a column;
+            a file is a link out of the folder; or the files are not those of one run.
 
     Examples:
         >>> read_run_folder("no/such/folder")
@@ -71,9 +77,11 @@ def read_run_folder(folder: str | Path) -> RunFolder:
     path = Path(folder)
     if not path.is_dir():
         raise RunFolderError(f"no folder {path}")
+    _refuse_links_out(path)
     tables = {name: _read_table(path / name, *cols) for name, cols in _TABLES.items()}
     summary = _read_summary(path / "summary.json")
     _check_together(path, summary, tables)
+    _check_manifest(path, summary)
     return RunFolder(
         path=path,
         summary=summary,
@@ -95,6 +103,54 @@ def _check_together(path: Path, summary: dict[str, Any], tables: dict[str, pd.Da
         )
     if tables["daily.csv"].duplicated(["replication", "day"]).any():
         raise RunFolderError(f"{path / 'daily.csv'} has a replication and day twice")
+
+
+def _refuse_links_out(path: Path) -> None:
+    """No file of the folder may lead out of it (a planted link to a system file)."""
+    home = os.path.realpath(path)
+    for entry in sorted(os.listdir(path)):
+        file = path / entry
+        if file.is_symlink() and os.path.dirname(os.path.realpath(file)) != home:
+            raise RunFolderError(
+                f"{file} is a link to {os.path.realpath(file)}, outside the folder: "
+                "refusing to read it (a run folder holds its own files)"
+            )
+
+
+def _check_manifest(path: Path, summary: dict[str, Any]) -> None:
+    """The files are those the manifest lists, byte for byte, of the run the summary is."""
+    if not (path / MANIFEST).is_file():
+        raise RunFolderError(
+            f"{path} has no {MANIFEST}, so nothing ties its files to one run: write the "
+            "folder with `sim run SCENARIO --out DIR` (folders from older versions need "
+            "to be run again)"
+        )
+    manifest = read_manifest(path)
+    if not manifest:
+        raise RunFolderError(f"{path / MANIFEST} is not a manifest (no files listed)")
+    listed = manifest["files"]
+    unlisted = [n for n in sorted(os.listdir(path)) if n != MANIFEST and n not in listed]
+    if unlisted:
+        raise RunFolderError(
+            f"{path} mixes runs: {', '.join(unlisted)} not in its {MANIFEST}; "
+            "run again into a new folder"
+        )
+    for name, digest in sorted(listed.items()):
+        if not (path / name).is_file():
+            if name == _PAGE:  # built from the others; `sim report` builds it again
+                continue
+            raise RunFolderError(f"{path} lacks {name}, which its {MANIFEST} lists")
+        if sha256(path / name) != digest:
+            raise RunFolderError(
+                f"{path} mixes runs: {name} is not the file its {MANIFEST} lists "
+                "(another checksum); run again into a new folder"
+            )
+    for key in ("scenario", "seed", "replications"):
+        if manifest.get(key) != summary[key]:
+            raise RunFolderError(
+                f"{path} mixes runs: summary.json says {key} {summary[key]!r}, "
+                f"{MANIFEST} says {manifest.get(key)!r}; run again into a new folder"
+            )
 
 
 def _missing(file: Path) -> RunFolderError:

@@ -69,6 +69,7 @@ def test_out_writes_the_three_files(small: Path, tmp_path: Path) -> None:
         "by_segment.csv",
         "by_step.csv",
         "daily.csv",
+        "manifest.json",
         "replications.csv",
         "scenario.yaml",
         "summary.json",

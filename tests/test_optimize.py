@@ -337,6 +337,7 @@ def test_best_yaml_reproduces_the_search_figures(tmp_path: Path) -> None:
     assert {"best", "baseline", "improvement", "trials", "candidates"} <= set(result)
     assert sorted(p.name for p in out.iterdir()) == [
         "best.yaml",
+        "manifest.json",
         "optimization.html",
         "result.json",
         "study.db",
