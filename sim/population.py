@@ -9,6 +9,9 @@ IntArray = NDArray[np.int64]
 
 # name -> dtype of every per-visitor column
 COLUMNS: dict[str, type] = {
+    "replication": np.int32,  # the replication of the batch the visitor belongs to
+    "uid": np.uint64,  # who the visitor is, the same in every design (docs/model.md §6)
+    "luck": np.uint64,  # the visitor's own dice in this replication: hash(replication, uid)
     "channel": np.int16,
     "segment": np.int16,
     "arrival_day": np.int32,
@@ -23,7 +26,7 @@ COLUMNS: dict[str, type] = {
 
 
 class Population:
-    """All visitors of one replication, as columns indexed by visitor id (0, 1, 2, ...).
+    """All visitors of a batch of replications, as columns indexed by visitor id (0, 1, 2, ...).
 
     Attributes are numpy arrays of length :attr:`capacity`; only the first :attr:`size`
     entries are visitors. Use :meth:`column` views when the length must be exact.
@@ -36,6 +39,9 @@ class Population:
             setattr(self, name, np.zeros(self.capacity, dtype=dtype))
 
     # typed attribute access for the columns (set in __init__)
+    replication: NDArray[np.int32]
+    uid: NDArray[np.uint64]
+    luck: NDArray[np.uint64]
     channel: NDArray[np.int16]
     segment: NDArray[np.int16]
     arrival_day: NDArray[np.int32]
@@ -61,6 +67,16 @@ class Population:
     def column(self, name: str) -> NDArray[np.generic]:
         """The first :attr:`size` entries of a column (a view, not a copy)."""
         return getattr(self, name)[: self.size]  # type: ignore[no-any-return]
+
+    def replication_view(self, replication: int) -> Population:
+        """The visitors of one replication of a batch, as a population of their own (copies)."""
+        keep = self.column("replication") == replication
+        out = Population(capacity=int(keep.sum()))
+        for name in COLUMNS:
+            setattr(out, name, self.column(name)[keep].copy())
+        out.size = int(keep.sum())
+        out.capacity = max(out.size, 1)
+        return out
 
     def _grow(self, needed: int) -> None:
         capacity = max(needed, 2 * self.capacity)

@@ -8,7 +8,7 @@ are put back in replication order, so 1 or N workers give the same numbers bit f
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -20,6 +20,7 @@ import pandas as pd
 from sim.breakdown import breakdown_tables
 from sim.compile import CompiledScenario, compile_scenario
 from sim.kpis import KPIS
+from sim.ledger import Ledger
 from sim.metrics import (
     ReplicationResult,
     daily_series,
@@ -29,6 +30,7 @@ from sim.metrics import (
     visitor_table,
 )
 from sim.model import FunnelModel
+from sim.population import Population
 from sim.scenario import Scenario
 
 Progress = Callable[[int, int], None]
@@ -97,18 +99,53 @@ def run_replication(
     log = people = None
     if model.log is not None:
         channels = [ch.name for ch in compiled.channels]
-        log = model.log.frame(list(compiled.step_ids), channels)
+        log = model.log.frame(list(compiled.step_ids), channels, model.population.column("uid"))
         people = visitor_table(model.population, compiled.segments, channels)
-    daily = daily_series(model.ledger)
+    return _result(compiled, model.ledger, model.population, log, people, breakdown)
+
+
+def run_batch(
+    compiled: CompiledScenario, seed: int, indices: Sequence[int]
+) -> list[ReplicationResult]:
+    """Simulate several replications together (one pass over the days); their results in order.
+
+    Each replication's result is the same, bit for bit, as :func:`run_replication`'s; the
+    day loop and each step's fixed cost are paid once for the batch. No event log or
+    breakdown (run those one replication at a time).
+    """
+    if len(indices) == 1:
+        return [run_replication(compiled, seed, indices[0])]
+    model = FunnelModel(compiled, seeds=[replication_seed(seed, r) for r in indices])
+    model.run()
+    return [
+        _result(
+            compiled,
+            model.ledger.replication(i),
+            model.population.replication_view(i),
+            None,
+            None,
+            False,
+        )
+        for i in range(len(indices))
+    ]
+
+
+def _result(
+    compiled: CompiledScenario,
+    ledger: Ledger,
+    population: Population,
+    log: pd.DataFrame | None,
+    people: pd.DataFrame | None,
+    breakdown: bool,
+) -> ReplicationResult:
+    daily = daily_series(ledger)
     return ReplicationResult(
-        kpis=replication_kpis(model.ledger, model.population, daily),
-        steps=step_tallies(model.ledger, compiled),
+        kpis=replication_kpis(ledger, population, daily),
+        steps=step_tallies(ledger, compiled),
         daily=daily,
         events=log,
         visitors=people,
-        breakdown=(
-            breakdown_tables(model.ledger, model.population, compiled) if breakdown else None
-        ),
+        breakdown=breakdown_tables(ledger, population, compiled) if breakdown else None,
     )
 
 

@@ -63,17 +63,17 @@ class CompiledSubscription:
         day, horizon = model.day, model.ledger.horizon
         take_payments(model, self.index, joiners, self.pitch.price, self.cogs, new_orders=True)
         survived = renewals_survived(
-            model.dice(self.index), joiners.size, self.churn_rate, self.churn_shape
+            model.uniforms(self.index, "churn", joiners), self.churn_rate, self.churn_shape
         )
         billable = (horizon - 1 - day) // self.period  # renewals that fall inside the horizon
         renewals = np.minimum(survived, billable)
         take_renewals(model, self.index, joiners, renewals, self.period, self.price, self.cogs)
         churners = survived < billable
         ledger = model.ledger
-        ledger.tally("payments", self.index, joiners.size + int(renewals.sum()))
+        ledger.tally("payments", self.index, np.repeat(joiners, renewals + 1))
         ledger.people("subscribers", self.index, joiners)
         ledger.people("churned", self.index, joiners[churners])
-        ledger.tally("active_at_end", self.index, int((~churners).sum()))
+        ledger.tally("active_at_end", self.index, joiners[~churners])
         if model.log is not None:
             payer = np.repeat(joiners, renewals)
             k = np.arange(payer.size) - np.repeat(np.cumsum(renewals) - renewals, renewals) + 1
