@@ -170,7 +170,10 @@ class Ledger:
         """Per replication: how many of ``rep``, or the sum of ``weights`` (summed in order)."""
         if isinstance(weights, np.ndarray):
             return np.bincount(rep, weights, minlength=self.replications)
-        counts = np.bincount(rep, minlength=self.replications).astype(float)
+        if self.replications == 1:
+            counts = np.array([float(rep.size)])
+        else:
+            counts = np.bincount(rep, minlength=self.replications).astype(float)
         return counts if weights is None else counts * weights
 
     def _per_rep_day(
@@ -337,6 +340,8 @@ class Ledger:
     def _counted(self, amount: float | IntArray) -> float | FloatArray:
         """A count per replication: of the visitors given, or a number (one replication)."""
         if isinstance(amount, np.ndarray):
+            if self.replications == 1:
+                return float(amount.size)
             return self._per_rep(self._rep(amount))
         if self.replications > 1:
             raise ValueError("in a batch of replications, count visitors (an array), not a number")

@@ -308,26 +308,27 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
         ``segment`` −1 (or None: all) is drawn from the channel's ``mix``. Returns their ids.
         """
         c, n = self.compiled, uid.size
-        pop = self.population
-        who = pop.add(
+        luck = fold(self._luck[replication], uid)
+        if segment is None:
+            draw, seg = slice(None), np.zeros(n, dtype=np.int64)
+        else:
+            draw, seg = segment < 0, segment.astype(np.int64)
+        mix = c.channels[channel].mix_cdf
+        if mix.size:
+            u = uniforms(luck[draw], self._key(ARRIVAL, "segment"))
+            seg[draw] = np.minimum(np.searchsorted(mix, u, side="right"), len(c.segments) - 1)
+        z = ndtri(uniforms(luck, self._key(ARRIVAL, "wtp")))
+        return self.population.add(
             replication=replication,
             uid=uid,
-            luck=fold(self._luck[replication], uid),
+            luck=luck,
             channel=np.full(n, channel),
             arrival_day=day,
+            segment=seg,
+            wtp_scale=np.exp(c.seg_dispersion[seg] * z),
+            trust=np.clip(c.seg_trust[seg] + c.channels[channel].warmth, 0.0, 1.0),
+            junk=uniforms(luck, self._key(ARRIVAL, "junk")) < c.seg_junk[seg],
         )
-        draw = np.ones(n, dtype=bool) if segment is None else segment < 0
-        seg = np.zeros(n, dtype=np.int64) if segment is None else segment.astype(np.int64)
-        mix = c.channels[channel].mix_cdf
-        if draw.any():
-            u = self.uniforms(ARRIVAL, "segment", who[draw])
-            seg[draw] = np.minimum(np.searchsorted(mix, u, side="right"), len(c.segments) - 1)
-        pop.segment[who] = seg
-        z = ndtri(self.uniforms(ARRIVAL, "wtp", who))
-        pop.wtp_scale[who] = np.exp(c.seg_dispersion[seg] * z)
-        pop.junk[who] = self.uniforms(ARRIVAL, "junk", who) < c.seg_junk[seg]
-        pop.trust[who] = np.clip(c.seg_trust[seg] + c.channels[channel].warmth, 0.0, 1.0)
-        return who
 
     def emit(self, event: str, source: str, who: IntArray) -> None:
         """Schedule every step waiting for ``event`` of ``source`` for the visitors ``who``."""
