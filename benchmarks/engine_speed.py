@@ -67,11 +67,11 @@ def speed(scenario: str, visitors: float, replications: int, batch: int, repeat:
     return statistics.median(rates)
 
 
-def sizes(scenario: str, replications: int, repeat: int) -> None:
-    """Print visitors per second at each of :data:`SIZES`, alone and in batches."""
+def sizes(scenario: str, replications: int, repeat: int, counts: tuple[int, ...] = SIZES) -> None:
+    """Print visitors per second at each size, alone and in batches."""
     print(f"scenario     {scenario}")
     print(f"{'visitors':>12} {'one at a time':>16} {'batches of ' + str(replications):>16}")
-    for n in SIZES:
+    for n in counts:
         reps = replications if n < 1_000_000 else 1
         alone = speed(scenario, n, reps, 1, repeat)
         batched = speed(scenario, n, reps, reps, repeat)
@@ -89,9 +89,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--sizes", action="store_true", help="speed at several sizes")
     parser.add_argument("--replications", type=int, default=8, help="a batch (--sizes)")
+    parser.add_argument("--sizes-list", default=",".join(map(str, SIZES)), help="(--sizes)")
     args = parser.parse_args()
     if args.sizes:
-        sizes(args.scenario, args.replications, args.repeat)
+        counts = tuple(int(x) for x in args.sizes_list.split(","))
+        sizes(args.scenario, args.replications, args.repeat, counts)
         return
 
     base = sim.load_scenario(args.scenario)
