@@ -2,10 +2,14 @@
 
 Usage:
     python benchmarks/engine_speed.py [SCENARIO] [--visitors N] [--repeat R]
+    python benchmarks/engine_speed.py [SCENARIO] --sizes [--replications B]
 
 Scales every channel by the same factor (paid channels: budget and half-saturation budget
 together, which scales the Hill curve's clicks exactly), runs R times in this process and
-prints the median visitors per second.
+prints the median visitors per second. With ``--sizes``: at 5,000, 20,000, 100,000 and
+1,000,000 visitors, one replication at a time and in batches of B replications (as
+``sim run`` and the optimizer run them), visitors per second of this process's CPU time
+each way (so that other load on the machine does not count).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from pathlib import Path
 
 import sim
 from sim.compile import compile_scenario
-from sim.runner import run_replication
+from sim.runner import run_batch, run_replication
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,6 +46,38 @@ def scale_overrides(scenario: sim.Scenario, visitors: float) -> list[str]:
     return out
 
 
+SIZES = (5_000, 20_000, 100_000, 1_000_000)
+
+
+def speed(scenario: str, visitors: float, replications: int, batch: int, repeat: int) -> float:
+    """Median visitors per second: ``replications`` replications in batches of ``batch``."""
+    base = sim.load_scenario(scenario)
+    compiled = compile_scenario(
+        sim.load_scenario(scenario, overrides=scale_overrides(base, visitors))
+    )
+    rates = []
+    for r in range(repeat):
+        first = r * replications
+        started = time.process_time()  # this process's CPU: other load does not count
+        done = 0.0
+        for i in range(first, first + replications, batch):
+            chunk = range(i, min(i + batch, first + replications))
+            done += sum(res.kpis["visitors"] for res in run_batch(compiled, base.seed, chunk))
+        rates.append(done / (time.process_time() - started))
+    return statistics.median(rates)
+
+
+def sizes(scenario: str, replications: int, repeat: int, counts: tuple[int, ...] = SIZES) -> None:
+    """Print visitors per second at each size, alone and in batches."""
+    print(f"scenario     {scenario}")
+    print(f"{'visitors':>12} {'one at a time':>16} {'batches of ' + str(replications):>16}")
+    for n in counts:
+        reps = replications if n < 1_000_000 else 1
+        alone = speed(scenario, n, reps, 1, repeat)
+        batched = speed(scenario, n, reps, reps, repeat)
+        print(f"{n:>12,} {alone:>16,.0f} {batched:>16,.0f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -51,7 +87,14 @@ def main() -> None:
     )
     parser.add_argument("--visitors", type=float, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--sizes", action="store_true", help="speed at several sizes")
+    parser.add_argument("--replications", type=int, default=8, help="a batch (--sizes)")
+    parser.add_argument("--sizes-list", default=",".join(map(str, SIZES)), help="(--sizes)")
     args = parser.parse_args()
+    if args.sizes:
+        counts = tuple(int(x) for x in args.sizes_list.split(","))
+        sizes(args.scenario, args.replications, args.repeat, counts)
+        return
 
     base = sim.load_scenario(args.scenario)
     overrides = scale_overrides(base, args.visitors)

@@ -9,7 +9,8 @@ Two measurements, side by side:
   workers on the default SQLite storage, search then re-evaluation and outputs (wall time,
   trials per second);
 - the same search in this process with ``--jobs 1``, its time split by instrumenting the
-  parts a trial spends it in: the simulation (``run_replication``), the sampler (TPE's
+  parts a trial spends it in: the simulation (``run_replication`` and a trial's batches,
+  ``PreparedScenario.run_replications``), the sampler (TPE's
   ``sample_relative`` / ``sample_independent``), the storage (opening the stored study,
   writing each finished trial to it, reading other processes' trials), and the rest:
   Optuna's in-memory bookkeeping, building each design, the search loop.
@@ -107,6 +108,7 @@ def time_split(trials: int, visitors: float, replications: int) -> dict[str, flo
     totals: Counter[str] = Counter()
     undo = [
         _timed(sim.runner, "run_replication", "simulation", totals),
+        _timed(sim.runner.PreparedScenario, "run_replications", "simulation", totals),
         _timed(optuna.samplers.TPESampler, "sample_relative", "sampler", totals),
         _timed(optuna.samplers.TPESampler, "sample_independent", "sampler", totals),
         _timed(optimize.study, "open_study", "storage", totals),

@@ -24,7 +24,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from optimize.mirror import DONE, Mirror
-from optimize.pool import KPIs, Pool, replication_kpis
+from optimize.pool import KPIs, Pool, batch_kpis
 from optimize.space import SearchSpace
 from sim import PreparedScenario, Scenario, ScenarioError, prepare
 
@@ -63,7 +63,8 @@ class Flight:
     trial: optuna.Trial
     design: PreparedScenario
     kpis: list[KPIs] = field(default_factory=list)
-    tickets: list[int] = field(default_factory=list)
+    tickets: list[int] = field(default_factory=list)  # one per batch of replications
+    pending: int = 0  # replications queued and not yet collected
 
 
 @dataclass
@@ -133,21 +134,20 @@ class Search:
         return flight
 
     def _queue(self, flight: Flight, upto: int) -> None:
-        first = len(flight.kpis) + len(flight.tickets)
+        first = len(flight.kpis) + flight.pending
         seed = self.plan.seed
         design = (flight.trial.number, flight.design)
-        flight.tickets += [
-            self.pool.submit(replication_kpis, seed, r, design=design) for r in range(first, upto)
-        ]
+        flight.tickets.append(self.pool.submit(batch_kpis, seed, first, upto, design=design))
+        flight.pending += upto - first
 
     def _advance(self, flight: Flight) -> bool:
         """Take the trial's current rung; True if it runs on to the next one."""
         try:
-            flight.kpis += self.pool.collect(flight.tickets)
+            flight.kpis += [k for batch in self.pool.collect(flight.tickets) for k in batch]
         except Exception:
             self._record(self.study.tell(flight.trial, state=TrialState.FAIL))
             raise
-        flight.tickets = []
+        flight.tickets, flight.pending = [], 0
         done, stages = len(flight.kpis), self.plan.stages
         if done < stages[-1]:
             flight.trial.report(kpi_means(flight.kpis)[self.plan.goals[0][0]], step=done)

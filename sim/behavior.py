@@ -1,18 +1,24 @@
 """The model's math as small pure functions over arrays (docs/model.md gives each formula).
 
-Every function that draws takes the generator as its first argument; nothing here touches
+Every function that draws takes its randomness as its first argument: uniforms in (0, 1),
+one per visitor (:meth:`sim.model.FunnelModel.uniforms`), or a function giving them, and
+turns them into the law it needs by inversion (docs/model.md §6). Nothing here touches
 numpy's global random state.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import ndtr
+from scipy.special import betaincinv, gammaincinv, ndtr, ndtri, pdtr
 
 FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+# draw(k, customers): the uniforms of draw k for the given customers (indices)
+Draw = Callable[[int, IntArray], FloatArray]
 
 # The Hill (n = 1) curve's K in units of the half-saturation budget: the marginal click
 # rate K²/(K+B)² falls to half of its value at B = 0 when B = K(√2 − 1).
@@ -59,7 +65,7 @@ def price_acceptance(price: ArrayLike, value: ArrayLike, dispersion: ArrayLike) 
 
 
 def buys(
-    rng: np.random.Generator,
+    u: FloatArray,
     take: FloatArray,
     trust: FloatArray,
     wtp_scale: FloatArray,
@@ -69,7 +75,7 @@ def buys(
     """Which shown visitors buy: ``U < take · trust`` and ``wtp_scale · value ≥ price``.
 
     Args:
-        rng: the model's generator.
+        u: each visitor's uniform for this decision.
         take: the offer's take rate for each visitor's segment.
         trust: each visitor's trust in [0, 1].
         wtp_scale: each visitor's willingness-to-pay multiplier.
@@ -77,13 +83,12 @@ def buys(
         price: the price asked.
 
     Examples:
-        >>> rng = np.random.default_rng(0)
         >>> ones = np.ones(3)
-        >>> buys(rng, ones, ones, ones, ones * 10, 20.0).tolist()
+        >>> buys(ones / 2, ones, ones, ones, ones * 10, 20.0).tolist()
         [False, False, False]
     """
     affordable = wtp_scale * value >= price
-    return (rng.random(take.shape[0]) < take * trust) & affordable
+    return (u < take * trust) & affordable
 
 
 def add_trust(trust: FloatArray, gain: float | FloatArray) -> FloatArray:
@@ -91,10 +96,8 @@ def add_trust(trust: FloatArray, gain: float | FloatArray) -> FloatArray:
     return np.minimum(trust + gain, 1.0)
 
 
-def renewals_survived(
-    rng: np.random.Generator, n: int, first_churn: float, shape: float
-) -> NDArray[np.int64]:
-    """How many renewals each of ``n`` new subscribers pays before churning (§3.4).
+def renewals_survived(u: FloatArray, first_churn: float, shape: float) -> NDArray[np.int64]:
+    """How many renewals each new subscriber pays before churning (§3.4), one per uniform.
 
     Discrete Weibull (Nakagawa & Osaki, 1975): the chance of surviving ``k`` renewals is
     ``q^(k^β)`` with ``q = 1 − first_churn`` and ``β = shape``, so the hazard at renewal k is
@@ -103,17 +106,32 @@ def renewals_survived(
     large count; the caller caps it at the horizon.
 
     Examples:
-        >>> renewals_survived(np.random.default_rng(0), 3, 1.0, 1.0).tolist()
+        >>> renewals_survived(np.full(3, 0.5), 1.0, 1.0).tolist()
         [0, 0, 0]
     """
+    n = u.size
     if first_churn <= 0.0:
         return np.full(n, np.iinfo(np.int32).max, dtype=np.int64)
     if first_churn >= 1.0:
         return np.zeros(n, dtype=np.int64)
-    u = 1.0 - rng.random(n)  # in (0, 1]
     t = np.log(u) / math.log1p(-first_churn)  # >= 0
     k = np.floor(t if shape == 1.0 else t ** (1.0 / shape))
     return np.minimum(k, np.iinfo(np.int32).max).astype(np.int64)
+
+
+def poisson_counts(u: FloatArray, rate: float) -> NDArray[np.int64]:
+    """Poisson(``rate``) counts by inversion: the least ``k`` with ``P(N ≤ k) ≥ U``.
+
+    Examples:
+        >>> poisson_counts(np.array([0.1, 0.5, 0.99]), 1.0).tolist()
+        [0, 1, 4]
+    """
+    if rate <= 0:
+        return np.zeros(u.size, dtype=np.int64)
+    top = int(rate + 12 * math.sqrt(rate) + 20)  # P(N > top) is below 1e-16
+    cdf = pdtr(np.arange(top + 1), rate)
+    cdf[-1] = 1.0
+    return np.searchsorted(cdf, u, side="left").astype(np.int64)
 
 
 def survival(k: ArrayLike, first_churn: float, shape: float) -> FloatArray:
@@ -121,18 +139,19 @@ def survival(k: ArrayLike, first_churn: float, shape: float) -> FloatArray:
     return np.asarray((1.0 - first_churn) ** (np.asarray(k, dtype=float) ** shape), dtype=float)
 
 
-def deal_values(rng: np.random.Generator, n: int, price: float, spread: float) -> FloatArray:
+def deal_values(u: FloatArray, price: float, spread: float) -> FloatArray:
     """Deal values with mean ``price``, spread lognormally (docs/model.md §3.6).
 
-    ``price · exp(σZ − σ²/2)`` with ``σ = spread``; every deal is ``price`` when σ = 0.
+    ``price · exp(σZ − σ²/2)`` with ``σ = spread`` and ``Z = Φ⁻¹(U)``; every deal is
+    ``price`` when σ = 0.
 
     Examples:
-        >>> deal_values(np.random.default_rng(0), 2, 100.0, 0.0).tolist()
+        >>> deal_values(np.full(2, 0.3), 100.0, 0.0).tolist()
         [100.0, 100.0]
     """
     if spread <= 0:
-        return np.full(n, float(price))
-    return np.asarray(price * np.exp(spread * rng.standard_normal(n) - spread**2 / 2))
+        return np.full(u.size, float(price))
+    return np.asarray(price * np.exp(spread * ndtri(u) - spread**2 / 2))
 
 
 def close_chance(close_rate: FloatArray, waited: NDArray[np.number], cooling: float) -> FloatArray:
@@ -148,68 +167,90 @@ def close_chance(close_rate: FloatArray, waited: NDArray[np.number], cooling: fl
 
 
 def repeat_purchases(
-    rng: np.random.Generator,
+    draw: Draw,
     window: FloatArray,
     r: float,
     alpha: float,
     a: float,
     b: float,
-) -> tuple[NDArray[np.int64], FloatArray]:
+) -> tuple[NDArray[np.int64], FloatArray, NDArray[np.int64]]:
     """Repeat purchases of customers who just bought, BG/NBD style (docs/model.md §3.7).
 
     Customer ``i`` buys again at the times of a Poisson process of rate
     ``λ_i ~ Gamma(r, alpha)`` (shape, rate) and, after each repeat purchase, drops out with
     chance ``p_i ~ Beta(a, b)`` (Fader, Hardie and Lee 2005). Only purchases within the
-    customer's ``window`` (days left in the horizon) are drawn.
+    customer's ``window`` (days left in the horizon) are drawn. Each draw is an inversion
+    of the customer's own uniforms: ``draw(0, ·)`` for λ, ``draw(1, ·)`` for p, ``draw(2, ·)``
+    for the repeat after which the customer leaves, ``draw(2 + k, ·)`` for the wait before
+    the k-th repeat.
 
     Returns:
-        ``(customer, time)``: for every repeat purchase, the index of its customer in
-        ``window`` and its time in days after the first purchase, in order of customer
-        then time.
+        ``(customer, time, k)``: for every repeat purchase, the index of its customer in
+        ``window``, its time in days after the first purchase, and its rank k (1, 2, …)
+        among the customer's repeats, in order of customer then time.
 
     Examples:
-        >>> who, when = repeat_purchases(np.random.default_rng(1), np.zeros(3), 1, 1, 2, 2)
+        >>> rng = np.random.default_rng(1)
+        >>> draw = lambda k, who: rng.random(who.size)
+        >>> who, when, k = repeat_purchases(draw, np.zeros(3), 1, 1, 2, 2)
         >>> who.size
         0
     """
     n = window.size
-    rate = np.maximum(rng.gamma(r, 1.0 / alpha, n), 1e-300)
-    last = rng.geometric(np.clip(rng.beta(a, b, n), 1e-12, 1.0))  # the repeat after which i leaves
+    everyone = np.arange(n)
+    rate = np.maximum(gammaincinv(r, draw(0, everyone)) * (1.0 / alpha), 1e-300)
+    p = np.clip(betaincinv(a, b, draw(1, everyone)), 1e-12, 1.0)
+    # the repeat after which i leaves: geometric on 1, 2, … by inversion
+    last = np.maximum(np.ceil(np.log(draw(2, everyone)) / np.log1p(-p)), 1.0)
     clock = np.zeros(n)
     active = np.flatnonzero(window > 0)
     who: list[NDArray[np.int64]] = []
     when: list[FloatArray] = []
+    rank: list[NDArray[np.int64]] = []
     k = 0
     while active.size:
         k += 1
-        clock[active] += rng.exponential(1.0 / rate[active])
+        clock[active] += -np.log(draw(2 + k, active)) / rate[active]
         active = active[clock[active] < window[active]]
         who.append(active)
         when.append(clock[active])
+        rank.append(np.full(active.size, k))
         active = active[last[active] > k]
     if not who:
-        return np.empty(0, dtype=np.int64), np.empty(0)
-    customers, times = np.concatenate(who), np.concatenate(when)
+        return np.empty(0, dtype=np.int64), np.empty(0), np.empty(0, dtype=np.int64)
+    customers, times, ranks = np.concatenate(who), np.concatenate(when), np.concatenate(rank)
     order = np.argsort(customers, kind="stable")  # rounds are in time order per customer
-    return customers[order], times[order]
+    return customers[order], times[order], ranks[order]
 
 
 def order_values(
-    rng: np.random.Generator, customer: NDArray[np.int64], n: int, p: float, q: float, gamma: float
+    draw: Draw,
+    customer: NDArray[np.int64],
+    rank: NDArray[np.int64],
+    n: int,
+    p: float,
+    q: float,
+    gamma: float,
 ) -> FloatArray:
     """Each order's value, Gamma-Gamma style (docs/model.md §3.7; Fader, Hardie, Lee 2005).
 
     Customer ``i`` has its own ``ν_i ~ Gamma(q, γ)`` (shape, rate), so its mean order value is
     ``p / ν_i``; each of its orders is ``Gamma(p, ν_i)``. Over customers the mean order value is
-    ``p·γ / (q − 1)``.
+    ``p·γ / (q − 1)``. Both by inversion of the customer's uniforms: ``draw(0, ·)`` for ν, and
+    ``draw(k, ·)`` for its k-th order.
 
     Args:
-        rng: the model's generator.
+        draw: ``draw(k, customers)``, the uniforms of draw k for the given customers.
         customer: for each order, the index (below ``n``) of the customer placing it.
+        rank: for each order, its rank k (1, 2, …) among the customer's orders.
         n: how many customers.
         p: the shape of each order's value.
         q: the shape of the customers' ``ν``.
         gamma: the rate of the customers' ``ν``.
     """
-    nu = rng.gamma(q, 1.0 / gamma, n)
-    return np.asarray(rng.gamma(p, 1.0 / nu[customer]), dtype=float)
+    nu = gammaincinv(q, draw(0, np.arange(n))) / gamma
+    u = np.empty(customer.size)
+    for k in np.unique(rank):
+        at = rank == k
+        u[at] = draw(int(k), customer[at])
+    return np.asarray(gammaincinv(p, u) / nu[customer], dtype=float)

@@ -17,6 +17,7 @@ from typing import Any
 from sim.behavior import paid_clicks
 from sim.errors import Problem, ScenarioError
 from sim.scenario import Scenario
+from sim.steps import STEP_KINDS
 
 GIB = 1024**3
 MEMORY_BUDGET = 4 * GIB  # what one run may use, all worker processes together
@@ -39,23 +40,56 @@ class Estimate:
 
 
 def expected_visitors(scenario: Scenario) -> float:
-    """The visitors one replication can expect, counting the largest referral chains.
+    """The most visitors one replication can expect: its channels' traffic and their friends.
 
-    Each buyer brings at most the sum of every referral rate; a chain is counted as if
-    every referred visitor bought, one generation per ``delay_days`` within the horizon.
+    Only buyers refer, so a visitor brings at most ``m = rate × p`` friends, where ``rate``
+    is the sum of every referral rate and ``p`` bounds the chance to buy: the entry step's
+    highest rate times the sum of the selling steps' take rates (at most 1). With ``m < 1``
+    the chains add up to at most ``arrivals / (1 − m)``; otherwise they are counted
+    generation by generation (one per ``delay_days`` within the horizon), as if ``m``
+    friends came of every visitor. A population that still grows past
+    :func:`visitor_cap` is stopped there (:class:`sim.population.Population`).
     """
     daily = sum(daily_visitors(channel) for channel in scenario.channels.values())
     arrivals = daily * scenario.acquisition_days
     referrals = [r for r in _referrals(scenario) if r.rate > 0]
     if not referrals or arrivals == 0:
-        return arrivals
-    rate = float(sum(r.rate for r in referrals))
+        return float(arrivals)
+    m = float(sum(r.rate for r in referrals)) * _buy_bound(scenario)
+    if m < 1:
+        return float(arrivals / (1 - m))
     generations = (scenario.horizon_days - 1) // min(r.delay_days for r in referrals)
-    if rate == 1:
+    if m == 1:
         return float(arrivals * (generations + 1))
-    if generations * math.log10(max(rate, 1.0)) > 30:  # beyond any budget: keep it finite
+    if generations * math.log10(m) > 30:  # beyond any budget: keep it finite
         return math.inf
-    return float(arrivals * (rate ** (generations + 1) - 1) / (rate - 1))
+    return float(arrivals * (m ** (generations + 1) - 1) / (m - 1))
+
+
+def _buy_bound(scenario: Scenario) -> float:
+    """An upper bound on the chance that a visitor buys anything."""
+    entry = max(
+        (_highest(getattr(s, "rate", 1.0)) for s in scenario.funnel if STEP_KINDS[s.type].entry),
+        default=1.0,
+    )
+    takes = sum(
+        _highest(getattr(s, "take", 1.0)) for s in scenario.funnel if STEP_KINDS[s.type].sells
+    )
+    return entry * min(1.0, takes)
+
+
+def _highest(value: Any) -> float:
+    """A number, or the highest of a map segment → number."""
+    return float(max(value.values())) if isinstance(value, dict) else float(value)
+
+
+def visitor_cap(replications: int = 1) -> int:
+    """The most visitors a population of ``replications`` may hold within the budget.
+
+    Half the budget, so that the books, the event log and the worker's own memory fit
+    beside it.
+    """
+    return int(MEMORY_BUDGET // 2 // BYTES_PER_VISITOR) * replications
 
 
 def daily_visitors(channel: Any) -> float:

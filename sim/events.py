@@ -57,13 +57,24 @@ class EventLog:
         self._amount.append(np.broadcast_to(np.asarray(amount, dtype=float), (n,)).copy())
         self._codes.append((step, self._code[event]))
 
-    def frame(self, step_names: list[str], channel_names: list[str]) -> pd.DataFrame:
-        """The log as a table sorted by visitor, then day, then order of recording."""
+    def frame(
+        self,
+        step_names: list[str],
+        channel_names: list[str],
+        uid: NDArray[np.uint64] | None = None,
+    ) -> pd.DataFrame:
+        """The log as a table sorted by visitor, then day, then order of recording.
+
+        With ``uid`` (the population's column), a ``uid`` column says who each visitor is:
+        the same visitor has the same uid in every design run on the same seed
+        (docs/model.md §6), whatever their number.
+        """
         names = [*step_names, *channel_names]
         if not self._who:
             return pd.DataFrame(
                 {
                     "visitor": np.empty(0, dtype=np.int64),
+                    **({} if uid is None else {"uid": np.empty(0, dtype=np.uint64)}),
                     "day": np.empty(0, dtype=np.int32),
                     "step": pd.Categorical.from_codes([], categories=pd.Index(names)),
                     "event": pd.Categorical.from_codes([], categories=pd.Index(self._names)),
@@ -79,6 +90,7 @@ class EventLog:
         return pd.DataFrame(
             {
                 "visitor": who[order],
+                **({} if uid is None else {"uid": uid[who[order]]}),
                 "day": day[order],
                 "step": pd.Categorical.from_codes(steps[order], categories=pd.Index(names)),
                 "event": pd.Categorical.from_codes(events[order], categories=pd.Index(self._names)),

@@ -1,6 +1,8 @@
-"""The books of one replication: money and counts by day, by step, by channel and segment."""
+"""The books of a batch of replications: money and counts by day, step, channel, segment."""
 
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 from numpy.typing import NDArray
@@ -68,7 +70,7 @@ CELLS = (
 
 
 class Ledger:
-    """Accumulates a replication's money and counts; every amount is non-negative.
+    """Accumulates the money and counts of a batch of replications; amounts are non-negative.
 
     Money is booked only through :meth:`sale`, :meth:`repeat_orders`, :meth:`refund`,
     :meth:`cost`, :meth:`cost_each` and :meth:`fixed_costs`. Each booking fills the daily
@@ -77,14 +79,22 @@ class Ledger:
     A cell's last index along each axis holds what no step, channel or segment caused
     (a channel's cost per day has no segment; fixed costs have none of the three).
 
+    Every booking about visitors goes to the books of each visitor's replication
+    (``people.replication``), summed visitor by visitor in the order given, so a
+    replication's books are the same bit for bit whether it ran alone or in a batch.
+    With one replication, :attr:`daily`, :attr:`steps`, :attr:`lines`,
+    :attr:`channel_visitors`, :attr:`reps` and :attr:`cells` are its books; with more,
+    :meth:`replication` gives each one's.
+
     Args:
         horizon: days in the run.
         n_steps: steps of the scenario.
         payment_fee: the share of every payment the processor keeps.
         commission: per channel, the share of its visitors' payments it earns.
-        people: the visitors (their channel and segment are looked up).
+        people: the visitors (their replication, channel and segment are looked up).
         n_segments: segments of the scenario.
         breakdown: keep the cells of step × channel × segment (a little slower).
+        replications: how many replications the batch holds.
     """
 
     def __init__(
@@ -97,25 +107,91 @@ class Ledger:
         people: Population,
         n_segments: int,
         breakdown: bool = False,
+        replications: int = 1,
     ) -> None:
+        r = self.replications = replications
         self.horizon = horizon
-        self.daily = {name: np.zeros(horizon) for name in DAILY}
-        self.steps = {name: np.zeros(n_steps) for name in STEP_TALLIES}
-        self.lines = {
-            line: np.zeros(horizon) if line in _SHARED else self.daily[column]
+        self._d = {name: np.zeros((r, horizon)) for name in DAILY}
+        self._s = {name: np.zeros((r, n_steps)) for name in STEP_TALLIES}
+        self._lines = {
+            line: np.zeros((r, horizon)) if line in _SHARED else self._d[column]
             for line, column in COST_LINES.items()
         }
-        self.channel_visitors = np.zeros(commission.size)
-        self.reps: dict[int, dict[str, FloatArray]] = {}  # sales step -> figure -> per rep
+        self._visitors = np.zeros((r, commission.size))
+        self._reps: list[dict[int, dict[str, FloatArray]]] = [{} for _ in range(r)]
         self._fee, self._commission = payment_fee, commission
         self._pays_commission = bool(commission.any())
         self._people = people
         self._shape = (n_steps + 1, commission.size + 1, n_segments + 1)
-        self.cells: dict[str, FloatArray] | None = None
+        self._cells: dict[str, FloatArray] | None = None
         if breakdown:
-            self.cells = {name: np.zeros(self._shape) for name in CELLS}
+            self._cells = {name: np.zeros((r, *self._shape)) for name in CELLS}
         # per step: COGS per first order, COGS share of a repeat order (their cells' rates)
         self._unit_cogs, self._share_cogs = np.zeros(n_steps), np.zeros(n_steps)
+        self._show()
+
+    def _show(self) -> None:
+        """Name the books: one replication's as plain arrays, a batch's with a first axis."""
+        one = self.replications == 1
+
+        def rows(books: dict[str, FloatArray]) -> dict[str, FloatArray]:
+            return {name: a[0] if one else a for name, a in books.items()}
+
+        self.daily = rows(self._d)
+        self.steps = rows(self._s)
+        self.lines = rows(self._lines)
+        self.channel_visitors = self._visitors[0] if one else self._visitors
+        self.reps = self._reps[0]  # sales step -> figure -> per rep (the first replication's)
+        self.cells = None if self._cells is None else rows(self._cells)
+
+    def replication(self, index: int) -> Ledger:
+        """The books of one replication of the batch (views: bookings reach the batch's)."""
+        if self.replications == 1 and index == 0:
+            return self
+        out = copy.copy(self)
+        out.replications = 1
+
+        def row(books: dict[str, FloatArray]) -> dict[str, FloatArray]:
+            return {name: a[index : index + 1] for name, a in books.items()}
+
+        out._d, out._s, out._lines = row(self._d), row(self._s), row(self._lines)
+        out._visitors = self._visitors[index : index + 1]
+        out._reps = [self._reps[index]]
+        out._cells = None if self._cells is None else row(self._cells)
+        out._show()
+        return out
+
+    def _rep(self, who: IntArray) -> IntArray:
+        """The replication (row of the books) of each visitor."""
+        if self.replications == 1:
+            return np.zeros(who.size, dtype=np.intp)
+        return self._people.replication[who].astype(np.intp)
+
+    def _per_rep(self, rep: IntArray, weights: float | FloatArray | None = None) -> FloatArray:
+        """Per replication: how many of ``rep``, or the sum of ``weights`` (summed in order)."""
+        if isinstance(weights, np.ndarray):
+            # a weighted bincount is float64 (numpy's stubs say int)
+            return np.asarray(np.bincount(rep, weights, minlength=self.replications), np.float64)
+        if self.replications == 1:
+            counts = np.array([float(rep.size)])
+        else:
+            counts = np.bincount(rep, minlength=self.replications).astype(float)
+        return counts if weights is None else counts * weights
+
+    def _per_rep_day(
+        self, rep: IntArray, day: IntArray, weights: float | FloatArray | None = None
+    ) -> FloatArray:
+        """Per replication and day, as :meth:`_per_rep` (an array replications × horizon)."""
+        cell = rep * self.horizon + day
+        size = self.replications * self.horizon
+        out: FloatArray
+        if isinstance(weights, np.ndarray):
+            out = np.asarray(np.bincount(cell, weights, minlength=size), np.float64)
+        else:
+            out = np.bincount(cell, minlength=size).astype(float)
+            if weights is not None:
+                out *= weights
+        return out.reshape(self.replications, self.horizon)
 
     # --- money ---------------------------------------------------------------------------
 
@@ -138,27 +214,25 @@ class Ledger:
         """
         if who.size == 0:
             return
-        n = who.size
-        total = float(amount.sum()) if isinstance(amount, np.ndarray) else amount * n
+        rep = self._rep(who)
+        total = self._per_rep(rep, amount)
         if isinstance(day, np.ndarray):
-            counts = np.bincount(day, minlength=self.horizon)
-            if isinstance(amount, np.ndarray):
-                value: RealArray = np.bincount(day, amount, minlength=self.horizon)
-            else:
-                value = amount * counts
-            self._book_days(day, who, amount, value, cogs * counts, counts if new_orders else 0)
+            counts = self._per_rep_day(rep, day)
+            value = self._per_rep_day(rep, day, amount)
+            self._book_days(rep, day, who, amount, value, cogs * counts, counts, new_orders)
         else:
-            daily = self.daily
-            daily["revenue"][day] += total
-            daily["fees"][day] += total * self._fee
-            daily["cogs"][day] += cogs * n
+            n = self._per_rep(rep)
+            d = self._d
+            d["revenue"][:, day] += total
+            d["fees"][:, day] += total * self._fee
+            d["cogs"][:, day] += cogs * n
             if new_orders:
-                daily["orders"][day] += n
+                d["orders"][:, day] += n
             if self._pays_commission:
                 share = self._commission[self._people.channel[who]]
-                daily["spend"][day] += float(np.sum(amount * share))
-        self.steps["revenue"][step] += total
-        if self.cells is not None:
+                d["spend"][:, day] += self._per_rep(rep, amount * share)
+        self._s["revenue"][:, step] += total
+        if self._cells is not None:
             self._unit_cogs[step] = cogs
             self._add_cells(step, who, ("revenue", amount), ("payments", None))
 
@@ -172,15 +246,16 @@ class Ledger:
         """
         if who.size == 0:
             return
-        counts = np.bincount(days, minlength=self.horizon)
-        value = np.bincount(days, amount, minlength=self.horizon)
-        self._book_days(days, who, amount, value, value * cogs_share, counts)
-        self.daily["repeat_orders"] += counts
-        total = float(amount.sum())
-        self.steps["revenue"][step] += total
-        self.steps["repeat_revenue"][step] += total
-        self.steps["repeat_orders"][step] += who.size
-        if self.cells is not None:
+        rep = self._rep(who)
+        counts = self._per_rep_day(rep, days)
+        value = self._per_rep_day(rep, days, amount)
+        self._book_days(rep, days, who, amount, value, value * cogs_share, counts, True)
+        self._d["repeat_orders"] += counts
+        total = self._per_rep(rep, amount)
+        self._s["revenue"][:, step] += total
+        self._s["repeat_revenue"][:, step] += total
+        self._s["repeat_orders"][:, step] += self._per_rep(rep)
+        if self._cells is not None:
             self._share_cogs[step] = cogs_share
             self._add_cells(
                 step,
@@ -193,86 +268,116 @@ class Ledger:
 
     def _book_days(
         self,
+        rep: IntArray,
         days: IntArray,
         who: IntArray,
         amount: float | FloatArray,
-        value: RealArray,
-        cogs: RealArray,
-        orders: IntArray | int,
+        value: FloatArray,
+        cogs: FloatArray,
+        orders: FloatArray,
+        new_orders: bool,
     ) -> None:
         """The daily series of payments spread over days (``value``: revenue per day)."""
-        daily = self.daily
-        daily["revenue"] += value
-        daily["fees"] += value * self._fee
-        daily["cogs"] += cogs
-        daily["orders"] += orders
+        d = self._d
+        d["revenue"] += value
+        d["fees"] += value * self._fee
+        d["cogs"] += cogs
+        if new_orders:
+            d["orders"] += orders
         if self._pays_commission:
             share = self._commission[self._people.channel[who]]
-            daily["spend"] += np.bincount(days, amount * share, minlength=self.horizon)
+            d["spend"] += self._per_rep_day(rep, days, amount * share)
 
     def refund(self, step: int, who: IntArray, amount: float | FloatArray, days: IntArray) -> None:
         """Book refunds of step ``step``.
 
         ``who[i]`` gets ``amount`` (or ``amount[i]``) back on ``days[i]``, within the horizon.
         """
-        weights = np.broadcast_to(np.asarray(amount, dtype=float), days.shape)
-        self.daily["refunds"] += np.bincount(days, weights, minlength=self.horizon)
-        total = float(amount.sum()) if isinstance(amount, np.ndarray) else amount * who.size
-        self.steps["refunds"][step] += total
-        self.steps["refunded"][step] += who.size
-        if self.cells is not None and who.size:
+        if who.size == 0:
+            return
+        rep = self._rep(who)
+        self._d["refunds"] += self._per_rep_day(rep, days, amount)
+        self._s["refunds"][:, step] += self._per_rep(rep, amount)
+        self._s["refunded"][:, step] += self._per_rep(rep)
+        if self._cells is not None:
             self._add_cells(step, who, ("refunds", amount), ("refunded", None))
 
     def cost(
         self, line: str, day: int, amount: float, *, step: int = -1, channel: int = -1
     ) -> None:
-        """Book one amount on a cost line (``COST_LINES``), with its step or channel if known."""
+        """Book one amount on a cost line (``COST_LINES``), with its step or channel if known.
+
+        In a batch, every replication pays it (a channel's cost of a day).
+        """
         self._book_line(line, day, amount)
-        if self.cells is not None:
-            self.cells[line][step, channel, -1] += amount
+        if self._cells is not None:
+            self._cells[line][:, step, channel, -1] += amount
 
     def cost_each(
         self, line: str, day: int, each: float | FloatArray, who: IntArray, *, step: int
     ) -> None:
         """Book a cost per visitor of ``who`` (one amount for all, or one each) at ``step``."""
-        total = float(each.sum()) if isinstance(each, np.ndarray) else each * who.size
-        self._book_line(line, day, total)
-        if self.cells is not None and who.size:
+        if who.size == 0:
+            return
+        self._book_line(line, day, self._per_rep(self._rep(who), each))
+        if self._cells is not None:
             self._add_cells(step, who, (line, each))
 
     def fixed_costs(self, days: int | slice, overheads: float, team_pay: float) -> None:
         """Book a day's (or, with a slice, each day's) overheads and sales teams' pay."""
-        self.daily["operating"][days] += overheads + team_pay
-        self.lines["fixed"][days] += overheads
-        self.lines["acquisition"][days] += team_pay
-        if self.cells is not None:
+        self._d["operating"][:, days] += overheads + team_pay
+        self._lines["fixed"][:, days] += overheads
+        self._lines["acquisition"][:, days] += team_pay
+        if self._cells is not None:
             n = len(range(self.horizon)[days]) if isinstance(days, slice) else 1
-            self.cells["fixed"][-1, -1, -1] += overheads * n
-            self.cells["acquisition"][-1, -1, -1] += team_pay * n
+            self._cells["fixed"][:, -1, -1, -1] += overheads * n
+            self._cells["acquisition"][:, -1, -1, -1] += team_pay * n
 
-    def _book_line(self, line: str, day: int, amount: float) -> None:
-        self.lines[line][day] += amount
+    def _book_line(self, line: str, day: int, amount: float | FloatArray) -> None:
+        self._lines[line][:, day] += amount
         if line in _SHARED:
-            self.daily[COST_LINES[line]][day] += amount
+            self._d[COST_LINES[line]][:, day] += amount
 
     # --- counts --------------------------------------------------------------------------
 
-    def count(self, name: str, day: int, n: float) -> None:
-        """Add a count to one day of a daily series (visitors, leads, calls, ...)."""
-        self.daily[name][day] += n
+    def _counted(self, amount: float | IntArray) -> float | FloatArray:
+        """A count per replication: of the visitors given, or a number (one replication)."""
+        if isinstance(amount, np.ndarray):
+            if self.replications == 1:
+                return float(amount.size)
+            return self._per_rep(self._rep(amount))
+        if self.replications > 1:
+            raise ValueError("in a batch of replications, count visitors (an array), not a number")
+        return amount
 
-    def tally(self, name: str, step: int, amount: float) -> None:
-        """Add to one step's tally."""
-        self.steps[name][step] += amount
+    def count(self, name: str, day: int, amount: float | IntArray) -> None:
+        """Add to one day of a daily series (visitors, leads, calls, ...).
+
+        ``amount``: the visitors to count (an array of ids), or a number (one replication).
+        """
+        self._d[name][:, day] += self._counted(amount)
+
+    def tally(self, name: str, step: int, amount: float | IntArray) -> None:
+        """Add to one step's tally: the visitors given (ids), or a number (one replication)."""
+        self._s[name][:, step] += self._counted(amount)
+
+    def tally_each(self, name: str, step: int, who: IntArray, each: float | FloatArray) -> None:
+        """Add an amount for each visitor of ``who`` to one step's tally (one, or one each)."""
+        if who.size:
+            self._s[name][:, step] += self._per_rep(self._rep(who), each)
+
+    def arrivals(self, channel: int, who: IntArray) -> None:
+        """Count visitors arriving through a channel."""
+        self._visitors[:, channel] += self._per_rep(self._rep(who))
 
     def people(self, name: str, step: int, who: IntArray) -> None:
         """Count the visitors ``who`` as ``name`` at a step (subscribers, churned).
 
         A step tally of that name, if there is one, and the breakdown's cells.
         """
-        if name in self.steps:
-            self.steps[name][step] += who.size
-        if self.cells is not None and who.size:
+        if name in self._s:
+            self._s[name][:, step] += self._per_rep(self._rep(who))
+        if self._cells is not None and who.size:
             self._add_cells(step, who, (name, None))
 
     # --- the breakdown -------------------------------------------------------------------
@@ -281,15 +386,18 @@ class Ledger:
         self, step: int, who: IntArray, *figures: tuple[str, float | FloatArray | None]
     ) -> None:
         """Add per visitor of ``who`` (an amount each, or 1 where None) to its cell of ``step``."""
-        assert self.cells is not None
+        assert self._cells is not None
         pop, (_, n_channels, n_segments) = self._people, self._shape
-        cell = pop.channel[who].astype(np.int64) * n_segments + pop.segment[who]
+        per_rep = n_channels * n_segments
+        cell = self._rep(who) * per_rep
+        cell += pop.channel[who].astype(np.intp) * n_segments + pop.segment[who]
+        shape = (self.replications, n_channels, n_segments)
         for name, amount in figures:
             weights = None
             if amount is not None:
                 weights = np.broadcast_to(np.asarray(amount, dtype=float), who.shape)
-            sums = np.bincount(cell, weights, minlength=n_channels * n_segments)
-            self.cells[name][step] += sums.reshape(n_channels, n_segments)
+            sums = np.bincount(cell, weights, minlength=self.replications * per_rep)
+            self._cells[name][:, step] += sums.reshape(shape)
 
     def breakdown(self) -> dict[str, FloatArray]:
         """Every money and people figure per step × channel × segment (the booked cells).
@@ -297,10 +405,13 @@ class Ledger:
         Also the cost lines that are rates of a booked figure: ``cogs`` (a step's COGS per
         first order, and its share of repeat orders' value), ``fees`` (a share of revenue)
         and ``commission`` (a channel's share of its visitors' revenue): a cell's traffic
-        line is its ``traffic`` plus its ``commission``.
+        line is its ``traffic`` plus its ``commission``. One replication's books (in a
+        batch, ask :meth:`replication` first).
         """
         if self.cells is None:
             raise ValueError("the breakdown was not kept: make the ledger with breakdown=True")
+        if self.replications > 1:
+            raise ValueError("a batch's breakdown is per replication: use replication(i)")
         out = dict(self.cells)
         unit = np.append(self._unit_cogs, 0.0)[:, None, None]
         share = np.append(self._share_cogs, 0.0)[:, None, None]

@@ -1,6 +1,7 @@
 """``FunnelModel``: the daily clock; channels bring visitors, steps act on those due.
 
-Visitors live as columns (:class:`sim.population.Population`); the few heterogeneous
+Visitors live as columns (:class:`sim.population.Population`), each with their own dice
+(:meth:`FunnelModel.uniforms`, :mod:`sim.luck`); the few heterogeneous
 actors (traffic channels, and the reps of a sales team: :mod:`sim.steps.sales_call`) are
 Mesa agents. Each day: channels act in scenario order (``channels``), then the steps act in
 processing order (every step after its trigger), each on all the visitors due that day at
@@ -11,37 +12,28 @@ from __future__ import annotations
 
 import zlib
 from collections import defaultdict
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 import mesa
 import numpy as np
+from numpy.typing import NDArray
+from scipy.special import ndtri
 
+from sim.budget import visitor_cap
 from sim.compile import CompiledChannel, CompiledScenario
 from sim.events import EventLog
 from sim.ledger import Ledger
+from sim.luck import fold, fold_int, name_key, uniforms
 from sim.population import IntArray, Population
 
+FloatArray = NDArray[np.float64]
+
 _EMPTY = np.empty(0, dtype=np.int64)
-# spawn-key level of the steps' streams: far above any replication index, so a step's
-# stream never equals a replication's own (SeedSequence(seed, spawn_key=(r,)))
+# spawn-key level of the generators for draws about no one visitor: far above any
+# replication index, so such a stream never equals a replication's own seed
 _STEP_KEY = 1 << 32
-
-
-def _draw_visitors(
-    model: FunnelModel, index: int, segment: IntArray, arrival_day: IntArray
-) -> IntArray:
-    """Add visitors of the given segments through channel ``index``; draw their traits."""
-    c, rng, n = model.compiled, model.rng, segment.size
-    wtp = np.exp(c.seg_dispersion[segment] * rng.standard_normal(n))
-    junk = rng.random(n) < c.seg_junk[segment]
-    return model.population.add(
-        channel=np.full(n, index),
-        segment=segment,
-        arrival_day=arrival_day,
-        wtp_scale=wtp,
-        trust=np.clip(c.seg_trust[segment] + c.channels[index].warmth, 0.0, 1.0),
-        junk=junk,
-    )
+ARRIVAL = None  # the ``step`` of the draws made when a visitor arrives (their traits)
 
 
 class ChannelAgent(mesa.Agent):  # type: ignore[misc]
@@ -65,8 +57,8 @@ class ChannelAgent(mesa.Agent):  # type: ignore[misc]
         model: FunnelModel = self.model
         day, ledger = model.day, model.ledger
         ledger.cost("traffic", day, cost, channel=self.index)
-        ledger.count("visitors", day, who.size)
-        ledger.channel_visitors[self.index] += who.size
+        ledger.count("visitors", day, who)
+        ledger.arrivals(self.index, who)
         if model.log is not None:
             model.log.add(who, day, len(model.compiled.step_ids) + self.index, "arrive")
         model.emit("arrive", "", who)
@@ -75,22 +67,32 @@ class ChannelAgent(mesa.Agent):  # type: ignore[misc]
 class CohortAgent(ChannelAgent):
     """A paid, organic or partner channel: a Poisson number of visitors each acquisition day.
 
-    The whole cohort a channel will bring is drawn when the model starts (counts per day,
-    then every visitor's traits, in one pass each), and each day lets that day's visitors
-    in: the same law as drawing day by day, with a few array operations instead of a few
-    per day.
+    The whole cohort a channel will bring is drawn when the model starts (counts per day
+    from the channel's own generator, then every visitor's traits from their own dice),
+    and each day lets that day's visitors in. The ``k``-th visitor of a day is the same
+    visitor (uid) in every design whose channel brings at least ``k + 1`` that day.
     """
 
     def __init__(self, model: FunnelModel, channel: CompiledChannel, index: int) -> None:
         super().__init__(model, channel, index)
-        c, rng = model.compiled, model.rng
-        counts = rng.poisson(channel.visitors_per_day, size=c.acquisition)
-        n = int(counts.sum())
-        segment = np.searchsorted(channel.mix_cdf, rng.random(n), side="right")
-        segment = np.minimum(segment, len(c.segments) - 1)
-        _draw_visitors(model, index, segment, np.repeat(np.arange(c.acquisition), counts))
+        c = model.compiled
+        counts = np.stack(
+            [
+                model.dice(None, f"channel/{channel.name}", r).poisson(
+                    channel.visitors_per_day, size=c.acquisition
+                )
+                for r in range(model.replications)
+            ]
+        )  # replication × day
+        rep = np.repeat(np.tile(np.arange(model.replications), c.acquisition), counts.T.ravel())
+        day = np.repeat(np.arange(c.acquisition), counts.sum(axis=0))
+        per_day = counts.T.ravel()  # day-major: every replication's visitors of a day in turn
+        k = np.arange(rep.size) - np.repeat(np.cumsum(per_day) - per_day, per_day)
+        uid = fold(fold(name_key(f"channel/{channel.name}"), day), k)
+        model.arrive_visitors(index, uid, rep, day)
         # visitors arriving on day d have ids bounds[d] .. bounds[d + 1] - 1
-        self._bounds = model.population.size - n + np.concatenate(([0], np.cumsum(counts)))
+        totals = counts.sum(axis=0)
+        self._bounds = model.population.size - rep.size + np.concatenate(([0], np.cumsum(totals)))
 
     def arrive(self) -> None:
         """Let today's visitors in and pay for the day's traffic."""
@@ -110,37 +112,52 @@ class ReferralAgent(ChannelAgent):
 
     def __init__(self, model: FunnelModel, channel: CompiledChannel, index: int) -> None:
         super().__init__(model, channel, index)
-        # day -> (segments, referrers, the step whose purchase referred them) of the friends due
-        self._pending: dict[int, list[tuple[IntArray, IntArray, int]]] = defaultdict(list)
+        # day -> [(uid, replication, segment or -1: drawn from the channel's mix, referrer,
+        #          the step whose purchase referred them)]
+        self._pending: dict[int, list[tuple[NDArray[Any], ...]]] = defaultdict(list)
 
     @property
     def waiting(self) -> bool:
         """Whether referred visitors are still to arrive."""
         return bool(self._pending)
 
-    def expect(self, day: int, segment: IntArray, referrer: IntArray, step: int) -> None:
-        """Referred visitors of the given segments will arrive on ``day`` (within the horizon).
+    def expect(
+        self,
+        day: int,
+        uid: NDArray[np.uint64],
+        replication: NDArray[np.integer[Any]],
+        segment: IntArray,
+        referrer: IntArray,
+        step: int,
+    ) -> None:
+        """Referred visitors will arrive on ``day`` (within the horizon).
 
+        ``segment`` is each one's segment, or −1 to draw it from the channel's ``mix``.
         ``referrer[i]`` brings friend ``i`` for a purchase of ``step``; a friend whose
         referrer's purchase is refunded by ``day`` does not come (docs/model.md §3.5).
         """
-        if segment.size:
-            self._pending[day].append((segment, referrer, step))
+        if uid.size:
+            steps = np.full(uid.size, step, dtype=np.int64)
+            self._pending[day].append((uid, replication, segment, referrer, steps))
 
     def arrive(self) -> None:
         """Let in the referred visitors due today."""
         model: FunnelModel = self.model
         batches = self._pending.pop(model.day, None)
         if batches:
-            kept = []
-            for seg, referrer, step in batches:
-                stands = model.population.kept(step, referrer, model.day)
-                model.ledger.tally("referred", step, -int((~stands).sum()))  # never came
-                kept.append(seg[stands])
-            segment = np.concatenate(kept)
-            days = np.full(segment.size, model.day)
-            model.ledger.count("referred", model.day, segment.size)
-            self._welcome(_draw_visitors(model, self.index, segment, days), 0.0)
+            uid, rep, segment, referrer, step = (
+                np.concatenate(part) for part in zip(*batches, strict=True)
+            )
+            stands = np.ones(uid.size, dtype=np.bool_)
+            for s in np.unique(step):
+                mine = step == s
+                stands[mine] = model.population.kept(int(s), referrer[mine], model.day)
+                model.ledger.tally("referred", int(s), referrer[mine & stands])
+            uid, rep, segment = uid[stands], rep[stands], segment[stands]
+            days = np.full(uid.size, model.day)
+            who = model.arrive_visitors(self.index, uid, rep, days, segment)
+            model.ledger.count("referred", model.day, who)
+            self._welcome(who, 0.0)
 
 
 def _root_seed(rng: object) -> np.random.SeedSequence:
@@ -152,13 +169,47 @@ def _root_seed(rng: object) -> np.random.SeedSequence:
     return np.random.SeedSequence(rng)  # type: ignore[arg-type]
 
 
+def _luck_key(seed: np.random.SeedSequence) -> int:
+    """A replication's 64-bit key, from its seed sequence (its entropy and spawn key)."""
+    a, b = (int(x) for x in seed.generate_state(2, np.uint64))
+    return fold_int(a, b)
+
+
+class _Replica:
+    """One replication of a batch, as a step that keeps state between days sees the model.
+
+    Its books and its ``state`` are that replication's; everything else is the model's.
+    """
+
+    def __init__(self, model: FunnelModel, index: int) -> None:
+        self._model = model
+        self.replication = index
+        self.ledger = model.ledger.replication(index)
+        self.state: dict[str, Any] = {}
+
+    def dice(self, step: int | None, purpose: str = "") -> np.random.Generator:
+        """The model's :meth:`FunnelModel.dice` for this replication."""
+        return self._model.dice(step, purpose, self.replication)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+
 class FunnelModel(mesa.Model):  # type: ignore[misc]
-    """One replication of a scenario.
+    """One replication of a scenario, or a batch of them run together.
+
+    In a batch, the visitors of every replication are one population (with a
+    ``replication`` column), and each day a step acts once on the visitors of every
+    replication due that day; the books are kept by replication. A step that keeps state
+    between days (a sales queue: it has ``start``) acts replication by replication, each
+    with its own state and books. Every draw about a visitor comes from that visitor's own
+    dice (:meth:`uniforms`), so a replication's results are the same bit for bit alone or
+    in a batch of any size.
 
     Args:
         compiled: the scenario, compiled (:func:`sim.compile.compile_scenario`).
-        rng: this replication's seed (a ``SeedSequence`` or int) or generator; the model
-            draws every random number from it, in a fixed order.
+        rng: this replication's seed (a ``SeedSequence`` or int) or generator.
+        seeds: instead of ``rng``, the seeds of a batch of replications.
         record_events: keep the per-visitor event log (slower; for traces and reports).
         breakdown: keep the books by step × channel × segment too (for the report).
 
@@ -175,17 +226,24 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
         self,
         compiled: CompiledScenario,
         *,
-        rng: object,
+        rng: object = None,
+        seeds: Sequence[np.random.SeedSequence] | None = None,
         record_events: bool = False,
         breakdown: bool = False,
     ) -> None:
-        super().__init__(rng=rng)
+        roots = [_root_seed(rng)] if seeds is None else list(seeds)
+        super().__init__(rng=np.random.default_rng(roots[0]))
         self.compiled = compiled
-        self._root = _root_seed(rng)
-        self._dice: dict[tuple[int, str], np.random.Generator] = {}
+        self._roots = roots
+        self.replications = len(roots)
+        self._luck = np.array([_luck_key(root) for root in roots], dtype=np.uint64)
+        self._keys: dict[tuple[int | None, str], int] = {}
+        self._dice: dict[tuple[int | None, str, int], np.random.Generator] = {}
         self.day = 0
         expected = sum(ch.visitors_per_day for ch in compiled.channels) * compiled.acquisition
-        self.population = Population(capacity=int(expected * 1.05) + 64)
+        self.population = Population(
+            capacity=int(expected * 1.05 * len(roots)) + 64, cap=visitor_cap(len(roots))
+        )
         self.ledger = Ledger(
             compiled.horizon,
             len(compiled.step_ids),
@@ -194,6 +252,7 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
             people=self.population,
             n_segments=len(compiled.segments),
             breakdown=breakdown,
+            replications=len(roots),
         )
         self.log = EventLog() if record_events else None
         # (event, source id) -> [(step, delay)]: who is due when something happens
@@ -206,6 +265,9 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
         self._due: list[dict[int, list[IntArray]]] = [defaultdict(list) for _ in compiled.steps]
         self._order = {step.id: order for order, step in enumerate(compiled.steps)}
         self.state: dict[str, Any] = {}  # step id -> what that step keeps between days
+        self._replicas = (
+            [] if self.replications == 1 else [_Replica(self, r) for r in range(len(roots))]
+        )
         self.channels: list[ChannelAgent] = [
             (ReferralAgent if ch.kind == "referral" else CohortAgent)(self, ch, i)
             for i, ch in enumerate(compiled.channels)
@@ -213,25 +275,84 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
         for step in compiled.steps:
             start = getattr(step, "start", None)
             if start is not None:
-                start(self)
+                for replica in self._replicas or [self]:
+                    start(replica)
 
-    def dice(self, step: int, purpose: str = "") -> np.random.Generator:
-        """The random stream of one step (index ``step``), or of one purpose within it.
-
-        A step draws only from its own streams, so a change to one step leaves the dice of
-        every other step as they were: two designs run on the same seed meet the same luck
-        wherever they do not differ (common random numbers, docs/model.md §6). A stream is
-        keyed by the step's id and the purpose (an offer's repeat orders, its referrals),
-        not by position, so adding or removing a step moves no other step's dice.
-        """
+    def _key(self, step: int | None, purpose: str) -> int:
+        """The 64-bit key of a step's (or, for ``None``, arrival's) draws of one purpose."""
         key = (step, purpose)
+        if key not in self._keys:
+            name = "arrival" if step is None else f"step/{self.compiled.step_ids[step]}"
+            self._keys[key] = name_key(f"{name}/{purpose}")
+        return self._keys[key]
+
+    def uniforms(
+        self, step: int | None, purpose: str, who: IntArray, draw: int | IntArray = 0
+    ) -> FloatArray:
+        """Each visitor's own uniform in (0, 1) for one draw of one purpose of a step.
+
+        The value is a function of (seed, replication, visitor, step, purpose, draw) alone
+        (docs/model.md §6): not of the visitors drawn before, nor of the design elsewhere.
+        ``step`` is the step's index (keyed by its id), or :data:`ARRIVAL` for the traits
+        drawn as a visitor arrives; ``draw`` numbers the draws of one purpose (the day of an
+        email, the k-th repeat order), one for all or one per visitor.
+        """
+        return uniforms(self.population.luck[who], self._key(step, purpose), draw)
+
+    def dice(
+        self, step: int | None, purpose: str = "", replication: int = 0
+    ) -> np.random.Generator:
+        """A generator for draws about no one visitor (a channel's daily arrivals).
+
+        Keyed by the replication's seed, the step's id (or the purpose alone, for ``None``)
+        and the purpose, never shared between purposes, so a change to one step moves no
+        other step's draws.
+        """
+        key = (step, purpose, replication)
         if key not in self._dice:
-            name = f"{self.compiled.step_ids[step]}/{purpose}".encode()
+            name = purpose if step is None else f"{self.compiled.step_ids[step]}/{purpose}"
+            root = self._roots[replication]
             seq = np.random.SeedSequence(
-                self._root.entropy, spawn_key=(*self._root.spawn_key, _STEP_KEY, zlib.crc32(name))
+                root.entropy, spawn_key=(*root.spawn_key, _STEP_KEY, zlib.crc32(name.encode()))
             )
             self._dice[key] = np.random.default_rng(seq)
         return self._dice[key]
+
+    def arrive_visitors(
+        self,
+        channel: int,
+        uid: NDArray[np.uint64],
+        replication: IntArray,
+        day: IntArray,
+        segment: IntArray | None = None,
+    ) -> IntArray:
+        """Add visitors through channel ``channel``; draw their traits from their own dice.
+
+        ``segment`` −1 (or None: all) is drawn from the channel's ``mix``. Returns their ids.
+        """
+        c, n = self.compiled, uid.size
+        luck = fold(self._luck[replication], uid)
+        draw: slice | NDArray[np.bool_]
+        if segment is None:
+            draw, seg = slice(None), np.zeros(n, dtype=np.int64)
+        else:
+            draw, seg = segment < 0, segment.astype(np.int64)
+        mix = c.channels[channel].mix_cdf
+        if mix.size:
+            u = uniforms(luck[draw], self._key(ARRIVAL, "segment"))
+            seg[draw] = np.minimum(np.searchsorted(mix, u, side="right"), len(c.segments) - 1)
+        z = ndtri(uniforms(luck, self._key(ARRIVAL, "wtp")))
+        return self.population.add(
+            replication=replication,
+            uid=uid,
+            luck=luck,
+            channel=np.full(n, channel),
+            arrival_day=day,
+            segment=seg,
+            wtp_scale=np.exp(c.seg_dispersion[seg] * z),
+            trust=np.clip(c.seg_trust[seg] + c.channels[channel].warmth, 0.0, 1.0),
+            junk=uniforms(luck, self._key(ARRIVAL, "junk")) < c.seg_junk[seg],
+        )
 
     def emit(self, event: str, source: str, who: IntArray) -> None:
         """Schedule every step waiting for ``event`` of ``source`` for the visitors ``who``."""
@@ -255,7 +376,13 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
             batches = self._due[order].pop(self.day, None)
             if batches:
                 who = batches[0] if len(batches) == 1 else np.concatenate(batches)
-                step.apply(self, who)
+                if self._replicas and hasattr(step, "start"):  # state of its own: one by one
+                    rep = self.population.replication[who]
+                    for r, replica in enumerate(self._replicas):
+                        # a replica has the model's surface for that replication
+                        step.apply(cast("FunnelModel", replica), who[rep == r])
+                else:
+                    step.apply(self, who)
         c = self.compiled
         self.ledger.fixed_costs(self.day, c.overheads_per_day, c.team_pay_per_day)
         self.day += 1

@@ -7,11 +7,16 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from sim.errors import Problem, ScenarioError
+
 IntArray = NDArray[np.int64]
 NEVER = np.iinfo(np.int32).max  # the refund day of a purchase that is not refunded
 
 # name -> dtype of every per-visitor column
 COLUMNS: dict[str, type] = {
+    "replication": np.int32,  # the replication of the batch the visitor belongs to
+    "uid": np.uint64,  # who the visitor is, the same in every design (docs/model.md §6)
+    "luck": np.uint64,  # the visitor's own dice in this replication: hash(replication, uid)
     "channel": np.int16,
     "segment": np.int16,
     "arrival_day": np.int32,
@@ -26,14 +31,15 @@ COLUMNS: dict[str, type] = {
 
 
 class Population:
-    """All visitors of one replication, as columns indexed by visitor id (0, 1, 2, ...).
+    """All visitors of a batch of replications, as columns indexed by visitor id (0, 1, 2, ...).
 
     Attributes are numpy arrays of length :attr:`capacity`; only the first :attr:`size`
     entries are visitors. Use :meth:`column` views when the length must be exact.
     """
 
-    def __init__(self, capacity: int = 1024) -> None:
+    def __init__(self, capacity: int = 1024, *, cap: int | None = None) -> None:
         self.size = 0
+        self.cap = cap  # the most visitors it may hold (the memory budget), or no limit
         self.capacity = max(int(capacity), 16)
         for name, dtype in COLUMNS.items():
             setattr(self, name, np.zeros(self.capacity, dtype=dtype))
@@ -41,6 +47,9 @@ class Population:
         self.refund_day: dict[int, NDArray[np.int32]] = {}
 
     # typed attribute access for the columns (set in __init__)
+    replication: NDArray[np.int32]
+    uid: NDArray[np.uint64]
+    luck: NDArray[np.uint64]
     channel: NDArray[np.int16]
     segment: NDArray[np.int16]
     arrival_day: NDArray[np.int32]
@@ -55,6 +64,8 @@ class Population:
     def add(self, **traits: NDArray[np.generic]) -> IntArray:
         """Append visitors with the given traits (other columns start at zero); their ids."""
         n = len(next(iter(traits.values())))
+        if self.cap is not None and self.size + n > self.cap:
+            raise ScenarioError([_over_cap(self.cap)])
         if self.size + n > self.capacity:
             self._grow(self.size + n)
         ids = np.arange(self.size, self.size + n, dtype=np.int64)
@@ -92,6 +103,16 @@ class Population:
         """The first :attr:`size` entries of a column (a view, not a copy)."""
         return getattr(self, name)[: self.size]  # type: ignore[no-any-return]
 
+    def replication_view(self, replication: int) -> Population:
+        """The visitors of one replication of a batch, as a population of their own (copies)."""
+        keep = self.column("replication") == replication
+        out = Population(capacity=int(keep.sum()))
+        for name in COLUMNS:
+            setattr(out, name, self.column(name)[keep].copy())
+        out.size = int(keep.sum())
+        out.capacity = max(out.size, 1)
+        return out
+
     def _grow(self, needed: int) -> None:
         capacity = max(needed, 2 * self.capacity)
         for name in COLUMNS:
@@ -104,3 +125,14 @@ class Population:
             days[: self.size] = old_days[: self.size]
             self.refund_day[step] = days
         self.capacity = capacity
+
+
+def _over_cap(cap: int) -> Problem:
+    return Problem(
+        "",
+        f"the population grew past {cap:,} visitors, more than the memory budget holds "
+        "(docs/limits.md)",
+        "this run",
+        hint="lower the referral rates (each friend who buys brings more), the traffic, or "
+        "acquisition_days",
+    )

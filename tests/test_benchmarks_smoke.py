@@ -55,3 +55,42 @@ def test_quick_benchmark_prints_its_table_and_writes_results(tmp_path: Path) -> 
     assert set(data["speed"]["ratios"]) == {"engine", "engine_events"}
     after = committed.stat().st_mtime_ns if committed.exists() else None
     assert after == before, "the smoke run must not overwrite benchmarks/results.json"
+
+
+def test_crn_benchmark_prints_a_ratio_per_change_and_kpi() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "crn.py"), "-n", "3"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "core course $290 → $300" in proc.stdout
+    assert "upstream" in proc.stdout
+    assert "churn" in proc.stdout
+
+
+def test_engine_speed_prints_every_size_alone_and_in_batches() -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "engine_speed.py"),
+            str(ROOT / "benchmarks" / "canonical.yaml"),
+            "--sizes",
+            "--sizes-list",
+            "2000,3000",
+            "--replications",
+            "2",
+            "--repeat",
+            "1",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "batches of 2" in proc.stdout
+    assert "2,000" in proc.stdout
+    assert "3,000" in proc.stdout

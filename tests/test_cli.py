@@ -87,7 +87,7 @@ def test_events_need_an_output_folder(small: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["run", str(small), "-n", "1", "--events", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.stderr
     header = (tmp_path / "events.csv").read_text().splitlines()[0]
-    assert header == "replication,visitor,day,step,event,amount"
+    assert header == "replication,visitor,uid,day,step,event,amount"
 
 
 def test_set_changes_the_run(small: Path) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from test_cli import sim_cli
 
 import sim
@@ -15,7 +17,7 @@ SMALL = ROOT / "tests" / "data" / "small.yaml"
 
 def test_jobs_1_and_2_write_identical_files(tmp_path: Path) -> None:
     outputs = {}
-    for jobs in (1, 2):
+    for jobs in (1, 2, 3):
         out = tmp_path / f"jobs{jobs}"
         proc = sim_cli("run", str(SMALL), "-n", "5", "--jobs", str(jobs), "--out", str(out))
         assert proc.returncode == 0, proc.stderr
@@ -23,7 +25,27 @@ def test_jobs_1_and_2_write_identical_files(tmp_path: Path) -> None:
             name: (out / name).read_bytes()
             for name in ("summary.json", "replications.csv", "daily.csv")
         }
-    assert outputs[1] == outputs[2]
+    assert outputs[1] == outputs[2] == outputs[3]
+
+
+@pytest.mark.parametrize("name", ["b2b_consulting", "eshop_loyalty", "pastry_school"])
+def test_batches_of_any_size_give_identical_results(name: str) -> None:
+    """A replication run alone or in a batch (of any size, in any process): same bytes.
+
+    The sales queue (b2b) acts replication by replication inside a batch; referred
+    visitors (e-shop) arrive into the shared population; refunds and renewals (pastry).
+    """
+    prepared = sim.prepare(sim.load_scenario(ROOT / "scenarios" / f"{name}.yaml"))
+    runs = {
+        (batch, jobs): prepared.run(replications=5, seed=4, batch=batch, jobs=jobs)
+        for batch, jobs in [(1, 1), (2, 1), (5, 1), (None, 1), (2, 2)]
+    }
+    first = runs[1, 1]
+    text = json.dumps(first.summary.to_dict() | {"meta": None}, sort_keys=True)
+    for key, run in runs.items():
+        assert json.dumps(run.summary.to_dict() | {"meta": None}, sort_keys=True) == text, key
+        pd.testing.assert_frame_equal(run.replications, first.replications, check_exact=True)
+        pd.testing.assert_frame_equal(run.daily, first.daily, check_exact=True)
 
 
 def test_replication_r_is_the_same_in_any_run() -> None:

@@ -144,7 +144,7 @@ def _reference(cumulative: np.ndarray) -> tuple[float, float, float]:
 
 def test_break_even_and_risk_agree_with_daily_csv(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    result = runner.invoke(app, ["run", str(B2B), "-n", "20", "--out", str(out)])
+    result = runner.invoke(app, ["run", "scenarios/quickstart.yaml", "-n", "40", "--out", str(out)])
     assert result.exit_code == 0, result.stderr
     reps = pd.read_csv(out / "replications.csv").set_index("replication")
     daily = pd.read_csv(out / "daily.csv")
@@ -165,10 +165,10 @@ def test_break_even_and_risk_agree_with_daily_csv(tmp_path: Path) -> None:
     assert losses > 0, losses
     assert touched > 0, touched
     assert summary["kpis"]["payback_day"]["never"] == losses
-    assert summary["kpis"]["profitable"]["mean"] == pytest.approx(1 - losses / 20)
+    assert summary["kpis"]["profitable"]["mean"] == pytest.approx(1 - losses / 40)
     assert f"{losses} never pay back" in result.stdout
     first = result.stdout.splitlines()[0]
-    assert first == f"Chance of profit: {100 * (1 - losses / 20):.1f}% of 20 replications; " + (
+    assert first == f"Chance of profit: {100 * (1 - losses / 40):.1f}% of 40 replications; " + (
         f"{losses} never pay back."
     )
 

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -228,9 +229,11 @@ CASES += [
     ),
     Case(
         "referral-chain",
-        edit("    mix: {cold: 1.0}\n", "    mix: {cold: 1.0}\n" + FRIENDS).replace(
-            "horizon_days: 60", "horizon_days: 3650"
-        )
+        # everyone opts in and buys: each visitor brings 5 who bring 5, daily for ten years
+        edit("    mix: {cold: 1.0}\n", "    mix: {cold: 1.0}\n" + FRIENDS)
+        .replace("horizon_days: 60", "horizon_days: 3650")
+        .replace("rate: 0.30", "rate: 1.0")
+        .replace("take: 0.35", "take: 1.0")
         + "referral: {rate: 5, delay_days: 1, channel: friends}\n",
         "channels.ads",
     ),
@@ -421,3 +424,15 @@ def test_refusals_take_little_time_and_memory(name: str, tmp_path: Path) -> None
     assert "Traceback" not in done.stderr
     assert took < LIMIT_S, f"{name}: {took:.1f} s of CPU"
     assert peak < LIMIT_BYTES, f"{name}: {peak / 2**20:.0f} MiB"
+
+
+def test_a_population_that_outgrows_the_budget_is_stopped_with_advice() -> None:
+    from sim.errors import ScenarioError
+    from sim.population import Population
+
+    people = Population(capacity=16, cap=20)
+    people.add(segment=np.zeros(15, dtype=np.int16))
+    with pytest.raises(ScenarioError, match="grew past 20 visitors") as caught:
+        people.add(segment=np.zeros(6, dtype=np.int16))
+    assert "referral rates" in str(caught.value)
+    assert people.size == 15  # nothing half added

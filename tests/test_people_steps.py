@@ -22,7 +22,8 @@ from typer.testing import CliRunner
 import sim
 from cli import app
 from conftest import ROOT, assert_within_4se, base_spec, event_table, run_model, scenario_from
-from sim.behavior import order_values, repeat_purchases
+from sim.behavior import Draw, order_values, repeat_purchases
+from sim.luck import fold, uniforms
 from sim.steps.sales_call import RepAgent
 
 SIGMA = 0.5  # base_spec's price dispersion
@@ -183,6 +184,13 @@ def test_qualify_drops_junk_before_the_queue_at_a_cost_per_lead() -> None:
 
 # --- repeat purchases ------------------------------------------------------------------------
 
+
+def own_draws(seed: int) -> Draw:
+    """Draws as the engine makes them: customer i's own uniform for draw k."""
+    luck = fold(seed, np.arange(1_000_000))
+    return lambda k, who: uniforms(luck[who], 99, k)
+
+
 R, ALPHA, A, B = 0.8, 20.0, 2.5, 5.0
 
 
@@ -194,7 +202,7 @@ def bgnbd_expected(t: float) -> float:
 
 def test_bgnbd_draws_match_the_closed_form_expectation() -> None:
     n, t = 100_000, 120.0
-    who, _ = repeat_purchases(np.random.default_rng(2), np.full(n, t), R, ALPHA, A, B)
+    who, _, _ = repeat_purchases(own_draws(2), np.full(n, t), R, ALPHA, A, B)
     counts = np.bincount(who, minlength=n)
     assert_within_4se(
         counts.mean(), bgnbd_expected(t), counts.std(ddof=1) / math.sqrt(n), "E[X(120)]"
@@ -203,19 +211,22 @@ def test_bgnbd_draws_match_the_closed_form_expectation() -> None:
 
 def test_repeat_purchase_times_are_within_the_window_and_in_order() -> None:
     window = np.array([0.0, 5.0, 400.0, 400.0])
-    who, when = repeat_purchases(np.random.default_rng(4), window, 2.0, 10.0, 3.0, 30.0)
+    who, when, rank = repeat_purchases(own_draws(4), window, 2.0, 10.0, 3.0, 30.0)
     assert (when < window[who]).all()
     assert (when >= 0).all()
     assert (np.diff(who) >= 0).all()
     same = np.diff(who) == 0
     assert (np.diff(when)[same] > 0).all()
     assert 0 not in who  # a customer with no time left buys nothing
+    first = np.r_[True, ~same]
+    assert (rank[first] == 1).all()
+    assert (np.diff(rank)[same] == 1).all()
 
 
 def test_gamma_gamma_order_values_average_p_gamma_over_q_minus_1() -> None:
     n, k, p, q, gamma = 20_000, 5, 6.0, 6.0, 15.0
-    rng = np.random.default_rng(8)
-    values = order_values(rng, np.repeat(np.arange(n), k), n, p, q, gamma)
+    rank = np.tile(np.arange(1, k + 1), n)
+    values = order_values(own_draws(8), np.repeat(np.arange(n), k), rank, n, p, q, gamma)
     assert_within_4se(
         values.mean(), p * gamma / (q - 1), values.std(ddof=1) / math.sqrt(n * k), "mean order"
     )

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from sim.behavior import add_trust
 from sim.steps._base import IntArray
 from sim.steps._kind import Event
@@ -29,21 +27,22 @@ def send_email(
 
     Each recipient opens it with the segment's open rate (an open adds the segment's trust per
     open) and, independently, unsubscribes with the segment's unsubscribe rate. An opened
-    email is read even if the reader unsubscribes from it.
+    email is read even if the reader unsubscribes from it. Both draws are the visitor's own
+    for the step and the day (two emails of one sequence on one day share them).
     """
-    pop, c, rng = model.population, model.compiled, model.dice(step)
+    pop, c, day = model.population, model.compiled, model.day
     who = who[pop.subscribed[who]]
     seg = pop.segment[who]
-    opened = rng.random(who.size) < c.seg_open_rate[seg]
-    leaving = rng.random(who.size) < c.seg_unsubscribe_rate[seg]
+    opened = model.uniforms(step, "open", who, day) < c.seg_open_rate[seg]
+    leaving = model.uniforms(step, "unsubscribe", who, day) < c.seg_unsubscribe_rate[seg]
     readers = who[opened]
     pop.trust[readers] = add_trust(pop.trust[readers], c.seg_trust_per_open[seg[opened]])
     pop.subscribed[who[leaving]] = False
     ledger = model.ledger
     ledger.cost_each("acquisition", model.day, cost, who, step=step)
-    ledger.tally("sent", step, who.size)
-    ledger.tally("opened", step, readers.size)
-    ledger.tally("unsubscribed", step, int(np.count_nonzero(leaving)))
+    ledger.tally("sent", step, who)
+    ledger.tally("opened", step, readers)
+    ledger.tally("unsubscribed", step, who[leaving])
     if model.log is not None:
         model.log.add(readers, model.day, step, "email_opened")
         model.log.add(who[~opened], model.day, step, "email_ignored")

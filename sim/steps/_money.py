@@ -70,16 +70,18 @@ def schedule_refunds(
 ) -> None:
     """Refund a share ``rate`` of today's buyers, each on a day uniform in 1..within later.
 
-    ``price`` is what each paid: one amount for all, or one per buyer. The population
-    keeps each refund's day: from then on the purchase no longer meets ``requires``, and
-    the repeat orders and referred friends it would still bring are dropped (§3.3).
+    ``price`` is what each paid: one amount for all, or one per buyer. Whether and when
+    are each buyer's own draws, so they do not depend on how many others bought. The
+    population keeps each refund's day: from then on the purchase no longer meets
+    ``requires``, and the repeat orders and referred friends it would still bring are
+    dropped (§3.3).
     """
     if rate <= 0 or buyers.size == 0:
         return
-    rng = model.dice(step)
-    chosen = rng.random(buyers.size) < rate
+    chosen = model.uniforms(step, "refund", buyers) < rate
     refunded = buyers[chosen]
-    days = model.day + rng.integers(1, within + 1, size=refunded.size)
+    wait = np.floor(model.uniforms(step, "refund", refunded, 1) * within).astype(np.int64)
+    days = model.day + 1 + wait
     inside = days < model.ledger.horizon
     refunded, days = refunded[inside], days[inside]
     if isinstance(price, np.ndarray):

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
+from sim.behavior import poisson_counts
+from sim.luck import fold, name_key
 from sim.spec import Referral
 from sim.steps._base import CompileContext, IntArray
 
@@ -35,22 +37,31 @@ def refer(model: FunnelModel, step: int, referral: CompiledReferral, buyers: Int
 
     A referred visitor is of the referrer's segment, unless the channel has a ``mix``.
     They are counted at ``step`` (the step whose buyers referred them) as ``referred``;
-    friends who would come after the horizon are neither drawn nor counted. Friends whose
-    referrer is refunded by their arrival day are counted here but do not come.
+    friends who would come after the horizon are neither drawn nor counted, and friends
+    whose referrer is refunded by their arrival day do not come (they are counted when they
+    arrive).
+
+    How many a buyer brings is their own draw, and the k-th friend of a buyer is the same
+    visitor (uid) in every design: with the scenario-wide referral whichever step made
+    them a buyer, with an offer's own for that offer.
     """
     day = model.day + referral.delay
     if buyers.size == 0 or day >= model.ledger.horizon:
         return
-    rng, pop = model.dice(step, "referral"), model.population
-    counts = rng.poisson(referral.rate, buyers.size)
+    pop = model.population
+    own = referral is not model.compiled.referral  # an offer's own referral
+    source = f"friends/{model.compiled.step_ids[step]}" if own else "friends"
+    u = model.uniforms(step if own else None, "referral", buyers)
+    counts = poisson_counts(u, referral.rate)
     total = int(counts.sum())
     if total == 0:
         return
+    referrer = np.repeat(buyers, counts)
+    k = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    uid = fold(fold(pop.uid[referrer], name_key(source)), k)
     agent = cast("ReferralAgent", model.channels[referral.channel])
-    mix = agent.channel.mix_cdf
-    if mix.size:
-        segment = np.minimum(np.searchsorted(mix, rng.random(total), side="right"), mix.size - 1)
+    if agent.channel.mix_cdf.size:  # drawn from the friend's own dice on arrival
+        segment = np.full(total, -1, dtype=np.int64)
     else:
-        segment = np.repeat(pop.segment[buyers].astype(np.int64), counts)
-    agent.expect(day, segment, np.repeat(buyers, counts), step)
-    model.ledger.tally("referred", step, total)
+        segment = pop.segment[referrer].astype(np.int64)
+    agent.expect(day, uid, pop.replication[referrer], segment, referrer, step)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.behavior import order_values, repeat_purchases
+from sim.behavior import Draw, order_values, repeat_purchases
 from sim.spec import Repeat
 from sim.steps._base import FloatArray, IntArray
 from sim.steps._kind import Event
@@ -54,16 +54,22 @@ def book_repeats(model: FunnelModel, step: int, repeat: CompiledRepeat, buyers: 
     n = buyers.size
     if n == 0:
         return
-    rng, ledger, day = model.dice(step, "repeat"), model.ledger, model.day
+    ledger, day = model.ledger, model.day
     window = np.full(n, float(ledger.horizon - day))
-    customer, when = repeat_purchases(rng, window, repeat.r, repeat.alpha, repeat.a, repeat.b)
+
+    def draw(purpose: str) -> Draw:
+        return lambda k, who: model.uniforms(step, purpose, buyers[who], k)
+
+    customer, when, rank = repeat_purchases(
+        draw("repeat"), window, repeat.r, repeat.alpha, repeat.a, repeat.b
+    )
     if customer.size == 0:
         _expect_tail(model, step, repeat, buyers, window, customer, when, np.empty(0))
         return
     if repeat.spend is None:
         amount = np.full(customer.size, repeat.price)
     else:
-        amount = order_values(rng, customer, n, *repeat.spend)
+        amount = order_values(draw("spend"), customer, rank, n, *repeat.spend)
     _expect_tail(model, step, repeat, buyers, window, customer, when, amount)
     days = day + when.astype(np.int64)  # all within the horizon: the window ends there
     kept = model.population.kept(step, buyers[customer], days)  # none after a refund
@@ -116,4 +122,4 @@ def _expect_tail(
         value = order_value_to_come(x, spent, *repeat.spend)
     margin = value * (1.0 - repeat.cogs_share - c.payment_fee)
     stands = model.population.kept(step, buyers, model.ledger.horizon)
-    model.ledger.tally("tail_value", step, float(np.sum(orders * margin * stands)))
+    model.ledger.tally_each("tail_value", step, buyers, orders * margin * stands)

@@ -65,7 +65,7 @@ def show(model: FunnelModel, step: int, pitch: Pitch, who: IntArray) -> IntArray
     who = meeting(model, who, pitch)
     if pitch.via_email:
         _, who = send_email(model, step, who, model.compiled.offer_email_cost)
-    model.ledger.tally("reached", step, who.size)
+    model.ledger.tally("reached", step, who)
     if model.log is not None:
         model.log.add(who, model.day, step, "shown", pitch.price)
     return who
@@ -89,7 +89,7 @@ def decide(
     pop = model.population
     seg = pop.segment[shown]
     bought = buys(
-        model.dice(step),
+        model.uniforms(step, "buy", shown),
         pitch.take[seg],
         pop.trust[shown],
         pop.wtp_scale[shown],
@@ -101,7 +101,7 @@ def decide(
     mark_bought(model, step, bit, buyers, scenario_referral=scenario_referral)
     if pitch.trust_gain:
         pop.trust[buyers] = add_trust(pop.trust[buyers], pitch.trust_gain)
-    model.ledger.tally("converted", step, buyers.size)
+    model.ledger.tally("converted", step, buyers)
     return buyers, decliners
 
 

@@ -39,8 +39,8 @@ class CompiledEmailSequence:
     def apply(self, model: FunnelModel, who: IntArray) -> None:
         """Send today's email of the sequence to the leads due for one."""
         sent, opened = send_email(model, self.index, who, self.cost_per_email)
-        model.ledger.tally("reached", self.index, sent.size)
-        model.ledger.tally("converted", self.index, opened.size)
+        model.ledger.tally("reached", self.index, sent)
+        model.ledger.tally("converted", self.index, opened)
 
 
 def compile_step(spec: EmailSequence, ctx: CompileContext) -> CompiledEmailSequence:

@@ -39,14 +39,14 @@ class CompiledOptin:
     def apply(self, model: FunnelModel, who: IntArray) -> None:
         """Opt in today's arrivals."""
         pop = model.population
-        joins = model.dice(self.index).random(who.size) < self.rate[pop.segment[who]]
+        joins = model.uniforms(self.index, "optin", who) < self.rate[pop.segment[who]]
         leads = who[joins]
         pop.lead[leads] = True
         pop.subscribed[leads] = True
         ledger = model.ledger
-        ledger.tally("reached", self.index, who.size)
-        ledger.tally("converted", self.index, leads.size)
-        ledger.count("leads", model.day, leads.size)
+        ledger.tally("reached", self.index, who)
+        ledger.tally("converted", self.index, leads)
+        ledger.count("leads", model.day, leads)
         ledger.cost_each("acquisition", model.day, self.cost_per_lead, leads, step=self.index)
         if model.log is not None:
             model.log.add(leads, model.day, self.index, "optin")

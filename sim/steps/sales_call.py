@@ -127,13 +127,14 @@ class _Queue:
     joined: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     turn: int = 0  # the call slot the team's next call takes: turns go on from day to day
 
-    def join(self, who: IntArray, day: int, rng: np.random.Generator) -> None:
+    def join(self, who: IntArray, day: int, priority: FloatArray) -> None:
         """Leads joining today go to the back, in a random order among themselves.
 
         Random, not by visitor id: ids come in blocks by channel, so an order by id would
-        call one channel's leads first every day.
+        call one channel's leads first every day. The order is by each lead's own uniform
+        ``priority``, so a lead keeps their place relative to the others whoever else joins.
         """
-        self.who = np.concatenate((self.who, rng.permutation(who)))
+        self.who = np.concatenate((self.who, who[np.argsort(priority, kind="stable")]))
         self.joined = np.concatenate((self.joined, np.full(who.size, day, dtype=np.int64)))
 
     @property
@@ -185,7 +186,7 @@ class CompiledSalesCall:
         """Queue today's new leads, let go of those who waited too long, make today's calls."""
         queue: _Queue = model.state[self.id]
         joining = self._screen(model, who)
-        queue.join(joining, model.day, model.dice(self.index, "queue"))
+        queue.join(joining, model.day, model.uniforms(self.index, "queue", joining))
         if model.log is not None:
             model.log.add(joining, model.day, self.index, "queue")
         self._drop_stale(model, queue)
@@ -229,7 +230,7 @@ class CompiledSalesCall:
         n = min(queue.who.size, self.slot_rep.size)
         if n == 0:
             return
-        pop, rng, day = model.population, model.dice(self.index), model.day
+        pop, day = model.population, model.day
         if self.by_score:  # warmest first; ties in order of joining (random within a day)
             line = np.lexsort((np.arange(queue.who.size), -pop.trust[queue.who]))
         else:
@@ -241,8 +242,9 @@ class CompiledSalesCall:
         slots = self.slot_rep.size
         rep = self.slot_rep[(queue.turn + np.arange(n)) % slots]
         queue.turn = (queue.turn + n) % slots
-        deal = deal_values(rng, n, self.price, self.deal_spread)
-        closed = rng.random(n) < close_chance(queue.close_rate[rep], waited, self.cooling)
+        deal = deal_values(model.uniforms(self.index, "deal", who), self.price, self.deal_spread)
+        chance = close_chance(queue.close_rate[rep], waited, self.cooling)
+        closed = model.uniforms(self.index, "close", who) < chance
         closed &= ~pop.junk[who]
         if self.value is not None:
             closed &= pop.wtp_scale[who] * self.value[pop.segment[who]] >= deal

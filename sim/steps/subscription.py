@@ -66,7 +66,7 @@ class CompiledSubscription:
         day, horizon = model.day, model.ledger.horizon
         take_payments(model, self.index, joiners, self.pitch.price, self.cogs, new_orders=True)
         survived = renewals_survived(
-            model.dice(self.index), joiners.size, self.churn_rate, self.churn_shape
+            model.uniforms(self.index, "churn", joiners), self.churn_rate, self.churn_shape
         )
         priced_out = self._priced_out(model, joiners)
         survived[priced_out] = 0  # they leave at the first renewal
@@ -75,11 +75,11 @@ class CompiledSubscription:
         take_renewals(model, self.index, joiners, renewals, self.period, self.price, self.cogs)
         churners = survived < billable
         ledger = model.ledger
-        ledger.tally("payments", self.index, joiners.size + int(renewals.sum()))
+        ledger.tally("payments", self.index, np.repeat(joiners, renewals + 1))
         ledger.people("subscribers", self.index, joiners)
         ledger.people("churned", self.index, joiners[churners])
-        ledger.tally("active_at_end", self.index, int((~churners).sum()))
-        ledger.tally("tail_value", self.index, self._tail(model, billable, ~churners & ~priced_out))
+        ledger.tally("active_at_end", self.index, joiners[~churners])
+        self._expect_tail(model, billable, joiners[~churners & ~priced_out])
         if model.log is not None:
             payer = np.repeat(joiners, renewals)
             k = np.arange(payer.size) - np.repeat(np.cumsum(renewals) - renewals, renewals) + 1
@@ -94,15 +94,14 @@ class CompiledSubscription:
         model.emit("bought", self.id, joiners)
         model.emit("declined", self.id, decliners)
 
-    def _tail(self, model: FunnelModel, paid: int, active: NDArray[np.bool_]) -> float:
-        """The gross profit today's joiners still subscribed at the end are expected to bring.
+    def _expect_tail(self, model: FunnelModel, paid: int, active: IntArray) -> None:
+        """Tally the gross profit today's joiners still subscribed at the end will bring.
 
         Each has paid the ``paid`` renewals within the horizon; the renewals to come are
         the churn law's, conditional on that (docs/model.md §5.1), less COGS and the fee.
         """
-        n = int(active.sum())
-        if n == 0:
-            return 0.0
+        if active.size == 0:
+            return
         c = model.compiled
         renewals = renewals_to_come(
             [model.day],
@@ -115,7 +114,7 @@ class CompiledSubscription:
             annual_rate=c.discount_rate,
         )
         margin = self.price * (1.0 - c.payment_fee) - self.cogs
-        return n * float(renewals[0]) * margin
+        model.ledger.tally_each("tail_value", self.index, active, float(renewals[0]) * margin)
 
     def _priced_out(self, model: FunnelModel, joiners: IntArray) -> NDArray[np.bool_]:
         """Joiners whose willingness to pay covers the first price but not the renewal price.

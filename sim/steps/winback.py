@@ -78,7 +78,7 @@ class CompiledWinback:
         who = who[(model.population.bought[who] & self.skip) == 0]
         who = meeting(model, who, self.pitch)  # only those it may show to are paid for
         ledger.cost_each("acquisition", model.day, self.cost_per_contact, who, step=self.index)
-        ledger.count("contacts", model.day, who.size)
+        ledger.count("contacts", model.day, who)
         self.offer.apply(model, who)
 
 

@@ -1,0 +1,103 @@
+"""Counter-based dice: uniforms that are a pure function of who is drawing and why.
+
+A draw about a visitor is ``U(mix(luck ^ key(step, purpose, draw)))``, where ``luck`` is the
+visitor's own 64-bit value for the replication (``fold(replication key, uid)``), and
+``mix`` is the splitmix64 finalizer (Steele, Lea and Flood 2014), a bijection of 64-bit
+integers with full avalanche. Nothing depends on how many other visitors drew before, so
+two designs run on the same seed give a visitor the same dice wherever they do not differ
+(docs/model.md §6). A draw costs a dozen array operations on ``uint64`` arrays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+from numpy.typing import NDArray
+
+U64 = NDArray[np.uint64]
+FloatArray = NDArray[np.float64]
+
+_MASK = (1 << 64) - 1
+_M1, _M2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
+_A1, _A2 = np.uint64(_M1), np.uint64(_M2)
+_S30, _S27, _S31, _S11 = (np.uint64(s) for s in (30, 27, 31, 11))
+_HALF = 0.5
+_UNIT = 2.0**-53
+
+
+def mix_int(x: int) -> int:
+    """The splitmix64 finalizer of one Python integer (taken modulo 2⁶⁴).
+
+    Examples:
+        >>> mix_int(0)
+        0
+        >>> mix_int(1) == mix_int(1) != mix_int(2)
+        True
+    """
+    x &= _MASK
+    x = ((x ^ (x >> 30)) * _M1) & _MASK
+    x = ((x ^ (x >> 27)) * _M2) & _MASK
+    return x ^ (x >> 31)
+
+
+def mix(x: U64) -> U64:
+    """The splitmix64 finalizer of every entry of a ``uint64`` array (a new array)."""
+    x = x ^ (x >> _S30)  # uint64 arrays wrap on overflow, silently, as the hash needs
+    return _mix_rest(x)
+
+
+def _mix_rest(x: U64) -> U64:
+    """The finalizer after its first xor-shift, in place (one scratch array)."""
+    x *= _A1
+    t = x >> _S27
+    x ^= t
+    x *= _A2
+    np.right_shift(x, _S31, out=t)
+    x ^= t
+    return x
+
+
+def fold_int(*parts: int) -> int:
+    """Several integers hashed into one: ``mix(… mix(mix(p0) ^ p1) … ^ pn)``."""
+    acc = 0
+    for part in parts:
+        acc = mix_int(acc ^ (part & _MASK))
+    return acc
+
+
+def fold(key: int | U64, part: int | U64 | NDArray[np.integer]) -> U64:
+    """``mix(key ^ part)`` over arrays: a key and the parts it is combined with."""
+    k = np.asarray(key, dtype=np.uint64)
+    return mix(k ^ np.asarray(part).astype(np.uint64))
+
+
+def name_key(name: str) -> int:
+    """A stable 64-bit key for a name (a step id and purpose, a channel name)."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
+
+
+def to_uniform(h: U64) -> FloatArray:
+    """The top 53 bits of each hash as a float strictly inside (0, 1): ``(h >> 11 + ½) / 2⁵³``.
+
+    Never 0 or 1, so inverse distribution functions and logarithms of it are finite.
+    ``h`` is overwritten.
+    """
+    np.right_shift(h, _S11, out=h)
+    u = h.astype(np.float64)
+    u += _HALF
+    u *= _UNIT
+    return u
+
+
+def uniforms(luck: U64, key: int, draw: int | NDArray[np.integer] = 0) -> FloatArray:
+    """One uniform per luck value: ``U(mix(luck ^ mix(key ^ draw)))``.
+
+    ``draw`` numbers the draws of one purpose (an int for all, or one per entry).
+    """
+    if isinstance(draw, int | np.integer):
+        h = luck ^ np.uint64(mix_int(key ^ int(draw)))
+    else:
+        h = luck ^ fold(key, draw)
+    h ^= h >> _S30
+    return to_uniform(_mix_rest(h))
