@@ -201,6 +201,7 @@ def run(
             economics_table,
             funnel_table,
             risk_lines,
+            spread_table,
             summary_json,
             write_outputs,
         )
@@ -243,6 +244,9 @@ def run(
         out.print(line, highlight=False)
     out.print(funnel_table(result.summary, kinds))
     out.print(economics_table(result.summary))
+    spread = spread_table(result.summary)
+    if spread is not None:
+        out.print(spread)
     out.print(f"[dim]{n} replications in {elapsed:.1f} s[/]")
     for path in written:
         out.print(f"[dim]wrote {path}[/]")
