@@ -151,7 +151,8 @@ def test_decomposition_on_a_funnel_whose_assumption_part_is_known() -> None:
     buyers = result.replications["buyers"].to_numpy()
     split = assumptions.decompose(profit, m)
     none = assumptions.decompose(buyers, m)
-    assert split is not None and none is not None
+    assert split is not None
+    assert none is not None
     slope = s.horizon_days  # one day of overheads per simulated day
     part = slope**2 * (hi - lo) ** 2 / 12
     k = n // m
