@@ -268,7 +268,9 @@ def may_vary(lo: float, hi: float, *, above: bool = False) -> WrapValidator:
             )
         return dist
 
-    return WrapValidator(number_or_distribution, json_schema_input_type=float | Uncertain)
+    bounds = Field(gt=lo, le=hi) if above else Field(ge=lo, le=hi)
+    schema = Annotated[float, bounds] | Uncertain  # what the JSON schema offers
+    return WrapValidator(number_or_distribution, json_schema_input_type=schema)
 
 
 # A number that may instead be an uncertain quantity (see below), where it makes sense: a
