@@ -287,10 +287,8 @@ def sobol_sample(
     """
     from SALib.sample import sobol as sampler
 
-    problem = _problem([q.path for q in found])
-    sample = np.clip(
-        sampler.sample(problem, n, calc_second_order=False, seed=seed % 2**32), EDGE, TOP
-    )
+    spec = problem([q.path for q in found])
+    sample = np.clip(sampler.sample(spec, n, calc_second_order=False, seed=seed % 2**32), EDGE, TOP)
     rows = []
     for row in sample:
         values = {q.path: float(q.distribution.ppf(row[i])) for i, q in enumerate(found)}
@@ -299,7 +297,8 @@ def sobol_sample(
     return sample, outputs
 
 
-def _problem(names: Sequence[str]) -> dict[str, Any]:
+def problem(names: Sequence[str]) -> dict[str, Any]:
+    """SALib's problem: each input, then seed noise, on the unit interval."""
     names = [*names, NOISE]
     return {"num_vars": len(names), "names": names, "bounds": [[0.0, 1.0]] * len(names)}
 
@@ -316,13 +315,13 @@ def sobol_indices(
     from SALib.analyze import sobol as analyzer
 
     y = np.where(np.isfinite(y), y, np.nanmean(y) if np.isfinite(y).any() else 0.0)
-    problem = _problem(names)
+    spec = problem(names)
     if float(np.var(y)) == 0.0:
-        zero = [0.0] * problem["num_vars"]
-        return Indices(problem["names"], zero, zero, zero, zero)
-    got = analyzer.analyze(problem, y, calc_second_order=False, conf_level=0.90, seed=seed % 2**32)
+        zero = [0.0] * spec["num_vars"]
+        return Indices(spec["names"], zero, zero, zero, zero)
+    got = analyzer.analyze(spec, y, calc_second_order=False, conf_level=0.90, seed=seed % 2**32)
     return Indices(
-        problem["names"],
+        spec["names"],
         [float(v) for v in got["S1"]],
         [float(v) for v in got["S1_conf"]],
         [float(v) for v in got["ST"]],
