@@ -5,7 +5,7 @@ A validated :class:`~sim.scenario.Scenario` may hold a distribution (``{between:
 runs *concrete* scenarios: :func:`draw` turns replication ``r`` of seed ``s`` into one, every
 uncertain quantity at a value drawn from uniforms keyed by ``(s, r // M, path)`` (``M`` the
 scenario's ``assumptions.replications_per_draw``). The key holds no design, so two designs
-run on one seed meet the same assumption draws (docs/model.md §3.6).
+run on one seed meet the same assumption draws (docs/model.md §3.9).
 
 Examples:
     >>> from sim import parse_scenario

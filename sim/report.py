@@ -179,7 +179,7 @@ def economics_table(summary: Summary) -> Table:
 def spread_table(summary: Summary) -> Table | None:
     """Where each headline KPI's spread comes from: the assumptions or luck (None: exact inputs).
 
-    The split is the law of total variance on the run's nested design (docs/model.md §3.6).
+    The split is the law of total variance on the run's nested design (docs/model.md §3.9).
     """
     block = summary.assumptions
     if block is None:

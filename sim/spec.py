@@ -58,7 +58,7 @@ class Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-# --- uncertain quantities: a distribution where a number is expected (docs/model.md §3.6) ---
+# --- uncertain quantities: a distribution where a number may be (docs/model.md §3.9) ---
 
 # The farthest a replication's draw can reach: assumption uniforms lie in [2⁻⁵⁴, 1 − 2⁻⁵³]
 # (the float below 1), so a distribution is accepted where every value it can give is allowed.
