@@ -8,9 +8,10 @@ scenario's ``assumptions.replications_per_draw``). The key holds no design, so t
 run on one seed meet the same assumption draws (docs/model.md §3.9).
 
 Examples:
-    >>> from sim import parse_scenario
-    >>> text = open("scenarios/quickstart.yaml").read()
-    >>> s = parse_scenario(text, overrides=["funnel.course.take={between: [0.2, 0.5]}"])
+    >>> from sim import load_scenario
+    >>> s = load_scenario(
+    ...     "scenarios/quickstart.yaml", overrides=["funnel.course.take={between: [0.2, 0.5]}"]
+    ... )
     >>> [q.path for q in quantities(s)]
     ['funnel.course.take']
     >>> central(s).step("course").take

@@ -147,7 +147,7 @@ def planned_runs(d: int, *, reps: int, sobol_n: int, designs: int, voi_n: int) -
 
     Examples:
         >>> planned_runs(3, reps=8, sobol_n=64, designs=2, voi_n=100)
-        {'tornado and spider': 136, 'sobol': 320, 'value of information': 200}
+        {'tornado and spider': 104, 'sobol': 384, 'value of information': 200}
     """
     return {
         "tornado and spider": reps * (1 + d * (len(SPIDER) - 1)),
