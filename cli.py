@@ -201,6 +201,7 @@ def run(
             economics_table,
             funnel_table,
             risk_lines,
+            spread_table,
             summary_json,
             write_outputs,
         )
@@ -243,6 +244,9 @@ def run(
         out.print(line, highlight=False)
     out.print(funnel_table(result.summary, kinds))
     out.print(economics_table(result.summary))
+    spread = spread_table(result.summary)
+    if spread is not None:
+        out.print(spread)
     out.print(f"[dim]{n} replications in {elapsed:.1f} s[/]")
     for path in written:
         out.print(f"[dim]wrote {path}[/]")
@@ -545,6 +549,123 @@ def _write_comparison(comparison: Comparison, out_dir: Path | None, *, report: b
     with staged_folder(out_dir, info) as stage:
         stage.write(files)
     return [out_dir / name for name in files]
+
+
+@app.command()
+def sensitivity(
+    scenario: ScenarioArg,
+    ranges: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--range",
+            metavar="PATH=LO:HI",
+            help="Vary a number uniformly between LO and HI (repeatable; adds to the "
+            "scenario's own uncertain quantities).",
+        ),
+    ] = None,
+    kpis: Annotated[
+        list[str] | None,
+        typer.Option("--kpi", metavar="KPI", help="A KPI to analyze (repeatable; default profit)."),
+    ] = None,
+    versus: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--vs",
+            metavar="PATH=VALUE[;PATH=VALUE…]",
+            help="A design to choose against, for the value of information (repeatable; "
+            "default: the scenario's variants).",
+        ),
+    ] = None,
+    reps: Annotated[
+        int, typer.Option(min=2, help="Replications per tornado and spider point.")
+    ] = 8,
+    sobol_n: Annotated[
+        int, typer.Option("--sobol-n", min=2, help="Sobol' base sample (a power of 2).")
+    ] = 64,
+    voi_n: Annotated[
+        int, typer.Option("--voi-n", min=2, help="Assumption draws per design for the value.")
+    ] = 200,
+    seed: Annotated[int | None, typer.Option(min=0, help="Seed (default: the scenario's).")] = None,
+    overrides: SetOpt = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the analysis as JSON on stdout, nothing else.")
+    ] = False,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Write sensitivity.json, evaluations.csv and sensitivity.html here."
+        ),
+    ] = None,
+) -> None:
+    """Which assumption matters: tornado, spider, Sobol indices, loss region, value of info."""
+    _check_out(out_dir, replace=True)
+    with _user_errors():
+        from sim import ScenarioSource
+        from sim.sensitivity import analyze, planned_runs
+        from sim.sensitivity_report import (
+            region_lines,
+            sensitivity_json,
+            sobol_table,
+            tornado_table,
+            value_table,
+            write_sensitivity,
+        )
+
+        extra = []
+        for text in ranges or []:
+            key, sep, bounds = text.partition("=")
+            lo, colon, hi = bounds.partition(":")
+            if not (sep and colon):
+                _fail(f"--range takes PATH=LO:HI, got {escape(text)}")
+            extra.append(f"{key.strip()}={{between: [{lo.strip()}, {hi.strip()}]}}")
+        source = ScenarioSource.from_file(scenario).with_overrides([*(overrides or []), *extra])
+        spec = source.scenario
+        designs = {}
+        if versus:
+            designs["base"] = spec
+            for text in versus:
+                parts = [part.strip() for part in text.split(";") if part.strip()]
+                designs[text] = source.with_overrides(parts).scenario
+        elif spec.variants:
+            designs = {"base": spec}
+            designs.update({name: source.with_variant(name).scenario for name in spec.variants})
+        asked = kpis or ["profit"]
+        from sim import assumptions
+
+        d = len(assumptions.quantities(spec))
+        total = sum(
+            planned_runs(d, reps=reps, sobol_n=sobol_n, designs=len(designs), voi_n=voi_n).values()
+        )
+        try:
+            with _progress_bar(f"sensitivity of {escape(spec.name)}", total) as progress:
+                result = analyze(
+                    spec,
+                    kpis=asked,
+                    seed=seed,
+                    reps=reps,
+                    sobol_n=sobol_n,
+                    designs=designs,
+                    voi_n=voi_n,
+                    progress=progress,
+                )
+        except (ValueError, KeyError) as exc:
+            _fail(escape(str(exc)))
+        written = (
+            _published(lambda: write_sensitivity(result, out_dir)) if out_dir is not None else []
+        )
+    if as_json:
+        out.print(sensitivity_json(result), end="", markup=False, highlight=False, soft_wrap=True)
+        return
+    for kpi in asked:
+        out.print(tornado_table(result, kpi))
+        out.print(sobol_table(result, kpi))
+    for line in region_lines(result):
+        out.print(escape(line), highlight=False)
+    value = value_table(result)
+    if value is not None:
+        out.print(value)
+    for path in written:
+        out.print(f"[dim]wrote {path}[/]")
 
 
 @app.command()

@@ -16,10 +16,11 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from sim import paths
+from sim import assumptions, paths
 from sim._checks import Path, check_scenario, near
 from sim.errors import Problem, ScenarioError
 from sim.scenario import Scenario
+from sim.spec import written_as_distribution
 from sim.variants import check_search
 
 _UNION_TYPES = (typing.Union, types.UnionType)
@@ -37,7 +38,10 @@ def validate_tree(
         errors = exc.errors()
         problems = _dedupe(_problem_from_pydantic(tree, err, source, origins) for err in errors)
         raise ScenarioError(problems or [_no_branch(tree, errors, source, origins)]) from None
-    found = check_scenario(scenario)
+    # cross-key rules hold for the scenario with its uncertain quantities at their medians
+    # (each replication's draw is checked again when it is made: sim.assumptions.draw)
+    found = check_scenario(assumptions.central(scenario))
+    found += assumptions.check_assumptions(scenario)
     if not found and (scenario.search or scenario.variants):
         found = check_search(plain, scenario, lambda design: validate_tree(design, source=source))
     if found:
@@ -160,6 +164,10 @@ def _branch_applies(labels: list[tuple[Any, Any]]) -> bool:
             continue
         if label.startswith("dict[") and not isinstance(node, Mapping):
             return False
+        if label.startswith("dict[") and written_as_distribution(node):
+            return False
+        if label == _VARYING and isinstance(node, Mapping | list):
+            return written_as_distribution(node)
         if label.startswith("list[") and not isinstance(node, list):
             return False
         if label in _NUMBER_LABELS and isinstance(node, Mapping | list):
@@ -169,6 +177,7 @@ def _branch_applies(labels: list[tuple[Any, Any]]) -> bool:
     return True
 
 
+_VARYING = "function-wrap[number_or_distribution()]"  # a number that may be uncertain
 _NUMBER_LABELS = ("float", "int", "constrained-float", "constrained-int")
 
 

@@ -176,6 +176,38 @@ def economics_table(summary: Summary) -> Table:
     return table
 
 
+def spread_table(summary: Summary) -> Table | None:
+    """Where each headline KPI's spread comes from: the assumptions or luck (None: exact inputs).
+
+    The split is the law of total variance on the run's nested design (docs/model.md §3.9).
+    """
+    block = summary.assumptions
+    if block is None:
+        return None
+    table = Table(
+        title=(
+            f"Spread: assumptions vs luck — {block['draws']} assumption draws × "
+            f"{block['replications_per_draw']} replications each"
+        ),
+        caption="share of each KPI's variance over replications (law of total variance)",
+        title_justify="left",
+        caption_justify="left",
+    )
+    for head in ("KPI", "std. dev.", "from assumptions", "from luck"):
+        table.add_column(head, justify="left" if head == "KPI" else "right")
+    for name, split in block["spread"].items():
+        if not (KPIS[name].headline or KPIS[name].key_figure):
+            continue
+        sd = math.sqrt(split["variance"])
+        table.add_row(
+            KPIS[name].label,
+            fmt(sd, KPIS[name].unit, summary.currency),
+            f"{100 * split['assumptions_share']:.0f}%",
+            f"{100 * split['luck_share']:.0f}%",
+        )
+    return table
+
+
 def kpi_cells(
     name: str, fig: Mapping[str, float | None], currency: str, *, signed: bool = False
 ) -> tuple[str, str, str]:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim import budget
+from sim import assumptions, budget
 from sim.breakdown import breakdown_tables
 from sim.compile import CompiledScenario, compile_scenario
 from sim.kpis import KPIS, profit_formula
@@ -42,6 +42,7 @@ Progress = Callable[[int, int], None]
 # visitors a batch of replications holds, about: enough that the per-day, per-step cost is
 # small beside the per-visitor work, few enough to stay within the processor's caches
 BATCH_VISITORS = 200_000
+ASSUMED = "assumed:"  # per-replication column of an uncertain quantity's drawn value
 
 
 @dataclass(frozen=True)
@@ -61,10 +62,12 @@ class Summary:
     kpis: dict[str, dict[str, float | None]]
     steps: dict[str, dict[str, Any]]  # figure -> {mean, lo, hi}; a sales step's "reps" nest
     meta: dict[str, str]
+    # with uncertain quantities: draws, and each KPI's variance split (sim.assumptions.Spread)
+    assumptions: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The summary as plain JSON-ready data."""
-        return {
+        out = {
             "scenario": self.scenario,
             "replications": self.replications,
             "seed": self.seed,
@@ -74,6 +77,9 @@ class Summary:
             "steps": self.steps,
             "meta": self.meta,
         }
+        if self.assumptions is not None:
+            out["assumptions"] = self.assumptions
+        return out
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,31 @@ def run_replication(
         log = model.log.frame(list(compiled.step_ids), channels, model.population.column("uid"))
         people = visitor_table(model.population, compiled.segments, channels)
     return _result(compiled, model.ledger, model.population, log, people, breakdown)
+
+
+def run_drawn(
+    scenario: Scenario,
+    seed: int,
+    indices: Sequence[int],
+    *,
+    events: bool = False,
+    breakdown: bool = False,
+) -> list[ReplicationResult]:
+    """Replications of a scenario with uncertain quantities, each compiled from its own draw.
+
+    Replication ``r`` runs :func:`sim.assumptions.draw` ``(scenario, seed, r)``: a concrete
+    scenario, compiled for it alone (no batches: each replication has its own numbers).
+    """
+    return [
+        run_replication(
+            compile_scenario(assumptions.draw(scenario, seed, r)),
+            seed,
+            r,
+            events=events,
+            breakdown=breakdown,
+        )
+        for r in indices
+    ]
 
 
 def run_batch(
@@ -224,9 +255,14 @@ class PreparedScenario:
 
     scenario: Scenario
     compiled: CompiledScenario  # the engine's arrays: internal, may change
+    # uncertain quantities: each replication draws and compiles its own scenario;
+    # ``compiled`` is then the scenario at the quantities' medians
+    uncertain: bool = False
 
     def run_replication(self, seed: int, index: int) -> dict[str, float]:
         """The KPIs of replication ``index`` of seed ``seed`` (NaN where undefined)."""
+        if self.uncertain:
+            return run_drawn(self.scenario, seed, [index])[0].kpis
         return run_replication(self.compiled, seed, index).kpis
 
     def run_replications(self, seed: int, indices: Sequence[int]) -> list[dict[str, float]]:
@@ -235,6 +271,8 @@ class PreparedScenario:
         Each the same as :meth:`run_replication`'s, bit for bit, at a fraction of the
         cost when replications are small.
         """
+        if self.uncertain:
+            return [result.kpis for result in run_drawn(self.scenario, seed, list(indices))]
         return [result.kpis for result in run_batch(self.compiled, seed, list(indices))]
 
     def run(
@@ -265,7 +303,8 @@ class PreparedScenario:
             raise ValueError(f"replications must be >= 1, got {n}")
         if jobs < 1:
             raise ValueError(f"jobs must be >= 1, got {jobs}")
-        budget.check_run(self.scenario, replications=n, jobs=jobs, events=events)
+        central = assumptions.central(self.scenario)
+        budget.check_run(central, replications=n, jobs=jobs, events=events)
         if batch is not None and batch < 1:
             raise ValueError(f"batch must be >= 1, got {batch}")
         indices = range(first, first + n)
@@ -278,12 +317,15 @@ class PreparedScenario:
             breakdown=breakdown,
             progress=progress,
             batch=batch,
+            drawn=self.scenario if self.uncertain else None,
         )
         return _assemble(self.scenario, s, results, first=first)
 
 
 def prepare(scenario: Scenario) -> PreparedScenario:
     """Compile a validated scenario for many runs (see :class:`PreparedScenario`)."""
+    if assumptions.has_uncertain(scenario):
+        return PreparedScenario(scenario, compile_scenario(assumptions.central(scenario)), True)
     return PreparedScenario(scenario, compile_scenario(scenario))
 
 
@@ -308,17 +350,23 @@ def _run_all(
     breakdown: bool,
     progress: Progress | None,
     batch: int | None,
+    drawn: Scenario | None = None,
 ) -> list[ReplicationResult]:
     n = len(indices)
     size = batch_size(compiled, n, jobs) if batch is None else batch
-    if events or breakdown:
-        size = 1  # per-visitor tables and the breakdown come one replication at a time
+    if events or breakdown or drawn is not None:
+        # per-visitor tables and the breakdown come one replication at a time, and so do
+        # replications that draw their own assumptions (each compiled on its own)
+        size = 1
     chunks = [indices[i : i + size] for i in range(0, n, size)]
     call: Callable[..., list[ReplicationResult]] = _one if size == 1 else run_batch
+    target: CompiledScenario | Scenario = compiled
+    if drawn is not None:
+        call, target = run_drawn, drawn
     if jobs == 1 or len(chunks) == 1:
         out: list[ReplicationResult] = []
         for chunk in chunks:
-            out += call(compiled, seed, chunk, events=events, breakdown=breakdown)
+            out += call(target, seed, chunk, events=events, breakdown=breakdown)
             if progress:
                 progress(len(out), n)
         return out
@@ -333,9 +381,7 @@ def _run_all(
         done = 0
         while True:
             for slot, chunk in itertools.islice(waiting, 2 * workers - len(running)):
-                future = pool.submit(
-                    call, compiled, seed, chunk, events=events, breakdown=breakdown
-                )
+                future = pool.submit(call, target, seed, chunk, events=events, breakdown=breakdown)
                 running[future] = slot
             if not running:
                 break
@@ -366,6 +412,14 @@ def _assemble(
     }
     per_rep = pd.concat([per_rep, pd.DataFrame(step_cols)], axis=1)
     per_rep.insert(0, "replication", np.arange(first, first + len(results)))
+    uncertain = assumptions.quantities(scenario)
+    if uncertain:
+        drawn = [
+            assumptions.draw_values(scenario, seed, assumptions.draw_index(scenario, r))
+            for r in per_rep["replication"]
+        ]
+        for q in uncertain:
+            per_rep[f"{ASSUMED}{q.path}"] = [values[q.path] for values in drawn]
     summary = Summary(
         scenario=scenario.name,
         replications=len(results),
@@ -379,6 +433,7 @@ def _assemble(
             for step_id, figures in results[0].steps.items()
         },
         meta=_meta(),
+        assumptions=_spread(scenario, per_rep, first) if uncertain else None,
     )
     daily = _stack([pd.DataFrame(r.daily) for r in results], first)
     events = visitors = None
@@ -399,6 +454,21 @@ def _assemble(
         visitors=visitors,
         breakdown=tables,
     )
+
+
+def _spread(scenario: Scenario, per_rep: pd.DataFrame, first: int) -> dict[str, Any]:
+    """The assumptions block of a summary: the quantities, draws, and each KPI's split."""
+    m = scenario.assumptions.replications_per_draw
+    split = {k: assumptions.decompose(per_rep[k].to_numpy(), m, first) for k in KPIS}
+    return {
+        "quantities": {
+            q.path: q.distribution.model_dump(mode="json") for q in assumptions.quantities(scenario)
+        },
+        "replications_per_draw": m,
+        "draws": len({(first + i) // m for i in range(len(per_rep))}),
+        "spread": {k: s.to_dict() for k, s in split.items() if s is not None},
+        "method": "law of total variance, one-way random effects on draws x replications",
+    }
 
 
 def _nest(figures: dict[str, Any]) -> dict[str, Any]:

@@ -12,10 +12,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Union
 from pydantic import Field, model_validator
 
 from sim.spec import (
+    AS_WRITTEN,
     MAX_AMOUNT,
     MAX_REPLICATIONS,
     Amount,
     Days,
+    ExactPositive,
+    ExactRate,
     Name,
     Number,
     Positive,
@@ -26,6 +29,7 @@ from sim.spec import (
     StepSpec,
     Visitors,
     Whole,
+    may_vary,
 )
 from sim.steps import STEP_KINDS
 
@@ -55,8 +59,8 @@ class Segment(Spec):
 
 
 class _Channel(Spec):
-    mix: dict[Name, Rate]
-    warmth: Annotated[Number, Field(ge=-1, le=1)] = 0.0
+    mix: dict[Name, ExactRate]
+    warmth: Annotated[Number, Field(ge=-1, le=1), may_vary(-1, 1), AS_WRITTEN] = 0.0
 
 
 class PaidChannel(_Channel):
@@ -89,7 +93,7 @@ class ReferralChannel(_Channel):
 
     type: Literal["referral"]
     # None: each referred visitor is of the referrer's segment (other channels need a mix)
-    mix: dict[Name, Rate] | None = None  # type: ignore[assignment]
+    mix: dict[Name, ExactRate] | None = None  # type: ignore[assignment]
     reward: Amount = 0.0  # paid to the referrer when a referred visitor first buys
 
 
@@ -124,7 +128,7 @@ class NumberRange(Spec):
 
     low: Bounded
     high: Bounded
-    step: Positive | None = None
+    step: ExactPositive | None = None
     log: bool = False
 
     @model_validator(mode="after")
@@ -191,6 +195,22 @@ class Costs(Spec):
     tail_years: Annotated[float, Field(ge=0, le=50)] = 3.0  # value still to come: how far
 
 
+class Correlation(Spec):
+    """Two uncertain quantities that move together: a Gaussian copula's correlation."""
+
+    paths: tuple[str, str]
+    rho: Annotated[Number, Field(gt=-1, lt=1)]
+
+
+class Assumptions(Spec):
+    """How uncertain quantities are drawn: replications per draw, and correlations."""
+
+    # luck replications on each assumption draw (a nested design): 2 or more lets a run
+    # split each KPI's spread into assumptions and luck
+    replications_per_draw: Annotated[Whole, Field(ge=1, le=MAX_REPLICATIONS)] = 2
+    correlations: list[Correlation] = []
+
+
 class Scenario(Spec):
     """A whole funnel: audience, traffic, steps and costs, over a horizon of days."""
 
@@ -210,6 +230,7 @@ class Scenario(Spec):
     search: dict[str, NumberRange | Choices] = {}
     variants: dict[Name, Variant] = {}
     objective: Objective = Objective()
+    assumptions: Assumptions = Assumptions()
 
     def step(self, step_id: str) -> Step:
         """The funnel step with this id.

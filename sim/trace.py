@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim import assumptions
 from sim.compile import CompiledScenario, compile_scenario
 from sim.runner import run_scenario
 from sim.scenario import Scenario
@@ -214,7 +215,7 @@ def trace_scenario(scenario: Scenario, *, replication: int = 0, seed: int | None
     assert result.visitors is not None
     return Trace(
         scenario=scenario,
-        compiled=compile_scenario(scenario),
+        compiled=compile_scenario(assumptions.draw(scenario, s, replication)),
         replication=replication,
         seed=s,
         events=result.events.drop(columns="replication"),

@@ -34,6 +34,7 @@ def test_cli_commands() -> None:
         "report",
         "run",
         "schema",
+        "sensitivity",
         "studio",
         "trace",
         "validate",
