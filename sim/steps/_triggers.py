@@ -84,12 +84,13 @@ def source_of(after: str | After | None) -> str | None:
 class Gate:
     """The split of one step: due ``within_days`` after its source began; lets through who pass.
 
-    ``index`` is the source step's; ``bit`` its bit of ``Population.bought`` (−1: it sells
-    nothing).
+    ``index`` is its step's (the gate comes right before it); ``source`` the index of the
+    step it splits on, ``bit`` that step's bit of ``Population.bought`` (−1: it sells nothing).
     """
 
     id: str  # "<step>/split": never a step's id (ids have no '/')
     index: int
+    source: int
     trigger: Trigger
     step_id: str  # the step it lets the passing leads into
     when: str
@@ -98,7 +99,7 @@ class Gate:
 
     def apply(self, model: FunnelModel, who: IntArray) -> None:
         """Let through the leads due today that did (or did not do) ``when`` with the source."""
-        passing = who[did(model, self.index, self.bit, self.when, who)]
+        passing = who[did(model, self.source, self.bit, self.when, who)]
         model.emit(PASSED, self.step_id, passing)
 
 
@@ -134,7 +135,8 @@ def compile_after(
     start = min(source.delays) if source.delays else 0
     gate = Gate(
         id=f"{spec_id}/split",
-        index=ctx.step_index[after.step],
+        index=ctx.step_index[spec_id],
+        source=ctx.step_index[after.step],
         trigger=Trigger(source.event, source.source, (start + after.within_days,)),
         step_id=spec_id,
         when=after.when,
