@@ -17,6 +17,7 @@ from sim import budget
 from sim.scenario import ReferralChannel, Scenario
 from sim.spec import Referral
 from sim.steps import STEP_KINDS
+from sim.steps._triggers import after_problems
 
 Path = tuple[str | int, ...]
 Found = tuple[Path, str, str]
@@ -44,6 +45,7 @@ def check_scenario(s: Scenario) -> list[Found]:
         *_check_cycles(s),
         *_check_referrals(s),
         *_check_kinds(s),
+        *after_problems(s.funnel, STEP_KINDS),
         *_check_repeats(s),
         *_check_selling_steps(s),
         *_check_memory(s),

@@ -10,7 +10,8 @@ import numpy as np
 from sim._checks import trigger_of
 from sim.behavior import FloatArray, paid_clicks
 from sim.scenario import PaidChannel, PartnerChannel, ReferralChannel, Scenario
-from sim.steps import STEP_KINDS, CompileContext, CompiledStep
+from sim.steps import STEP_KINDS, CompileContext, CompiledStep, Trigger
+from sim.steps._email import EmailHabits
 from sim.steps._referral import CompiledReferral
 
 MAX_SELLABLE = 63  # one bit each in Population.bought
@@ -56,6 +57,7 @@ class CompiledScenario:
     offer_email_cost: float
     discount_rate: float = 0.0  # annual (costs.discount_rate)
     tail_days: int = 0  # how far past the horizon value still to come is counted
+    email_habits: EmailHabits | None = None  # clicks, machine opens, fatigue per segment
 
     @cached_property
     def pays_commission(self) -> bool:
@@ -87,14 +89,23 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
     sellable = [s.id for s in scenario.funnel if STEP_KINDS[s.type].sells]
     if len(sellable) > MAX_SELLABLE:
         raise ValueError(f"at most {MAX_SELLABLE} offers, bumps and subscriptions are supported")
+    triggers: dict[str, Trigger] = {}  # filled as the steps compile, in processing order
     ctx = CompileContext(
         segments=names,
         step_index={s.id: i for i, s in enumerate(scenario.funnel)},
         bits={step_id: bit for bit, step_id in enumerate(sellable)},
         after_events={s.id: STEP_KINDS[s.type].after_event for s in scenario.funnel},
         channels={name: i for i, name in enumerate(scenario.channels)},
+        triggers=triggers,
     )
-    steps = {s.id: STEP_KINDS[s.type].compile(s, ctx) for s in scenario.funnel}
+    steps: list[CompiledStep] = []
+    for step_id in processing_order(scenario):
+        spec = scenario.step(step_id)
+        step = STEP_KINDS[spec.type].compile(spec, ctx)
+        if step.trigger is not None:
+            triggers[step_id] = step.trigger
+        gate = getattr(step, "gate", None)  # a split on behaviour acts right before its step
+        steps += [gate, step] if gate is not None else [step]
     channels = tuple(_compile_channel(name, ch, names) for name, ch in scenario.channels.items())
     return CompiledScenario(
         name=scenario.name,
@@ -116,7 +127,7 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
         ),
         channel_reward=np.array([ch.reward for ch in channels]),
         referral=CompiledReferral.compile(scenario.referral, ctx),
-        steps=tuple(steps[step_id] for step_id in processing_order(scenario)),
+        steps=tuple(steps),
         step_ids=tuple(s.id for s in scenario.funnel),
         step_kinds=tuple(s.type for s in scenario.funnel),
         payment_fee=scenario.costs.payment_fee,
@@ -125,6 +136,7 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
         offer_email_cost=scenario.costs.per_offer_email,
         discount_rate=scenario.costs.discount_rate,
         tail_days=round(scenario.costs.tail_years * 365),
+        email_habits=EmailHabits.compile(segs.values()),
     )
 
 

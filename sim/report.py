@@ -104,6 +104,7 @@ def _detail_rows(figs: Mapping[str, Any], currency: str) -> list[tuple[str, ...]
         )
         for name, rep in figs.get("reps", {}).items()
     ]
+    rows += _email_rows(figs)
     if figs.get("repeat_orders", {}).get("mean"):
         repeats, revenue = figs["repeat_orders"]["mean"], figs["repeat_revenue"]["mean"]
         rows.append(
@@ -114,6 +115,35 @@ def _detail_rows(figs: Mapping[str, Any], currency: str) -> list[tuple[str, ...]
             ("  ↳ referred", "visitors", "", fmt(figs["referred"]["mean"], "count"), "", "")
         )
     return rows
+
+
+def _email_rows(figs: Mapping[str, Any]) -> list[tuple[str, ...]]:
+    """Under an email sequence with clicks: clicks of opens, unsubscribes of emails sent.
+
+    The JSON has these figures for every sequence; the table shows them once there are clicks.
+    """
+    if not figs.get("clicked", {}).get("mean"):
+        return []
+    sent, opened = figs["sent"]["mean"] or 0.0, figs["opened"]["mean"] or 0.0
+    clicked, left = figs["clicked"]["mean"] or 0.0, figs["unsubscribed"]["mean"] or 0.0
+    return [
+        (
+            "  ↳ clicks",
+            "of opened",
+            fmt(opened, "count"),
+            fmt(clicked, "count"),
+            fmt(clicked / opened if opened else None, "share"),
+            "",
+        ),
+        (
+            "  ↳ unsubs",
+            "of sent",
+            fmt(sent, "count"),
+            fmt(left, "count"),
+            fmt(left / sent if sent else None, "share"),
+            "",
+        ),
+    ]
 
 
 def _queue_notes(summary: Summary) -> list[str]:

@@ -44,6 +44,13 @@ class EmailBehavior(Spec):
     open_rate: Rate = 0.25
     unsubscribe_rate: Rate = 0.0025
     trust_per_open: Rate = 0.02
+    # clicks among real opens; opens by mail apps that count as opens but never click or read
+    click_rate: Rate = 0.0
+    machine_open_share: Rate = 0.0
+    # fatigue with n emails in the last 7 days (docs/model.md §3.2): open rate times
+    # exp(-open_decay (n - 1)), unsubscribe rate times 1 + unsubscribe_growth (n - 1)
+    open_decay: Annotated[Number, Field(ge=0, le=10)] = 0.0
+    unsubscribe_growth: Annotated[Number, Field(ge=0, le=100)] = 0.0
 
 
 class Segment(Spec):

@@ -375,3 +375,5 @@ class Triggered(Sellable):
     via: Literal["page", "email"] = "page"
     trust_gain: Rate = 0.0
     requires: list[Name] = []
+    requires_not: list[Name] = []  # shown only to leads who have not bought these
+    seen_on: Literal["open", "click"] = "open"  # via email: who sees it, openers or clickers

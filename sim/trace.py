@@ -31,6 +31,7 @@ _EVENT_KEYS = {
     "churned": "churn",
     "refunded": "refund",
     "unsubscribed": "unsubscribe",
+    "clicked": "email_clicked",
 }
 _TRAIT_KEYS = ("segment", "channel", "lead", "junk")
 WHERE_KEYS = (*_EVENT_KEYS, *_TRAIT_KEYS)

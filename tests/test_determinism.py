@@ -29,13 +29,22 @@ def test_jobs_1_and_2_write_identical_files(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["b2b_consulting", "eshop_loyalty", "pastry_school", "quickstart_ranges"]
+    "name",
+    [
+        "b2b_consulting",
+        "eshop_loyalty",
+        "pastry_school",
+        "quickstart_ranges",
+        "email_layers",
+        "nurture_fatigue",
+    ],
 )
 def test_batches_of_any_size_give_identical_results(name: str) -> None:
     """A replication run alone or in a batch (of any size, in any process): same bytes.
 
     The sales queue (b2b) acts replication by replication inside a batch; referred
-    visitors (e-shop) arrive into the shared population; refunds and renewals (pastry).
+    visitors (e-shop) arrive into the shared population; refunds and renewals (pastry);
+    splits on behaviour and fatigue read each lead's record of emails (email_layers, nurture).
     """
     prepared = sim.prepare(sim.load_scenario(ROOT / "scenarios" / f"{name}.yaml"))
     runs = {

@@ -194,10 +194,14 @@ def test_cycle_of_triggers_is_refused() -> None:
 
 
 def test_reference_to_a_step_of_the_wrong_kind() -> None:
-    text = GOOD + "  - id: mails\n    type: email_sequence\n    after: course\n    days: [1]\n"
-    p = only(text)
-    assert p.path == "funnel.mails.after"
-    assert p.message == "'course' is a step of type offer, expected optin"
+    mails = "  - id: {}\n    type: email_sequence\n    after: {}\n    days: [1]\n"
+    text = GOOD + mails.format("mails", "course") + mails.format("more", "mails")
+    p = only(text)  # an email sequence follows an opt-in or a purchase, not another sequence
+    assert p.path == "funnel.more.after"
+    assert p.message == (
+        "'mails' is a step of type email_sequence, expected optin or offer or subscription "
+        "or sales_call"
+    )
 
 
 def test_override_errors_name_the_override() -> None:

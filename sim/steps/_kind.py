@@ -70,15 +70,17 @@ def shared_references(step: Any) -> Iterator[Reference]:
     """The references every sellable kind may have: ``requires`` and ``on_decline``."""
     for j, req in enumerate(getattr(step, "requires", [])):
         yield Reference(("requires", j), req, sells)
+    for j, req in enumerate(getattr(step, "requires_not", [])):
+        yield Reference(("requires_not", j), req, sells)
     if getattr(step, "on_decline", None) is not None:
         yield Reference(("on_decline",), step.on_decline, declinable)
 
 
 def triggered_by(step: Any) -> tuple[str, str] | None:
-    """The usual trigger: ``on_decline`` when given, else ``after``."""
+    """The usual trigger: ``on_decline`` when given, else ``after`` (plain or a split)."""
     if getattr(step, "on_decline", None) is not None:
         return "on_decline", step.on_decline
-    return "after", step.after
+    return "after", getattr(step.after, "step", step.after)  # a split names its step
 
 
 def _no_problems(step: Any) -> Iterator[Problem]:

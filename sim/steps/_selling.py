@@ -33,6 +33,8 @@ class Pitch:
     requires: np.uint64
     via_email: bool
     requires_steps: tuple[int, ...] = ()  # the step indices of ``requires``
+    excludes: tuple[tuple[int, int], ...] = ()  # ``requires_not``: (step index, bit) each
+    seen_on_click: bool = False  # via email: only those who click see it
 
     @classmethod
     def compile(cls, spec: object, ctx: CompileContext, *, price: float | None = None) -> Pitch:
@@ -45,11 +47,21 @@ class Pitch:
             requires=ctx.mask(list(getattr(spec, "requires", []))),
             via_email=getattr(spec, "via", "page") == "email",
             requires_steps=tuple(ctx.step_index[r] for r in getattr(spec, "requires", [])),
+            excludes=tuple(
+                (ctx.step_index[r], ctx.bits[r]) for r in getattr(spec, "requires_not", [])
+            ),
+            seen_on_click=getattr(spec, "seen_on", "open") == "click",
         )
 
 
 def meeting(model: FunnelModel, who: IntArray, pitch: Pitch) -> IntArray:
-    """Those of ``who`` who have bought every step the pitch ``requires``, unrefunded today."""
+    """Those of ``who`` who have bought every step the pitch ``requires``, unrefunded today.
+
+    With ``requires_not``, also those who have bought none of those steps (a purchase
+    refunded by today counts as not bought).
+    """
+    if pitch.excludes:
+        who = _excluding(model, who, pitch)
     if not pitch.requires:
         return who
     pop = model.population
@@ -60,11 +72,22 @@ def meeting(model: FunnelModel, who: IntArray, pitch: Pitch) -> IntArray:
     return who
 
 
+def _excluding(model: FunnelModel, who: IntArray, pitch: Pitch) -> IntArray:
+    """Those of ``who`` holding no standing purchase of the steps ``requires_not`` names."""
+    pop = model.population
+    keep = np.ones(who.size, dtype=np.bool_)
+    for step, bit in pitch.excludes:
+        holds = (pop.bought[who] & np.uint64(1 << bit)) != 0
+        keep &= ~(holds & pop.kept(step, who, model.day))
+    return who[keep]
+
+
 def show(model: FunnelModel, step: int, pitch: Pitch, who: IntArray) -> IntArray:
-    """Who of ``who`` actually sees the pitch today (requirements met; email opened)."""
+    """Who of ``who`` actually sees the pitch today (requirements met; email read or clicked)."""
     who = meeting(model, who, pitch)
     if pitch.via_email:
-        _, who = send_email(model, step, who, model.compiled.offer_email_cost)
+        sent = send_email(model, step, who, model.compiled.offer_email_cost)
+        who = sent.clickers if pitch.seen_on_click else sent.readers
     model.ledger.tally("reached", step, who)
     if model.log is not None:
         model.log.add(who, model.day, step, "shown", pitch.price)

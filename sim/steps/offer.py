@@ -13,9 +13,11 @@ from sim.steps._base import CompileContext, IntArray, Trigger
 from sim.steps._email import EMAIL_EVENTS, EMAIL_TALLIES
 from sim.steps._kind import Reference, StepKind, one_of, shared_references
 from sim.steps._money import REFUND, REFUND_FIGURES, schedule_refunds, take_payments
+from sim.steps._record import record_of
 from sim.steps._referral import CompiledReferral, refer
 from sim.steps._repeat import REPEAT, REPEAT_TALLIES, CompiledRepeat, book_repeats
 from sim.steps._selling import BUY, DECLINE, SHOWN, Pitch, decide, show
+from sim.steps._triggers import After, Gate, after_reference, compile_after
 
 if TYPE_CHECKING:
     from sim.model import FunnelModel
@@ -25,6 +27,7 @@ class Offer(Triggered):
     """Something sold, shown ``delay_days`` after its trigger."""
 
     type: Literal["offer"]
+    after: Name | After | None = None  # type: ignore[assignment]  # also a split on behaviour
     on_decline: Name | None = None
     refund: Refund = Refund()
     referral: Referral | None = None
@@ -65,9 +68,11 @@ class CompiledOffer:
     kind: str = "offer"
     referral: CompiledReferral | None = None
     repeat: CompiledRepeat | None = None
+    gate: Gate | None = None  # its split on behaviour, if it follows one
 
     def apply(self, model: FunnelModel, who: IntArray) -> None:
         """Show the offer, book the purchases, and tell the steps that follow."""
+        record_of(model.population).add(self.index, "due", who)
         shown = show(model, self.index, self.pitch, who)
         buyers, decliners = decide(
             model,
@@ -95,23 +100,26 @@ class CompiledOffer:
             refer(model, self.index, self.referral, buyers)
         if self.repeat is not None:
             book_repeats(model, self.index, self.repeat, buyers)
+        record_of(model.population).add(self.index, "declined", decliners)
         model.emit("bought", self.id, buyers)
         model.emit("declined", self.id, decliners)
 
 
 def compile_step(spec: Offer, ctx: CompileContext) -> CompiledOffer:
     """Compile an ``offer`` step."""
+    gate = None
     if spec.on_decline is not None:
         trigger = Trigger("declined", spec.on_decline, (spec.delay_days,))
     else:
         assert spec.after is not None  # the schema requires one of the two
-        trigger = Trigger(ctx.trigger_event(spec.after), spec.after, (spec.delay_days,))
+        trigger, gate = compile_after(spec.id, spec.after, (spec.delay_days,), ctx)
     return compile_sale(
         spec,
         ctx,
         trigger,
         referral=CompiledReferral.compile(spec.referral, ctx),
         repeat=CompiledRepeat.compile(spec.repeat, spec.price, spec.cogs),
+        gate=gate,
     )
 
 
@@ -137,7 +145,7 @@ def compile_sale(spec: Any, ctx: CompileContext, trigger: Trigger, **more: Any) 
 def follows_references(spec: Any) -> Iterator[Reference]:
     """``after`` (a step reached or bought), then ``requires`` and ``on_decline``."""
     if spec.after is not None:
-        yield Reference(("after",), spec.after, FOLLOWS)
+        yield after_reference(spec.after, FOLLOWS)
     yield from shared_references(spec)
 
 
