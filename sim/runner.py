@@ -28,6 +28,7 @@ from sim.kpis import KPIS, profit_formula
 from sim.ledger import Ledger
 from sim.metrics import (
     ReplicationResult,
+    buyers_per_replication,
     daily_series,
     describe,
     replication_kpis,
@@ -35,7 +36,6 @@ from sim.metrics import (
     visitor_table,
 )
 from sim.model import FunnelModel
-from sim.population import Population
 from sim.scenario import Scenario
 
 Progress = Callable[[int, int], None]
@@ -111,7 +111,9 @@ def run_replication(
         channels = [ch.name for ch in compiled.channels]
         log = model.log.frame(list(compiled.step_ids), channels, model.population.column("uid"))
         people = visitor_table(model.population, compiled.segments, channels)
-    return _result(compiled, model.ledger, model.population, log, people, breakdown)
+    (buyers,) = buyers_per_replication(model.population, 1)
+    tables = breakdown_tables(model.ledger, model.population, compiled) if breakdown else None
+    return _result(compiled, model.ledger, buyers, log, people, tables)
 
 
 def run_batch(
@@ -127,15 +129,9 @@ def run_batch(
         return [run_replication(compiled, seed, indices[0])]
     model = FunnelModel(compiled, seeds=[replication_seed(seed, r) for r in indices])
     model.run()
+    buyers = buyers_per_replication(model.population, len(indices))
     return [
-        _result(
-            compiled,
-            model.ledger.replication(i),
-            model.population.replication_view(i),
-            None,
-            None,
-            False,
-        )
+        _result(compiled, model.ledger.replication(i), buyers[i], None, None, None)
         for i in range(len(indices))
     ]
 
@@ -143,19 +139,19 @@ def run_batch(
 def _result(
     compiled: CompiledScenario,
     ledger: Ledger,
-    population: Population,
+    buyers: int,
     log: pd.DataFrame | None,
     people: pd.DataFrame | None,
-    breakdown: bool,
+    tables: dict[str, pd.DataFrame] | None,
 ) -> ReplicationResult:
     daily = daily_series(ledger)
     return ReplicationResult(
-        kpis=replication_kpis(ledger, population, daily, discount_rate=compiled.discount_rate),
+        kpis=replication_kpis(ledger, buyers, daily, discount_rate=compiled.discount_rate),
         steps=step_tallies(ledger, compiled),
         daily=daily,
         events=log,
         visitors=people,
-        breakdown=breakdown_tables(ledger, population, compiled) if breakdown else None,
+        breakdown=tables,
     )
 
 
