@@ -174,7 +174,7 @@ class Ledger:
 
     def _per_rep(
         self, rep: NDArray[np.integer], weights: float | FloatArray | None = None
-    ) -> float | FloatArray:
+    ) -> float | RealArray:
         """Per replication: how many of ``rep``, or the sum of ``weights`` (summed in order)."""
         if isinstance(weights, np.ndarray):
             # a weighted bincount is float64 (numpy's stubs say int); it sums in order
@@ -183,11 +183,14 @@ class Ledger:
         counts = self._count(rep)
         return counts if weights is None else counts * weights
 
-    def _count(self, rep: NDArray[np.integer]) -> float | FloatArray:
-        """How many of ``rep`` per replication (exact integers, as floats; one: a number)."""
+    def _count(self, rep: NDArray[np.integer]) -> float | RealArray:
+        """How many of ``rep`` per replication (one replication: a number).
+
+        Integers: each sum or product with a float converts them exactly first.
+        """
         if self.replications == 1:
             return float(rep.size)
-        return np.bincount(rep, minlength=self.replications).astype(np.float64)
+        return np.bincount(rep, minlength=self.replications)
 
     def _per_rep_day(
         self,
@@ -340,6 +343,8 @@ class Ledger:
 
     def fixed_costs(self, days: int | slice, overheads: float, team_pay: float) -> None:
         """Book a day's (or, with a slice, each day's) overheads and sales teams' pay."""
+        if overheads == 0 and team_pay == 0:
+            return  # adding zero changes no figure
         self._d["operating"][self._row, days] += overheads + team_pay
         self._lines["fixed"][self._row, days] += overheads
         self._lines["acquisition"][self._row, days] += team_pay
@@ -348,14 +353,14 @@ class Ledger:
             self._cells["fixed"][:, -1, -1, -1] += overheads * n
             self._cells["acquisition"][:, -1, -1, -1] += team_pay * n
 
-    def _book_line(self, line: str, day: int, amount: float | FloatArray) -> None:
+    def _book_line(self, line: str, day: int, amount: float | RealArray) -> None:
         self._lines[line][self._row, day] += amount
         if line in _SHARED:
             self._d[COST_LINES[line]][self._row, day] += amount
 
     # --- counts --------------------------------------------------------------------------
 
-    def _counted(self, amount: float | IntArray) -> float | FloatArray:
+    def _counted(self, amount: float | IntArray) -> float | RealArray:
         """A count per replication: of the visitors given, or a number (one replication)."""
         if isinstance(amount, np.ndarray):
             if self.replications == 1:

@@ -286,6 +286,8 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
         self._replicas = (
             [] if self.replications == 1 else [_Replica(self, r) for r in range(len(roots))]
         )
+        # per step: acts replication by replication (it keeps state between days)
+        self._one_by_one = [bool(self._replicas) and hasattr(s, "start") for s in compiled.steps]
         self.channels: list[ChannelAgent] = [
             (ReferralAgent if ch.kind == "referral" else CohortAgent)(self, ch, i)
             for i, ch in enumerate(compiled.channels)
@@ -403,7 +405,7 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
             batches = self._due[order].pop(self.day, None)
             if batches:
                 who = batches[0] if len(batches) == 1 else np.concatenate(batches)
-                if self._replicas and hasattr(step, "start"):  # state of its own: one by one
+                if self._one_by_one[order]:  # state of its own: one replication at a time
                     rep = self.population.replication[who]
                     for r, replica in enumerate(self._replicas):
                         # a replica has the model's surface for that replication
