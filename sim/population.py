@@ -103,16 +103,6 @@ class Population:
         """The first :attr:`size` entries of a column (a view, not a copy)."""
         return getattr(self, name)[: self.size]  # type: ignore[no-any-return]
 
-    def replication_view(self, replication: int) -> Population:
-        """The visitors of one replication of a batch, as a population of their own (copies)."""
-        keep = self.column("replication") == replication
-        out = Population(capacity=int(keep.sum()))
-        for name in COLUMNS:
-            setattr(out, name, self.column(name)[keep].copy())
-        out.size = int(keep.sum())
-        out.capacity = max(out.size, 1)
-        return out
-
     def _grow(self, needed: int) -> None:
         capacity = max(needed, 2 * self.capacity)
         for name in COLUMNS:

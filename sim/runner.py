@@ -376,7 +376,7 @@ def _assemble(
         },
         meta=_meta(),
     )
-    daily = _stack([pd.DataFrame(r.daily) for r in results], first)
+    daily = _daily_table(results, first)
     events = visitors = None
     if results[0].events is not None:
         events = _stack([r.events for r in results], first)
@@ -407,6 +407,15 @@ def _nest(figures: dict[str, Any]) -> dict[str, Any]:
             node = node.setdefault(part, {})
         node[last] = value
     return out
+
+
+def _daily_table(results: list[ReplicationResult], first: int) -> pd.DataFrame:
+    """Every replication's daily series in one table (built from columns, not one per run)."""
+    days = len(results[0].daily["day"])
+    columns = {"replication": np.repeat(np.arange(first, first + len(results)), days)}
+    for name in results[0].daily:
+        columns[name] = np.concatenate([r.daily[name] for r in results])
+    return pd.DataFrame(columns)
 
 
 def _stack(frames: list[Any], first: int) -> pd.DataFrame:
