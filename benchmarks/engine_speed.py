@@ -74,7 +74,9 @@ def sizes(scenario: str, replications: int, repeat: int, counts: tuple[int, ...]
     rows = []
     for n in counts:
         reps = replications if n < 1_000_000 else 1
-        rows.append((n, speed(scenario, n, reps, 1, repeat), speed(scenario, n, reps, reps, repeat)))
+        rows.append(
+            (n, speed(scenario, n, reps, 1, repeat), speed(scenario, n, reps, reps, repeat))
+        )
     largest, top, _ = rows[-1]  # the largest size, one replication at a time
     print(
         f"{'visitors':>12} {'one at a time':>16} {'batches of ' + str(replications):>16} "
