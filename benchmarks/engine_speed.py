@@ -9,7 +9,8 @@ together, which scales the Hill curve's clicks exactly), runs R times in this pr
 prints the median visitors per second. With ``--sizes``: at 5,000, 20,000, 100,000 and
 1,000,000 visitors, one replication at a time and in batches of B replications (as
 ``sim run`` and the optimizer run them), visitors per second of this process's CPU time
-each way (so that other load on the machine does not count).
+each way (so that other load on the machine does not count), and each size's batches
+against one replication of the largest size.
 """
 
 from __future__ import annotations
@@ -70,12 +71,19 @@ def speed(scenario: str, visitors: float, replications: int, batch: int, repeat:
 def sizes(scenario: str, replications: int, repeat: int, counts: tuple[int, ...] = SIZES) -> None:
     """Print visitors per second at each size, alone and in batches."""
     print(f"scenario     {scenario}")
-    print(f"{'visitors':>12} {'one at a time':>16} {'batches of ' + str(replications):>16}")
+    rows = []
     for n in counts:
         reps = replications if n < 1_000_000 else 1
-        alone = speed(scenario, n, reps, 1, repeat)
-        batched = speed(scenario, n, reps, reps, repeat)
-        print(f"{n:>12,} {alone:>16,.0f} {batched:>16,.0f}")
+        rows.append(
+            (n, speed(scenario, n, reps, 1, repeat), speed(scenario, n, reps, reps, repeat))
+        )
+    largest, top, _ = rows[-1]  # the largest size, one replication at a time
+    print(
+        f"{'visitors':>12} {'one at a time':>16} {'batches of ' + str(replications):>16} "
+        f"{'batches vs ' + format(largest, ','):>22}"
+    )
+    for n, alone, batched in rows:
+        print(f"{n:>12,} {alone:>16,.0f} {batched:>16,.0f} {batched / top:>22.0%}")
 
 
 def main() -> None:

@@ -128,11 +128,14 @@ class Ledger:
             self._cells = {name: np.zeros((r, *self._shape)) for name in CELLS}
         # per step: COGS per first order, COGS share of a repeat order (their cells' rates)
         self._unit_cogs, self._share_cogs = np.zeros(n_steps), np.zeros(n_steps)
+        self._zero = np.zeros(0, dtype=np.intp)
         self._show()
 
     def _show(self) -> None:
         """Name the books: one replication's as plain arrays, a batch's with a first axis."""
         one = self.replications == 1
+        # the rows a booking for the whole batch adds to: a plain index for one (faster)
+        self._row: int | slice = 0 if one else slice(None)
 
         def rows(books: dict[str, FloatArray]) -> dict[str, FloatArray]:
             return {name: a[0] if one else a for name, a in books.items()}
@@ -161,29 +164,43 @@ class Ledger:
         out._show()
         return out
 
-    def _rep(self, who: IntArray) -> IntArray:
+    def _rep(self, who: IntArray) -> NDArray[np.integer]:
         """The replication (row of the books) of each visitor."""
         if self.replications == 1:
-            return np.zeros(who.size, dtype=np.intp)
-        return self._people.replication[who].astype(np.intp)
+            if self._zero.size < who.size:
+                self._zero = np.zeros(max(who.size, 2 * self._zero.size), dtype=np.intp)
+            return self._zero[: who.size]  # a shared buffer of zeros: read, never written
+        return self._people.replication[who]
 
-    def _per_rep(self, rep: IntArray, weights: float | FloatArray | None = None) -> FloatArray:
+    def _per_rep(
+        self, rep: NDArray[np.integer], weights: float | FloatArray | None = None
+    ) -> float | RealArray:
         """Per replication: how many of ``rep``, or the sum of ``weights`` (summed in order)."""
         if isinstance(weights, np.ndarray):
-            # a weighted bincount is float64 (numpy's stubs say int)
-            return np.asarray(np.bincount(rep, weights, minlength=self.replications), np.float64)
-        if self.replications == 1:
-            counts = np.array([float(rep.size)])
-        else:
-            counts = np.bincount(rep, minlength=self.replications).astype(float)
+            # a weighted bincount is float64 (numpy's stubs say int); it sums in order
+            sums = np.bincount(rep, weights, minlength=self.replications)
+            return sums[0] if self.replications == 1 else np.asarray(sums, np.float64)
+        counts = self._count(rep)
         return counts if weights is None else counts * weights
 
+    def _count(self, rep: NDArray[np.integer]) -> float | RealArray:
+        """How many of ``rep`` per replication (one replication: a number).
+
+        Integers: each sum or product with a float converts them exactly first.
+        """
+        if self.replications == 1:
+            return float(rep.size)
+        return np.bincount(rep, minlength=self.replications)
+
     def _per_rep_day(
-        self, rep: IntArray, day: IntArray, weights: float | FloatArray | None = None
+        self,
+        rep: NDArray[np.integer],
+        day: IntArray,
+        weights: float | FloatArray | None = None,
     ) -> FloatArray:
         """Per replication and day, as :meth:`_per_rep` (an array replications × horizon)."""
-        cell = rep * self.horizon + day
         size = self.replications * self.horizon
+        cell = day if self.replications == 1 else rep.astype(np.intp) * self.horizon + day
         out: FloatArray
         if isinstance(weights, np.ndarray):
             out = np.asarray(np.bincount(cell, weights, minlength=size), np.float64)
@@ -215,23 +232,24 @@ class Ledger:
         if who.size == 0:
             return
         rep = self._rep(who)
-        total = self._per_rep(rep, amount)
         if isinstance(day, np.ndarray):
+            total = self._per_rep(rep, amount)
             counts = self._per_rep_day(rep, day)
             value = self._per_rep_day(rep, day, amount)
             self._book_days(rep, day, who, amount, value, cogs * counts, counts, new_orders)
         else:
-            n = self._per_rep(rep)
+            n = self._count(rep)
+            total = self._per_rep(rep, amount) if isinstance(amount, np.ndarray) else n * amount
             d = self._d
-            d["revenue"][:, day] += total
-            d["fees"][:, day] += total * self._fee
-            d["cogs"][:, day] += cogs * n
+            d["revenue"][self._row, day] += total
+            d["fees"][self._row, day] += total * self._fee
+            d["cogs"][self._row, day] += cogs * n
             if new_orders:
-                d["orders"][:, day] += n
+                d["orders"][self._row, day] += n
             if self._pays_commission:
                 share = self._commission[self._people.channel[who]]
-                d["spend"][:, day] += self._per_rep(rep, amount * share)
-        self._s["revenue"][:, step] += total
+                d["spend"][self._row, day] += self._per_rep(rep, amount * share)
+        self._s["revenue"][self._row, step] += total
         if self._cells is not None:
             self._unit_cogs[step] = cogs
             self._add_cells(step, who, ("revenue", amount), ("payments", None))
@@ -252,9 +270,9 @@ class Ledger:
         self._book_days(rep, days, who, amount, value, value * cogs_share, counts, True)
         self._d["repeat_orders"] += counts
         total = self._per_rep(rep, amount)
-        self._s["revenue"][:, step] += total
-        self._s["repeat_revenue"][:, step] += total
-        self._s["repeat_orders"][:, step] += self._per_rep(rep)
+        self._s["revenue"][self._row, step] += total
+        self._s["repeat_revenue"][self._row, step] += total
+        self._s["repeat_orders"][self._row, step] += self._per_rep(rep)
         if self._cells is not None:
             self._share_cogs[step] = cogs_share
             self._add_cells(
@@ -268,7 +286,7 @@ class Ledger:
 
     def _book_days(
         self,
-        rep: IntArray,
+        rep: NDArray[np.integer],
         days: IntArray,
         who: IntArray,
         amount: float | FloatArray,
@@ -297,8 +315,8 @@ class Ledger:
             return
         rep = self._rep(who)
         self._d["refunds"] += self._per_rep_day(rep, days, amount)
-        self._s["refunds"][:, step] += self._per_rep(rep, amount)
-        self._s["refunded"][:, step] += self._per_rep(rep)
+        self._s["refunds"][self._row, step] += self._per_rep(rep, amount)
+        self._s["refunded"][self._row, step] += self._per_rep(rep)
         if self._cells is not None:
             self._add_cells(step, who, ("refunds", amount), ("refunded", None))
 
@@ -325,27 +343,29 @@ class Ledger:
 
     def fixed_costs(self, days: int | slice, overheads: float, team_pay: float) -> None:
         """Book a day's (or, with a slice, each day's) overheads and sales teams' pay."""
-        self._d["operating"][:, days] += overheads + team_pay
-        self._lines["fixed"][:, days] += overheads
-        self._lines["acquisition"][:, days] += team_pay
+        if overheads == 0 and team_pay == 0:
+            return  # adding zero changes no figure
+        self._d["operating"][self._row, days] += overheads + team_pay
+        self._lines["fixed"][self._row, days] += overheads
+        self._lines["acquisition"][self._row, days] += team_pay
         if self._cells is not None:
             n = len(range(self.horizon)[days]) if isinstance(days, slice) else 1
             self._cells["fixed"][:, -1, -1, -1] += overheads * n
             self._cells["acquisition"][:, -1, -1, -1] += team_pay * n
 
-    def _book_line(self, line: str, day: int, amount: float | FloatArray) -> None:
-        self._lines[line][:, day] += amount
+    def _book_line(self, line: str, day: int, amount: float | RealArray) -> None:
+        self._lines[line][self._row, day] += amount
         if line in _SHARED:
-            self._d[COST_LINES[line]][:, day] += amount
+            self._d[COST_LINES[line]][self._row, day] += amount
 
     # --- counts --------------------------------------------------------------------------
 
-    def _counted(self, amount: float | IntArray) -> float | FloatArray:
+    def _counted(self, amount: float | IntArray) -> float | RealArray:
         """A count per replication: of the visitors given, or a number (one replication)."""
         if isinstance(amount, np.ndarray):
             if self.replications == 1:
                 return float(amount.size)
-            return self._per_rep(self._rep(amount))
+            return self._count(self._people.replication[amount])
         if self.replications > 1:
             raise ValueError("in a batch of replications, count visitors (an array), not a number")
         return amount
@@ -355,20 +375,20 @@ class Ledger:
 
         ``amount``: the visitors to count (an array of ids), or a number (one replication).
         """
-        self._d[name][:, day] += self._counted(amount)
+        self._d[name][self._row, day] += self._counted(amount)
 
     def tally(self, name: str, step: int, amount: float | IntArray) -> None:
         """Add to one step's tally: the visitors given (ids), or a number (one replication)."""
-        self._s[name][:, step] += self._counted(amount)
+        self._s[name][self._row, step] += self._counted(amount)
 
     def tally_each(self, name: str, step: int, who: IntArray, each: float | FloatArray) -> None:
         """Add an amount for each visitor of ``who`` to one step's tally (one, or one each)."""
         if who.size:
-            self._s[name][:, step] += self._per_rep(self._rep(who), each)
+            self._s[name][self._row, step] += self._per_rep(self._rep(who), each)
 
     def arrivals(self, channel: int, who: IntArray) -> None:
         """Count visitors arriving through a channel."""
-        self._visitors[:, channel] += self._per_rep(self._rep(who))
+        self._visitors[self._row, channel] += self._per_rep(self._rep(who))
 
     def people(self, name: str, step: int, who: IntArray) -> None:
         """Count the visitors ``who`` as ``name`` at a step (subscribers, churned).
@@ -376,7 +396,7 @@ class Ledger:
         A step tally of that name, if there is one, and the breakdown's cells.
         """
         if name in self._s:
-            self._s[name][:, step] += self._per_rep(self._rep(who))
+            self._s[name][self._row, step] += self._per_rep(self._rep(who))
         if self._cells is not None and who.size:
             self._add_cells(step, who, (name, None))
 
@@ -389,7 +409,7 @@ class Ledger:
         assert self._cells is not None
         pop, (_, n_channels, n_segments) = self._people, self._shape
         per_rep = n_channels * n_segments
-        cell = self._rep(who) * per_rep
+        cell = self._rep(who).astype(np.intp) * per_rep
         cell += pop.channel[who].astype(np.intp) * n_segments + pop.segment[who]
         shape = (self.replications, n_channels, n_segments)
         for name, amount in figures:

@@ -47,10 +47,13 @@ def mix(x: U64) -> U64:
     return _mix_rest(x)
 
 
-def _mix_rest(x: U64) -> U64:
-    """The finalizer after its first xor-shift, in place (one scratch array)."""
+def _mix_rest(x: U64, t: U64 | None = None) -> U64:
+    """The finalizer after its first xor-shift, in place (``t``: scratch of x's shape)."""
     x *= _A1
-    t = x >> _S27
+    if t is None:
+        t = x >> _S27
+    else:
+        np.right_shift(x, _S27, out=t)
     x ^= t
     x *= _A2
     np.right_shift(x, _S31, out=t)
@@ -69,7 +72,10 @@ def fold_int(*parts: int) -> int:
 def fold(key: int | U64, part: int | U64 | NDArray[np.integer]) -> U64:
     """``mix(key ^ part)`` over arrays: a key and the parts it is combined with."""
     k = np.asarray(key, dtype=np.uint64)
-    return mix(k ^ np.asarray(part).astype(np.uint64))
+    x = np.bitwise_xor(k, np.asarray(part).astype(np.uint64, copy=False))
+    t = x >> _S30
+    x ^= t
+    return _mix_rest(x, t)
 
 
 def name_key(name: str) -> int:
@@ -99,5 +105,20 @@ def uniforms(luck: U64, key: int, draw: int | NDArray[np.integer] = 0) -> FloatA
         h = luck ^ np.uint64(mix_int(key ^ int(draw)))
     else:
         h = luck ^ fold(key, draw)
-    h ^= h >> _S30
-    return to_uniform(_mix_rest(h))
+    return mixed_uniforms(h)
+
+
+def mixed_uniforms(h: U64) -> FloatArray:
+    """``U(mix(h))`` for each entry of ``h`` (overwritten), with as few passes as it takes.
+
+    The same values as ``to_uniform(mix(h))``: the float is made from the top 53 bits
+    and ½ in one pass, in the memory of the scratch array.
+    """
+    t = h >> _S30
+    h ^= t
+    _mix_rest(h, t)
+    np.right_shift(h, _S11, out=h)
+    u = t.view(np.float64)
+    np.add(h, _HALF, out=u)  # the integer converted to a float, then ½ added: as to_uniform
+    u *= _UNIT
+    return u

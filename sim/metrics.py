@@ -40,20 +40,33 @@ def _ratio(num: float, den: float) -> float:
 
 def replication_kpis(
     ledger: Ledger,
-    population: Population,
+    buyers: int,
     daily: dict[str, np.ndarray],
     *,
     discount_rate: float = 0.0,
 ) -> dict[str, float]:
-    """The KPIs of :data:`sim.kpis.KPIS` from one replication's books."""
+    """The KPIs of :data:`sim.kpis.KPIS` from one replication's books and its buyers.
+
+    ``buyers``: the visitors of the replication who bought at least once
+    (:func:`buyers_per_replication`).
+    """
     tail = float(ledger.steps["tail_value"].sum()) if "tail_value" in ledger.steps else 0.0
     sums = {name: float(ledger.daily[name].sum()) for name in DAILY}
     sums |= {line: float(ledger.lines[line].sum()) for line in COST_LINES}
     return kpis.compute(
         sums | present_values(daily, tail, discount_rate),
-        buyers=float(np.count_nonzero(population.column("bought"))),
+        buyers=float(buyers),
         cumulative_cash=daily["cumulative_cash"],
     )
+
+
+def buyers_per_replication(population: Population, replications: int) -> list[int]:
+    """How many visitors of each replication of a batch bought at least once."""
+    bought = population.column("bought") != 0
+    if replications == 1:
+        return [int(np.count_nonzero(bought))]
+    rep = population.column("replication")[bought]
+    return [int(n) for n in np.bincount(rep, minlength=replications)]
 
 
 def daily_series(ledger: Ledger) -> dict[str, np.ndarray]:

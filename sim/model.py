@@ -24,7 +24,7 @@ from sim.budget import visitor_cap
 from sim.compile import CompiledChannel, CompiledScenario
 from sim.events import EventLog
 from sim.ledger import Ledger
-from sim.luck import fold, fold_int, name_key, uniforms
+from sim.luck import fold, fold_int, mix_int, mixed_uniforms, name_key, uniforms
 from sim.population import IntArray, Population
 
 FloatArray = NDArray[np.float64]
@@ -88,7 +88,8 @@ class CohortAgent(ChannelAgent):
         day = np.repeat(np.arange(c.acquisition), counts.sum(axis=0))
         per_day = counts.T.ravel()  # day-major: every replication's visitors of a day in turn
         k = np.arange(rep.size) - np.repeat(np.cumsum(per_day) - per_day, per_day)
-        uid = fold(fold(name_key(f"channel/{channel.name}"), day), k)
+        day_keys = fold(name_key(f"channel/{channel.name}"), np.arange(c.acquisition))
+        uid = fold(day_keys[day], k)
         model.arrive_visitors(index, uid, rep, day)
         # visitors arriving on day d have ids bounds[d] .. bounds[d + 1] - 1
         totals = counts.sum(axis=0)
@@ -158,6 +159,21 @@ class ReferralAgent(ChannelAgent):
             who = model.arrive_visitors(self.index, uid, rep, days, segment)
             model.ledger.count("referred", model.day, who)
             self._welcome(who, 0.0)
+
+
+def _segment_of(cdf: FloatArray, u: FloatArray, n_segments: int) -> IntArray:
+    """The segment each uniform falls in: how many cumulative shares are ≤ it.
+
+    The same as ``searchsorted(cdf, u, side="right")``, in one comparison per segment (a
+    few segments: much faster), capped at the last segment.
+    """
+    if cdf.size > 8:
+        out = np.searchsorted(cdf, u, side="right")
+    else:
+        out = np.zeros(u.size, dtype=np.int64)
+        for edge in cdf:
+            out += u >= edge
+    return np.minimum(out, n_segments - 1)
 
 
 def _root_seed(rng: object) -> np.random.SeedSequence:
@@ -238,6 +254,8 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
         self.replications = len(roots)
         self._luck = np.array([_luck_key(root) for root in roots], dtype=np.uint64)
         self._keys: dict[tuple[int | None, str], int] = {}
+        # (step, purpose, draw) -> mix(key ^ draw), what a visitor's luck is xored with
+        self._salts: dict[tuple[int | None, str, int], np.uint64] = {}
         self._dice: dict[tuple[int | None, str, int], np.random.Generator] = {}
         self.day = 0
         expected = sum(ch.visitors_per_day for ch in compiled.channels) * compiled.acquisition
@@ -268,6 +286,8 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
         self._replicas = (
             [] if self.replications == 1 else [_Replica(self, r) for r in range(len(roots))]
         )
+        # per step: acts replication by replication (it keeps state between days)
+        self._one_by_one = [bool(self._replicas) and hasattr(s, "start") for s in compiled.steps]
         self.channels: list[ChannelAgent] = [
             (ReferralAgent if ch.kind == "referral" else CohortAgent)(self, ch, i)
             for i, ch in enumerate(compiled.channels)
@@ -297,7 +317,15 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
         drawn as a visitor arrives; ``draw`` numbers the draws of one purpose (the day of an
         email, the k-th repeat order), one for all or one per visitor.
         """
-        return uniforms(self.population.luck[who], self._key(step, purpose), draw)
+        if isinstance(draw, np.ndarray):
+            return uniforms(self.population.luck[who], self._key(step, purpose), draw)
+        salt = self._salts.get((step, purpose, draw))
+        if salt is None:
+            salt = np.uint64(mix_int(self._key(step, purpose) ^ int(draw)))
+            self._salts[step, purpose, draw] = salt
+        h = self.population.luck[who]  # a copy (``who`` holds ids), mixed in place
+        h ^= salt
+        return mixed_uniforms(h)
 
     def dice(
         self, step: int | None, purpose: str = "", replication: int = 0
@@ -332,16 +360,17 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
         """
         c, n = self.compiled, uid.size
         luck = fold(self._luck[replication], uid)
+        ch = c.channels[channel]
         draw: slice | NDArray[np.bool_]
         if segment is None:
             draw, seg = slice(None), np.zeros(n, dtype=np.int64)
         else:
             draw, seg = segment < 0, segment.astype(np.int64)
-        mix = c.channels[channel].mix_cdf
-        if mix.size:
+        if ch.mix_cdf.size:
             u = uniforms(luck[draw], self._key(ARRIVAL, "segment"))
-            seg[draw] = np.minimum(np.searchsorted(mix, u, side="right"), len(c.segments) - 1)
+            seg[draw] = _segment_of(ch.mix_cdf, u, len(c.segments))
         z = ndtri(uniforms(luck, self._key(ARRIVAL, "wtp")))
+        trust = np.clip(c.seg_trust + ch.warmth, 0.0, 1.0)  # by segment
         return self.population.add(
             replication=replication,
             uid=uid,
@@ -350,7 +379,7 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
             arrival_day=day,
             segment=seg,
             wtp_scale=np.exp(c.seg_dispersion[seg] * z),
-            trust=np.clip(c.seg_trust[seg] + c.channels[channel].warmth, 0.0, 1.0),
+            trust=trust[seg],
             junk=uniforms(luck, self._key(ARRIVAL, "junk")) < c.seg_junk[seg],
         )
 
@@ -376,7 +405,7 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
             batches = self._due[order].pop(self.day, None)
             if batches:
                 who = batches[0] if len(batches) == 1 else np.concatenate(batches)
-                if self._replicas and hasattr(step, "start"):  # state of its own: one by one
+                if self._one_by_one[order]:  # state of its own: one replication at a time
                     rep = self.population.replication[who]
                     for r, replica in enumerate(self._replicas):
                         # a replica has the model's surface for that replication

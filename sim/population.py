@@ -14,7 +14,7 @@ NEVER = np.iinfo(np.int32).max  # the refund day of a purchase that is not refun
 
 # name -> dtype of every per-visitor column
 COLUMNS: dict[str, type] = {
-    "replication": np.int32,  # the replication of the batch the visitor belongs to
+    "replication": np.intp,  # the replication of the batch the visitor belongs to
     "uid": np.uint64,  # who the visitor is, the same in every design (docs/model.md §6)
     "luck": np.uint64,  # the visitor's own dice in this replication: hash(replication, uid)
     "channel": np.int16,
@@ -47,7 +47,7 @@ class Population:
         self.refund_day: dict[int, NDArray[np.int32]] = {}
 
     # typed attribute access for the columns (set in __init__)
-    replication: NDArray[np.int32]
+    replication: NDArray[np.intp]
     uid: NDArray[np.uint64]
     luck: NDArray[np.uint64]
     channel: NDArray[np.int16]
@@ -102,16 +102,6 @@ class Population:
     def column(self, name: str) -> NDArray[Any]:  # each column has its own dtype
         """The first :attr:`size` entries of a column (a view, not a copy)."""
         return getattr(self, name)[: self.size]  # type: ignore[no-any-return]
-
-    def replication_view(self, replication: int) -> Population:
-        """The visitors of one replication of a batch, as a population of their own (copies)."""
-        keep = self.column("replication") == replication
-        out = Population(capacity=int(keep.sum()))
-        for name in COLUMNS:
-            setattr(out, name, self.column(name)[keep].copy())
-        out.size = int(keep.sum())
-        out.capacity = max(out.size, 1)
-        return out
 
     def _grow(self, needed: int) -> None:
         capacity = max(needed, 2 * self.capacity)

@@ -28,6 +28,7 @@ from sim.kpis import KPIS, profit_formula
 from sim.ledger import Ledger
 from sim.metrics import (
     ReplicationResult,
+    buyers_per_replication,
     daily_series,
     describe,
     replication_kpis,
@@ -35,7 +36,6 @@ from sim.metrics import (
     visitor_table,
 )
 from sim.model import FunnelModel
-from sim.population import Population
 from sim.scenario import Scenario
 
 Progress = Callable[[int, int], None]
@@ -117,7 +117,9 @@ def run_replication(
         channels = [ch.name for ch in compiled.channels]
         log = model.log.frame(list(compiled.step_ids), channels, model.population.column("uid"))
         people = visitor_table(model.population, compiled.segments, channels)
-    return _result(compiled, model.ledger, model.population, log, people, breakdown)
+    (buyers,) = buyers_per_replication(model.population, 1)
+    tables = breakdown_tables(model.ledger, model.population, compiled) if breakdown else None
+    return _result(compiled, model.ledger, buyers, log, people, tables)
 
 
 def run_drawn(
@@ -158,15 +160,9 @@ def run_batch(
         return [run_replication(compiled, seed, indices[0])]
     model = FunnelModel(compiled, seeds=[replication_seed(seed, r) for r in indices])
     model.run()
+    buyers = buyers_per_replication(model.population, len(indices))
     return [
-        _result(
-            compiled,
-            model.ledger.replication(i),
-            model.population.replication_view(i),
-            None,
-            None,
-            False,
-        )
+        _result(compiled, model.ledger.replication(i), buyers[i], None, None, None)
         for i in range(len(indices))
     ]
 
@@ -174,19 +170,19 @@ def run_batch(
 def _result(
     compiled: CompiledScenario,
     ledger: Ledger,
-    population: Population,
+    buyers: int,
     log: pd.DataFrame | None,
     people: pd.DataFrame | None,
-    breakdown: bool,
+    tables: dict[str, pd.DataFrame] | None,
 ) -> ReplicationResult:
     daily = daily_series(ledger)
     return ReplicationResult(
-        kpis=replication_kpis(ledger, population, daily, discount_rate=compiled.discount_rate),
+        kpis=replication_kpis(ledger, buyers, daily, discount_rate=compiled.discount_rate),
         steps=step_tallies(ledger, compiled),
         daily=daily,
         events=log,
         visitors=people,
-        breakdown=breakdown_tables(ledger, population, compiled) if breakdown else None,
+        breakdown=tables,
     )
 
 
@@ -435,7 +431,7 @@ def _assemble(
         meta=_meta(),
         assumptions=_spread(scenario, per_rep, first) if uncertain else None,
     )
-    daily = _stack([pd.DataFrame(r.daily) for r in results], first)
+    daily = _daily_table(results, first)
     events = visitors = None
     if results[0].events is not None:
         events = _stack([r.events for r in results], first)
@@ -481,6 +477,15 @@ def _nest(figures: dict[str, Any]) -> dict[str, Any]:
             node = node.setdefault(part, {})
         node[last] = value
     return out
+
+
+def _daily_table(results: list[ReplicationResult], first: int) -> pd.DataFrame:
+    """Every replication's daily series in one table (built from columns, not one per run)."""
+    days = len(results[0].daily["day"])
+    columns = {"replication": np.repeat(np.arange(first, first + len(results)), days)}
+    for name in results[0].daily:
+        columns[name] = np.concatenate([r.daily[name] for r in results])
+    return pd.DataFrame(columns)
 
 
 def _stack(frames: list[Any], first: int) -> pd.DataFrame:

@@ -8,6 +8,7 @@ day 0 like the net present value of the cash (docs/model.md §5.1).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 import numpy as np
@@ -76,6 +77,41 @@ def renewals_to_come(
     """
     joined = np.asarray(joined, dtype=np.int64)
     paid = np.asarray(paid, dtype=np.int64)
+    if joined.size == 1:  # a day's joiners, asked again in every replication: remembered
+        rule = (period, first_churn, shape, horizon, tail_days, annual_rate)
+        return np.array([_one_renewals_to_come(int(joined[0]), int(paid[0]), *rule)])
+    return _renewals_to_come(
+        joined, paid, period, first_churn, shape, horizon, tail_days, annual_rate
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _one_renewals_to_come(
+    joined: int,
+    paid: int,
+    period: int,
+    first_churn: float,
+    shape: float,
+    horizon: int,
+    tail_days: int,
+    annual_rate: float,
+) -> float:
+    """:func:`renewals_to_come` of one subscriber (it depends on these numbers alone)."""
+    joined_, paid_ = np.array([joined]), np.array([paid])
+    rule = (period, first_churn, shape, horizon, tail_days, annual_rate)
+    return float(_renewals_to_come(joined_, paid_, *rule)[0])
+
+
+def _renewals_to_come(
+    joined: NDArray[np.int64],
+    paid: NDArray[np.int64],
+    period: int,
+    first_churn: float,
+    shape: float,
+    horizon: int,
+    tail_days: int,
+    annual_rate: float,
+) -> FloatArray:
     if joined.size == 0:
         return np.zeros(0)
     last = (horizon + tail_days - 1 - joined) // period  # the last renewal inside the tail
