@@ -48,13 +48,52 @@ SetOpt = Annotated[
 ]
 
 JobsOpt = Annotated[
-    int, typer.Option("--jobs", "-j", min=1, help="Worker processes; results do not depend on it.")
+    int,
+    typer.Option(
+        "--jobs",
+        "-j",
+        min=1,
+        help="Worker processes; results do not depend on it. Helps only for long runs: "
+        "see `sim run --help`.",
+    ),
 ]
+
+
+def _flags_take_no_value() -> None:
+    """Show a flag as ``--json``, not ``--json <bool>``: a flag takes no value.
+
+    Typer's help prints each option's type, flags included; a flag's type only misleads.
+    """
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag and self.metavar is None else shown(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_take_no_value()
+
+
+def _show_version(wanted: bool) -> None:
+    if wanted:
+        from sim._atomic import funnelsim_version
+
+        out.print(f"funnelsim {funnelsim_version()}", highlight=False)
+        raise typer.Exit()
 
 
 @app.callback()
 def main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """Simulate sales funnels visitor by visitor."""
     _state["debug"] = debug
@@ -175,10 +214,14 @@ def run(
     ] = False,
     out_dir: Annotated[
         Path | None,
-        typer.Option("--out", help="Write summary.json, replications.csv, daily.csv here."),
+        typer.Option("--out", help="Write the run's files here (listed above)."),
     ] = None,
     events: Annotated[
-        bool, typer.Option("--events", help="Also record the event log (events.csv; needs --out).")
+        bool,
+        typer.Option(
+            "--events",
+            help="Also write events.csv and visitors.csv, the event log (needs --out).",
+        ),
     ] = False,
     report: Annotated[
         bool,
@@ -188,7 +231,17 @@ def run(
         ),
     ] = False,
 ) -> None:
-    """Simulate a scenario and print its funnel and economics."""
+    """Simulate a scenario and print its funnel and economics.
+
+    --out DIR writes summary.json (every KPI), replications.csv (one row per replication),
+    daily.csv (money and people by day), by_step.csv, by_channel.csv and by_segment.csv
+    (where the money comes from), scenario.yaml (the scenario as run) and manifest.json
+    (the run and each file's SHA-256); --events adds events.csv (every event) and
+    visitors.csv (one row per visitor); --report adds report.html.
+
+    When --jobs helps: replications run in batches, so a second process pays only once
+    the run is long. JOBS_RULE
+    """
     if report and out_dir is None:
         out_dir = Path(f"{scenario.stem}-run")
         err.print(f"[dim]no --out given: writing the run and its report to {out_dir}/[/]")
@@ -462,6 +515,14 @@ def compare(
             help="Another design: a variant from the first scenario's variants (repeatable).",
         ),
     ] = None,
+    names: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--label",
+            metavar="NAME",
+            help="Name the designs in order: files, then --vs, then --variant (repeatable).",
+        ),
+    ] = None,
     replications: Annotated[
         int | None,
         typer.Option("--replications", "-n", min=2, help="Per design (default: the first's)."),
@@ -494,7 +555,11 @@ def compare(
 
         try:
             designs, labels = designs_to_compare(
-                scenarios, versus=versus or [], variants=variants or [], overrides=overrides or []
+                scenarios,
+                versus=versus or [],
+                variants=variants or [],
+                overrides=overrides or [],
+                names=names or [],
             )
         except ValueError as exc:  # too few designs (a bad file raises ScenarioError)
             _fail(str(exc))

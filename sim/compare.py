@@ -186,16 +186,18 @@ def designs_to_compare(
     versus: Sequence[str] = (),
     variants: Sequence[str] = (),
     overrides: Sequence[str] = (),
+    names: Sequence[str] = (),
 ) -> tuple[list[Scenario], list[str]]:
     """The designs ``sim compare`` runs, and their labels (made unique).
 
     Each file (labelled by its name), then the first file with each set of ``versus``
     overrides (``PATH=VALUE;PATH=VALUE``, labelled by that text), then each of the first
-    file's ``variants`` (labelled by name); ``overrides`` apply to every design.
+    file's ``variants`` (labelled by name); ``overrides`` apply to every design. ``names``,
+    if given, label the designs in that order instead (the first ones, if fewer).
 
     Raises:
         ScenarioError: a file, override or variant is invalid.
-        ValueError: fewer than two designs.
+        ValueError: fewer than two designs, or more names than designs.
     """
     sources = []
     for path in files:  # one at a time: the first bad file is the one reported
@@ -204,12 +206,15 @@ def designs_to_compare(
     designs = [(Path(path).stem, s.scenario) for path, s in zip(files, sources, strict=True)]
     for text in versus:
         extra = [part.strip() for part in text.split(";") if part.strip()]
-        designs.append((text, sources[0].with_overrides(extra).scenario))
+        designs.append((text, sources[0].with_overrides(extra, option="--vs").scenario))
     for name in variants:
         designs.append((name, sources[0].with_variant(name).scenario))
     if len(designs) < 2:
         raise ValueError("give two scenarios, or one with --vs PATH=VALUE or --variant NAME")
-    return [spec for _, spec in designs], _unique([label for label, _ in designs])
+    if len(names) > len(designs):
+        raise ValueError(f"{len(names)} labels for {len(designs)} designs")
+    labels = [*names, *(label for label, _ in designs[len(names) :])]
+    return [spec for _, spec in designs], _unique(labels)
 
 
 def _unique(labels: list[str]) -> list[str]:
