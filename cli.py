@@ -239,8 +239,11 @@ def run(
     (the run and each file's SHA-256); --events adds events.csv (every event) and
     visitors.csv (one row per visitor); --report adds report.html.
 
-    When --jobs helps: replications run in batches, so a second process pays only once
-    the run is long. JOBS_RULE
+    When --jobs helps: replications already run in batches of about 200,000 visitors,
+    and each extra process spends seconds loading the engine, so --jobs pays only for
+    runs of several batches that take a minute or more with one job, and only with idle
+    cores. Measured (quickstart, 2 cores, best of 3): 40 replications 4.2 s with
+    --jobs 1 and 16.5 s with 2; 400 replications 6.8 s and 16.9 s.
     """
     if report and out_dir is None:
         out_dir = Path(f"{scenario.stem}-run")

@@ -126,7 +126,7 @@ def reevaluate(
     candidates = [
         Candidate(
             trial=t.number,
-            params=dict(t.params),
+            params=space.rounded(t.params),
             search_kpis=dict(t.user_attrs.get("kpis", {})),
             result=result,
         )

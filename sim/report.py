@@ -32,9 +32,17 @@ def fmt(value: float | None, unit: str, currency: str = "") -> str:
     Examples:
         >>> fmt(1234.5, "money", "USD"), fmt(0.123, "share"), fmt(None, "count")
         ('$1,234.50', '12.3%', '—')
+        >>> fmt(-0.001, "money", "USD"), fmt(-0.2, "days")
+        ('$0.00', '0')
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
+    text = _fmt(value, unit, currency)
+    # a small negative rounds to "-0": zero has no sign
+    return text.lstrip("-") if not any(c in "123456789" for c in text) else text
+
+
+def _fmt(value: float, unit: str, currency: str) -> str:
     if unit == "count":
         return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
     if unit == "share":

@@ -25,7 +25,8 @@ def _flat(text: str) -> str:
 
 def test_version() -> None:
     code, text = _sim("--version")
-    assert code == 0 and text.startswith("funnelsim "), text
+    assert code == 0, text
+    assert text.startswith("funnelsim "), text
 
 
 def test_flags_show_no_type() -> None:
@@ -39,7 +40,8 @@ def test_run_help_names_every_file_a_run_writes(tmp_path: Path) -> None:
     code, text = _sim("run", QUICKSTART, "-n", "2", "--out", str(out), "--events", "--report")
     assert code == 0, text
     written = sorted(p.name for p in out.iterdir())
-    assert "visitors.csv" in written and "manifest.json" in written
+    assert "visitors.csv" in written
+    assert "manifest.json" in written
     help_text = _flat(_sim("run", "--help")[1])
     missing = [name for name in written if name not in help_text]
     assert not missing, f"sim run --help does not name {missing}"
@@ -58,39 +60,45 @@ def test_jobs_rule_is_in_the_help() -> None:
 )
 def test_share_written_as_percent_gets_a_hint(override: str, hint: str) -> None:
     code, text = _sim("validate", QUICKSTART, "--set", override)
-    assert code == 2 and hint in _flat(text), text
+    assert code == 2, text
+    assert hint in _flat(text), text
 
 
 def test_vs_typo_is_reported_as_vs() -> None:
     code, text = _sim("compare", QUICKSTART, "--vs", "funnel.coarse.price=55", "-n", "2")
     assert code == 2
-    assert "--vs funnel.coarse.price=55" in text and "--set" not in text, text
+    assert "--vs funnel.coarse.price=55" in text, text
+    assert "--set" not in text, text
 
 
 def test_unknown_variant_in_a_file_without_variants() -> None:
     code, text = _sim("compare", QUICKSTART, "--variant", "cheap", "-n", "2")
     assert code == 2
-    assert "the file has no variants" in _flat(text) and "choose base" not in text, text
+    assert "the file has no variants" in _flat(text), text
+    assert "choose base" not in text, text
 
 
 def test_where_bought_suggests_only_steps_that_can_be_bought() -> None:
     code, text = _sim("trace", QUICKSTART, "--where", "bought=guide")
     assert code == 2
-    assert "choose course" in _flat(text) and "nurture" not in text, text
+    assert "choose course" in _flat(text), text
+    assert "nurture" not in text, text
 
 
 def test_set_suggests_ids_that_hold_the_name(tmp_path: Path) -> None:
     scenario = tmp_path / "s.yaml"
     scenario.write_text(Path(QUICKSTART).read_text().replace("id: course", "id: core_course"))
     code, text = _sim("validate", str(scenario), "--set", "funnel.core.price=60")
-    assert code == 2 and "did you mean 'core_course'?" in text, text
+    assert code == 2, text
+    assert "did you mean 'core_course'?" in text, text
 
 
 def test_not_in_requires_is_reported_as_a_condition() -> None:
     code, text = _sim("validate", QUICKSTART, "--set", "funnel.course.requires=[not guide]")
     assert code == 2
     flat = _flat(text)
-    assert "is a condition, not a step id" in flat and "names may hold" not in flat, text
+    assert "is a condition, not a step id" in flat, text
+    assert "names may hold" not in flat, text
 
 
 def test_names_and_references_are_reported_in_one_pass(tmp_path: Path) -> None:
@@ -102,7 +110,8 @@ def test_names_and_references_are_reported_in_one_pass(tmp_path: Path) -> None:
     scenario.write_text(text)
     code, out = _sim("validate", str(scenario))
     assert code == 2
-    assert "unknown key 'rat'" in out and "no step has id 'gide'" in out, out
+    assert "unknown key 'rat'" in out, out
+    assert "no step has id 'gide'" in out, out
 
 
 def test_compare_label_names_the_designs() -> None:
