@@ -754,9 +754,34 @@ def new(
         _fail(f"{path} exists; choose another path or add --force to overwrite it")
     if not path.parent.is_dir():
         _fail(f"no folder {path.parent} to write {path.name} into")
-    write_files(path.parent, {path.name: text})
+    schema, files = _schema_for(path)
+    header = f"# yaml-language-server: $schema={schema}\n"  # completion and hover in editors
+    write_files(path.parent, {**files, path.name: header + text})
+    for name in files:
+        out.print(
+            f"wrote {path.parent / name} (the format, for editor completion)", highlight=False
+        )
     out.print(f"wrote {path} from the {template} template; next:", highlight=False)
     out.print(f"  sim validate {path}\n  sim run {path}", highlight=False)
+
+
+def _schema_for(path: Path) -> tuple[str, dict[str, str]]:
+    """The schema a new file points to, and the files to write for it.
+
+    The project's docs/scenario.schema.json when the file is inside a checkout; else a
+    scenario.schema.json written beside the file (kept if one is there already).
+    """
+    folder = path.parent.resolve()
+    for above in [folder, *folder.parents]:
+        shipped = above / "docs" / "scenario.schema.json"
+        if shipped.is_file():
+            return Path(os.path.relpath(shipped, folder)).as_posix(), {}
+    name = "scenario.schema.json"
+    if (folder / name).exists():
+        return name, {}
+    from sim.keys import scenario_schema
+
+    return name, {name: json.dumps(scenario_schema(), indent=2, sort_keys=True) + "\n"}
 
 
 @app.command()
@@ -788,9 +813,9 @@ def validate(
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of the scenario format (for editor completion)."""
-    from sim.scenario import Scenario
+    from sim.keys import scenario_schema
 
-    text = json.dumps(Scenario.model_json_schema(), indent=2, sort_keys=True)
+    text = json.dumps(scenario_schema(), indent=2, sort_keys=True)
     out.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
