@@ -301,7 +301,7 @@ def difference_cells(diff: Difference, unit: str, currency: str) -> tuple[str, s
     """A paired difference as text: its mean, its 90% interval, and whether it is told apart.
 
     The last is ``same`` (equal in every replication), ``yes`` (the interval leaves out
-    zero), ``≈n`` (about n replications would tell) or ``no``.
+    zero), ``≈n`` (about n replications would tell, up to a million) or ``no``.
     """
     if diff.identical:
         return "0", "", "same"
@@ -312,7 +312,8 @@ def difference_cells(diff: Difference, unit: str, currency: str) -> tuple[str, s
     if diff.distinguishable:
         return mean, interval, "yes"
     needed = replications_needed(diff)
-    return mean, interval, f"≈{needed:,}" if needed else "no"
+    # beyond a million replications a difference is, in practice, never told apart
+    return mean, interval, f"≈{needed:,}" if needed and needed <= 1_000_000 else "no"
 
 
 def _compact(value: float | None, unit: str, currency: str) -> str:
