@@ -216,6 +216,7 @@ def segments_chart(segments: Groups, currency_sign: str) -> go.Figure:
                 label,
                 names,
                 figs,
+                horizontal=False,
                 marker_color=next(colors),
                 **text,
                 textposition="auto",

@@ -74,6 +74,17 @@ class Journey:
         """Everything refunded to the visitor."""
         return sum(line.amount for line in self.lines if line.what == "refund")
 
+    def to_frame(self) -> pd.DataFrame:
+        """The journey's events, one row each: day, step, what, amount, trust after, who."""
+        columns = ["day", "step", "what", "amount", "trust", "who"]
+        return pd.DataFrame([vars(line) for line in self.lines], columns=columns)
+
+    def __repr__(self) -> str:
+        return (
+            f"<Journey of visitor {self.visitor} ({self.segment}, from {self.channel}, day "
+            f"{self.arrival_day}): {len(self.lines)} events, paid {self.paid:,.2f}>"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON."""
         return {
@@ -101,6 +112,12 @@ class Trace:
     seed: int
     events: pd.DataFrame
     visitors: pd.DataFrame
+
+    def __repr__(self) -> str:
+        return (
+            f"<Trace of {self.scenario.name!r}: replication {self.replication} of seed "
+            f"{self.seed}, {len(self.visitors):,} visitors, {len(self.events):,} events>"
+        )
 
     def select(
         self,
