@@ -61,10 +61,11 @@ def _references_of_valid_steps(plain: Any) -> list[Found]:
     if not isinstance(funnel, list):
         return []
     raw = [(i, s) for i, s in enumerate(funnel) if isinstance(s, Mapping)]
-    types = {str(s.get("id")): str(s.get("type")) for _, s in raw if s.get("type") in STEP_KINDS}
+    raw = [(i, s) for i, s in raw if isinstance(s.get("type"), str) and s["type"] in STEP_KINDS]
+    types = {str(s.get("id")): str(s["type"]) for _, s in raw}
     steps = []
     for i, step in raw:
-        kind = STEP_KINDS.get(str(step.get("type")))
+        kind = STEP_KINDS.get(str(step["type"]))
         if kind is not None:
             try:
                 steps.append((i, kind.spec.model_validate(step)))
