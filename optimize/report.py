@@ -244,7 +244,10 @@ def decision_html(result: OptimizeResult) -> str:
 
 
 def _label(name: str) -> str:
-    return f"{KPIS[name].label} ({name})" if name in KPIS else name
+    """A KPI by its label, with its key when they differ (``CAC (…) (cac)``)."""
+    if name not in KPIS or KPIS[name].label == name:
+        return name
+    return f"{KPIS[name].label} ({name})"
 
 
 def plots_html(
