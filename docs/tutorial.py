@@ -15,6 +15,12 @@ right after it::
 
 Commands run from the repository root with a fixed terminal width; lines that report
 elapsed time are left out, so the same commit always gives the same page.
+
+What the prose says about a scenario's structure is written from the file too, so the
+words cannot drift from it: a fact is marked inline, and its text rewritten from the
+scenario (``FACTS`` lists what can be said)::
+
+    <!-- fact: scenarios/quickstart.yaml nurture emails -->three emails<!-- /fact -->
 """
 
 from __future__ import annotations
@@ -33,6 +39,44 @@ WIDTH = "100"
 # a marker, then the fenced block that holds the previous output (if any)
 BLOCK = re.compile(r"<!-- run: (?P<cmd>.+?) -->\n(?:```console\n.*?\n```\n)?", re.DOTALL)
 TIMING = re.compile(r"^\s*\d+ replications in [\d.]+ s\s*$", re.MULTILINE)
+
+
+FACT = re.compile(
+    r"<!-- fact: (?P<file>\S+) (?P<step>\S+) (?P<what>\S+) -->(?P<text>.*?)<!-- /fact -->"
+)
+_NUMBERS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{_NUMBERS[n] if n < len(_NUMBERS) else n} {thing}{'s' * (n != 1)}"
+
+
+FACTS = {
+    # an email sequence: how many emails, and on which days after the opt-in
+    "emails": lambda step: _count(len(step.days), "email"),
+    "email_days": lambda step: ", ".join(str(d) for d in step.days[:-1]) + f" and {step.days[-1]}",
+    # a selling step: how it reaches the leads, its day after the trigger, its price
+    "via": lambda step: "on a page" if step.via == "page" else "by email",
+    "delay": lambda step: f"day {step.delay_days}",
+    "price": lambda step: f"${step.price:g}",
+}
+
+
+def fact(file: str, step_id: str, what: str) -> str:
+    """What the tutorial says about a step of a scenario, written from the file."""
+    import sim  # here: regenerating the outputs does not need the library loaded
+
+    return str(FACTS[what](sim.load_scenario(ROOT / file).step(step_id)))
+
+
+def write_facts(text: str) -> str:
+    """The tutorial with every marked fact rewritten from its scenario."""
+
+    def one(match: re.Match[str]) -> str:
+        said = fact(match["file"], match["step"], match["what"])
+        return f"<!-- fact: {match['file']} {match['step']} {match['what']} -->{said}<!-- /fact -->"
+
+    return FACT.sub(one, text)
 
 
 def run(command: str) -> str:
@@ -64,7 +108,7 @@ def regenerate(text: str) -> str:
         print(f"$ {command}", file=sys.stderr)
         return f"<!-- run: {command} -->\n```console\n$ {command}\n{run(command)}\n```\n"
 
-    return BLOCK.sub(block, text)
+    return BLOCK.sub(block, write_facts(text))
 
 
 def commands(text: str) -> list[str]:

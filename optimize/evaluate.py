@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import optuna
+import pandas as pd
 from optuna.trial import TrialState
 
 from optimize.pool import Pool
@@ -58,6 +59,23 @@ class OptimizeResult:
     def best(self) -> Candidate:
         """The winner of the re-evaluation."""
         return self.candidates[0]
+
+    def to_frame(self) -> pd.DataFrame:
+        """The re-evaluated designs, best first: trial, values, and each objective's mean."""
+        rows = [
+            {"trial": c.trial, **c.params, **{k: c.objective(k) for k, _ in self.goals}}
+            for c in self.candidates
+        ]
+        return pd.DataFrame(rows).set_index("trial")
+
+    def __repr__(self) -> str:
+        kpi, direction = self.goals[0]
+        changed = ", ".join(f"{path}={new}" for path, _, new in self.changes)
+        return (
+            f"<OptimizeResult of study {self.config.study_name!r}: {self.counts['finished']} "
+            f"trials; best trial {self.best.trial} ({changed}): {direction} {kpi} "
+            f"{self.best.objective(kpi):,.2f} against {_mean(self.baseline, kpi):,.2f} as written>"
+        )
 
 
 def _mean(result: RunResult, kpi: str) -> float:
@@ -126,7 +144,7 @@ def reevaluate(
     candidates = [
         Candidate(
             trial=t.number,
-            params=dict(t.params),
+            params=space.rounded(t.params),
             search_kpis=dict(t.user_attrs.get("kpis", {})),
             result=result,
         )

@@ -11,9 +11,11 @@ import html
 import json
 import math
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, overload
 
+import numpy as np
 import optuna
 from rich.markup import escape
 from rich.table import Table
@@ -24,6 +26,7 @@ from sim._atomic import MANIFEST, manifest_json, write_files
 from sim.kpis import KPIS, key_figures
 from sim.metrics import describe
 from sim.page import chart, section, shell
+from sim.page import table as html_table
 from sim.report import fmt
 
 
@@ -37,7 +40,6 @@ def _figure(values: Any, kpi: str, currency: str) -> str:
 
 def best_table(result: OptimizeResult) -> Table:
     """Changed parameters, then the objective and key KPIs: baseline → best, re-evaluated."""
-    currency = result.baseline.summary.currency
     best = result.best
     m = len(best.result.replications)
     objective = ", ".join(f"{d} {k}" for k, d in result.goals)
@@ -53,14 +55,21 @@ def best_table(result: OptimizeResult) -> Table:
         ),
         title_justify="left",
     )
-    for col in ("", "baseline", "best", "change"):
-        table.add_column(col, justify="left" if not col else "right")
-    for path, old, new in result.changes:
-        table.add_row(f"[bold]{path}[/]", _plain(old), _plain(new), "")
-    shown = list(dict.fromkeys([k for k, _ in result.goals] + key_figures()))
-    for kpi in shown:
+    table.add_column("", no_wrap=True)  # a path cut short names nothing
+    for col in ("baseline", "best", "change"):
+        table.add_column(col, justify="right", overflow="fold")
+    for i, (name, cells) in enumerate(_decision_rows(result)):
+        table.add_row(f"[bold]{escape(name)}[/]" if i < len(result.changes) else name, *cells)
+    return table
+
+
+def _decision_rows(result: OptimizeResult) -> list[tuple[str, tuple[str, str, str]]]:
+    """Each changed value (baseline, best), then each KPI shown (baseline, best, change)."""
+    currency = result.baseline.summary.currency
+    rows = [(path, (_plain(old), _plain(new), "")) for path, old, new in result.changes]
+    for kpi in shown_kpis(result):
         base = result.baseline.replications[kpi].to_numpy()
-        ours = best.result.replications[kpi].to_numpy()
+        ours = result.best.result.replications[kpi].to_numpy()
         diff = result.improvement.get(kpi)
         change = ""
         if diff and diff["mean"] is not None:
@@ -70,13 +79,50 @@ def best_table(result: OptimizeResult) -> Table:
                 change += (
                     f" ({fmt(diff['lo'], unit, currency)} … {fmt(diff['hi'], unit, currency)})"
                 )
-        table.add_row(kpi, _figure(base, kpi, currency), _figure(ours, kpi, currency), change)
-    return table
+        rows.append((kpi, (_figure(base, kpi, currency), _figure(ours, kpi, currency), change)))
+    return rows
+
+
+def shown_kpis(result: OptimizeResult) -> list[str]:
+    """The objective's KPIs, then the key figures."""
+    return list(dict.fromkeys([k for k, _ in result.goals] + key_figures()))
+
+
+def chance_better(result: OptimizeResult) -> tuple[int, int, float | None]:
+    """How often, and how surely, the best design beats the baseline on the first objective.
+
+    Returns the paired replications where best did better, how many pairs there are,
+    and the chance that its mean is better: ``T(d̄ / (s / √m))`` with ``T`` Student's t
+    with ``m − 1`` degrees of freedom, the posterior of the mean difference under a flat
+    prior (None with fewer than two pairs; 1 or 0 when every difference is equal).
+    """
+    from scipy import stats
+
+    kpi, direction = result.goals[0]
+    sign = 1.0 if direction == "maximize" else -1.0
+    best = result.best.result.replications[kpi].to_numpy(dtype=float)
+    base = result.baseline.replications[kpi].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        diff = sign * (best - base)
+    diff = diff[np.isfinite(diff)]
+    wins, m = int((diff > 0).sum()), int(diff.size)
+    if m < 2:
+        return wins, m, None
+    sd = float(diff.std(ddof=1))
+    if sd == 0:
+        return wins, m, 1.0 if diff.mean() > 0 else 0.0
+    return wins, m, float(stats.t.cdf(diff.mean() / (sd / math.sqrt(m)), m - 1))
 
 
 def _plain(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:,.4g}"
+    """A value as written in a scenario: ``19,000``, ``13.6``, never ``1.9e+04`` or ``-0``.
+
+    Examples:
+        >>> _plain(19000.0), _plain(13.6), _plain(-0.0), _plain(None), _plain("b")
+        ('19,000', '13.6', '0', '—', 'b')
+    """
+    if isinstance(value, float) and math.isfinite(value):
+        return format(Decimal(repr(value + 0.0)).normalize(), ",f")
     return "—" if value is None else str(value)
 
 
@@ -173,36 +219,99 @@ def _clean(x: Any) -> Any:
     return x
 
 
-def plots_html(study: optuna.Study, goals: list[tuple[str, str]]) -> str:
-    """One self-contained page of Optuna's plots (plotly.js embedded once: opens offline)."""
+def decision_html(result: OptimizeResult) -> str:
+    """What to change, and how sure that is: the page's first section."""
+    kpi, direction = result.goals[0]
+    wins, m, chance = chance_better(result)
+    better = "higher" if direction == "maximize" else "lower"
+    if chance is None:
+        sure = "too few replications to say how sure"
+    else:
+        sure = (
+            f"the chance that its mean {html.escape(KPIS[kpi].label)} is {better} than the "
+            f"baseline's: <b>{100 * chance:.0f}%</b> (it did better in {wins} of {m} paired "
+            "replications)"
+        )
+    note = (
+        f"Trial {result.best.trial}, re-evaluated with the baseline on {m} fresh replications "
+        f"the search never saw (common random numbers); {sure}. KPI cells: mean (5th…95th "
+        "percentile); change: mean paired difference (90% interval)."
+    )
+    head = ["", "baseline", "best", "change"]
+    rows = [[name, *cells] for name, cells in _decision_rows(result)]
+    labelled = [[_label(str(row[0])), *row[1:]] for row in rows]
+    return section("decision", "Change these values", note, html_table(head, labelled))
+
+
+def _label(name: str) -> str:
+    """A KPI by its label, with its key when they differ (``CAC (…) (cac)``)."""
+    if name not in KPIS or KPIS[name].label == name:
+        return name
+    return f"{KPIS[name].label} ({name})"
+
+
+def plots_html(
+    study: optuna.Study,
+    goals: list[tuple[str, str]],
+    currency: str = "",
+    decision: str = "",
+) -> str:
+    """One self-contained page: the decision first, then Optuna's plots (opens offline).
+
+    The plots name each value by its dotted path, as the scenario does, and each KPI by
+    its label and unit.
+    """
     from optuna import visualization as vis
 
-    names = [f"{d} {k}" for k, d in goals]
+    names = [_axis(k, currency) for k, _ in goals]
     single = len(goals) == 1
     target = None if single else (lambda t: t.values[0])
     name = names[0]
-    makers: list[tuple[str, Callable[[], Any]]] = [
+    makers: list[tuple[str, str, Callable[[], Any]]] = [
         (
-            "Optimization history",
+            "history",
+            f"{name}, trial by trial",
             lambda: vis.plot_optimization_history(study, target=target, target_name=name),
         ),
         (
-            "Parameter importances",
+            "importances",
+            f"Which values moved {name} most",
             lambda: vis.plot_param_importances(study, target=target, target_name=name),
         ),
-        ("Slices", lambda: vis.plot_slice(study, target=target, target_name=name)),
+        (
+            "slices",
+            f"{name} against each value searched",
+            lambda: vis.plot_slice(study, target=target, target_name=name),
+        ),
     ]
     if not single:
-        makers.insert(0, ("Pareto front", lambda: vis.plot_pareto_front(study, target_names=names)))
-    sections = []
-    for title, make in makers:
-        key = title.lower().replace(" ", "-")
+        makers.insert(
+            0,
+            (
+                "pareto-front",
+                "The best trade-offs",
+                lambda: vis.plot_pareto_front(study, target_names=names),
+            ),
+        )
+    sections = [decision] if decision else []
+    for key, title, make in makers:
         try:
-            note, body = "", chart(key, make())
+            figure = make()
+            figure.update_layout(title=None)  # the section's title says it
+            note, body = "", chart(key, figure)
         except (ValueError, RuntimeError, ZeroDivisionError) as exc:  # too few trials for it
             note, body = f"Not drawn: {html.escape(str(exc))}.", ""
         sections.append(section(key, title, note, body))
-    return shell(f"Study {study.study_name}: {', '.join(names)}", "".join(sections))
+    objective = ", ".join(f"{d} {KPIS[k].label}" if k in KPIS else f"{d} {k}" for k, d in goals)
+    return shell(f"Study {study.study_name}: {objective}", "".join(sections))
+
+
+def _axis(kpi: str, currency: str) -> str:
+    """A KPI as an axis names it: its label, and the currency for money."""
+    if kpi not in KPIS:
+        return kpi
+    unit = KPIS[kpi].unit
+    return f"{KPIS[kpi].label} ({currency})" if unit == "money" and currency else KPIS[kpi].label
 
 
 def write_study_outputs(result: OptimizeResult, out_dir: str | Path) -> list[Path]:
@@ -215,7 +324,12 @@ def write_study_outputs(result: OptimizeResult, out_dir: str | Path) -> list[Pat
     files = {
         "best.yaml": best_yaml(result),
         "study.json": study_json(result.study),
-        "optimization.html": plots_html(result.study, result.goals),
+        "optimization.html": plots_html(
+            result.study,
+            result.goals,
+            result.baseline.summary.currency,
+            decision_html(result),
+        ),
         "result.json": json.dumps(result_dict(result), indent=2, sort_keys=True) + "\n",
     }
     config = result.config

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from scipy.stats import gamma
@@ -28,10 +28,22 @@ MAX_REPEAT_ORDERS = 10_000  # of the one-in-a-million most eager customer, over 
 
 
 def near(name: str, known: list[str]) -> str:
-    """A ``did you mean`` hint for ``name`` among ``known``, or the list of known names."""
+    """A ``did you mean`` hint for ``name`` among ``known``, or the list of known names.
+
+    The closest spelling, and the names that hold ``name`` whole (``core`` for
+    ``core_course``), when there are at most three of those.
+
+    Examples:
+        >>> near("core", ["guide", "core_course", "core_lite"])
+        "did you mean 'core_lite' or 'core_course'?"
+        >>> near("xyz", ["guide", "course"])
+        'known: guide, course'
+    """
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-    if close:
-        return f"did you mean '{close[0]}'?"
+    holding = [k for k in known if len(name) >= 3 and name in k and k not in close]
+    found = close + holding if len(holding) <= 3 else close
+    if found:
+        return "did you mean " + " or ".join(f"'{k}'" for k in found) + "?"
     return "known: " + ", ".join(known) if known else ""
 
 
@@ -107,7 +119,6 @@ def _check_segment_maps(s: Scenario) -> Iterator[Found]:
 
 
 def _check_steps(s: Scenario) -> Iterator[Found]:
-    ids = [step.id for step in s.funnel]
     by_id = {step.id: step for step in s.funnel}
     seen: set[str] = set()
     for i, step in enumerate(s.funnel):
@@ -119,19 +130,30 @@ def _check_steps(s: Scenario) -> Iterator[Found]:
             )
         seen.add(step.id)
     yield from _check_entry(s)
-    for i, step in enumerate(s.funnel):
+    yield from check_references(enumerate(s.funnel), {k: step.type for k, step in by_id.items()})
+
+
+def check_references(steps: Iterable[tuple[int, Any]], types: dict[str, str]) -> Iterator[Found]:
+    """Each id a step names must be a step (``types``: id → type) of a kind allowed there.
+
+    ``steps`` are (position in the funnel, step spec); the loader also checks the steps
+    that are valid on their own while the schema refuses another, so that a misspelt key
+    and a misspelt id are reported together.
+    """
+    ids = list(types)
+    for i, step in steps:
         for ref in STEP_KINDS[step.type].references(step):
-            if ref.target not in by_id:
+            if ref.target not in types:
                 yield (
                     ("funnel", i, *ref.path),
                     f"no step has id '{ref.target}'",
                     near(ref.target, ids),
                 )
-            elif not ref.allowed(STEP_KINDS[by_id[ref.target].type]):
+            elif not ref.allowed(STEP_KINDS[types[ref.target]]):
                 kinds = " or ".join(k.name for k in STEP_KINDS.values() if ref.allowed(k))
                 yield (
                     ("funnel", i, *ref.path),
-                    f"'{ref.target}' is a step of type {by_id[ref.target].type}, expected {kinds}",
+                    f"'{ref.target}' is a step of type {types[ref.target]}, expected {kinds}",
                     "",
                 )
 

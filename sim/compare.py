@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from sim.kpis import KPIS
 from sim.runner import Progress, RunResult, run_scenario
@@ -123,6 +124,40 @@ class Comparison:
             self.runs[0].replications[kpi].to_numpy(dtype=float),
         )
 
+    def to_frame(self) -> pd.DataFrame:
+        """Every KPI: each design's mean, then each design's paired difference to the first.
+
+        Columns are the labels, then ``"<label> − <first>"`` and its ``lo`` and ``hi``.
+        """
+        first = self.labels[0]
+        rows = []
+        for kpi in KPIS:
+            row: dict[str, Any] = {"kpi": kpi}
+            row.update(
+                {
+                    label: run.summary.kpis[kpi]["mean"]
+                    for label, run in zip(self.labels, self.runs, strict=True)
+                }
+            )
+            for i in range(1, len(self.runs)):
+                diff, name = self.difference(i, kpi), f"{self.labels[i]} − {first}"
+                row.update({name: diff.mean, f"{name} lo": diff.lo, f"{name} hi": diff.hi})
+            rows.append(row)
+        return pd.DataFrame(rows).set_index("kpi")
+
+    def __repr__(self) -> str:
+        first = self.labels[0]
+        profits = []
+        for i in range(1, len(self.runs)):
+            d = self.difference(i, "profit")
+            mean = "—" if d.mean is None else f"{d.mean:+,.2f}"
+            apart = "told apart" if d.distinguishable else "not told apart"
+            profits.append(f"{self.labels[i]} − {first} {mean} ({apart})")
+        return (
+            f"<Comparison of {len(self.labels)} designs, {self.replications} replications of "
+            f"seed {self.seed}: profit {'; '.join(profits)}>"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """The comparison as plain JSON-ready data."""
         return {
@@ -145,7 +180,7 @@ class Comparison:
 
 def compare_scenarios(
     scenarios: Sequence[Scenario],
-    labels: Sequence[str],
+    labels: Sequence[str] | None = None,
     *,
     replications: int | None = None,
     seed: int | None = None,
@@ -156,7 +191,7 @@ def compare_scenarios(
 
     Args:
         scenarios: the designs; the first is the reference the others are compared with.
-        labels: a short name for each design.
+        labels: a short name for each design (default: each scenario's name, made unique).
         replications: per design; default the first scenario's ``replications``.
         seed: default the first scenario's ``seed``; every design uses the same one.
         jobs: worker processes per design; results do not depend on it.
@@ -167,6 +202,8 @@ def compare_scenarios(
     """
     if len(scenarios) < 2:
         raise ValueError("a comparison needs at least two designs")
+    if labels is None:
+        labels = _unique([scenario.name for scenario in scenarios])
     if len(labels) != len(scenarios):
         raise ValueError(f"{len(scenarios)} designs but {len(labels)} labels")
     n = scenarios[0].replications if replications is None else replications
@@ -186,16 +223,18 @@ def designs_to_compare(
     versus: Sequence[str] = (),
     variants: Sequence[str] = (),
     overrides: Sequence[str] = (),
+    names: Sequence[str] = (),
 ) -> tuple[list[Scenario], list[str]]:
     """The designs ``sim compare`` runs, and their labels (made unique).
 
     Each file (labelled by its name), then the first file with each set of ``versus``
     overrides (``PATH=VALUE;PATH=VALUE``, labelled by that text), then each of the first
-    file's ``variants`` (labelled by name); ``overrides`` apply to every design.
+    file's ``variants`` (labelled by name); ``overrides`` apply to every design. ``names``,
+    if given, label the designs in that order instead (the first ones, if fewer).
 
     Raises:
         ScenarioError: a file, override or variant is invalid.
-        ValueError: fewer than two designs.
+        ValueError: fewer than two designs, or more names than designs.
     """
     sources = []
     for path in files:  # one at a time: the first bad file is the one reported
@@ -204,12 +243,15 @@ def designs_to_compare(
     designs = [(Path(path).stem, s.scenario) for path, s in zip(files, sources, strict=True)]
     for text in versus:
         extra = [part.strip() for part in text.split(";") if part.strip()]
-        designs.append((text, sources[0].with_overrides(extra).scenario))
+        designs.append((text, sources[0].with_overrides(extra, option="--vs").scenario))
     for name in variants:
         designs.append((name, sources[0].with_variant(name).scenario))
     if len(designs) < 2:
         raise ValueError("give two scenarios, or one with --vs PATH=VALUE or --variant NAME")
-    return [spec for _, spec in designs], _unique([label for label, _ in designs])
+    if len(names) > len(designs):
+        raise ValueError(f"{len(names)} labels for {len(designs)} designs")
+    labels = [*names, *(label for label, _ in designs[len(names) :])]
+    return [spec for _, spec in designs], _unique(labels)
 
 
 def _unique(labels: list[str]) -> list[str]:

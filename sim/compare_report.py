@@ -46,7 +46,7 @@ def comparison_html(comparison: Comparison) -> str:
             "A design is told apart from the first when its interval leaves out zero.",
             chart("difference", _difference_chart(comparison)),
         ),
-        section("kpis", "Every KPI", "", _kpi_table(comparison)),
+        section("kpis", "Every KPI", _legend(labels), _kpi_table(comparison)),
     ]
     return shell(title, f"{subtitle}<ul>{verdicts}</ul>" + "".join(sections))
 
@@ -90,10 +90,33 @@ def _as_figure(diff: Difference) -> dict[str, float | None]:
     return {"mean": diff.mean, "lo": diff.lo, "hi": diff.hi}
 
 
+def letter(i: int) -> str:
+    """The column name of design ``i``: A, B, … Z, then A2, B2 and so on.
+
+    Examples:
+        >>> letter(0), letter(1), letter(26)
+        ('A', 'B', 'A2')
+    """
+    return chr(ord("A") + i % 26) + (str(i // 26 + 1) if i >= 26 else "")
+
+
+def _legend(labels: list[str]) -> str:
+    """Which design each column letter stands for (labels can be long overrides)."""
+    return " · ".join(
+        f"<b>{letter(i)}</b> = {html.escape(label)}" for i, label in enumerate(labels)
+    )
+
+
 def _kpi_table(comparison: Comparison) -> str:
-    first, currency = comparison.labels[0], comparison.runs[0].summary.currency
-    head = ["KPI", *comparison.labels]
-    head += [f"{label} − {first}" for label in comparison.labels[1:]]
+    """Every KPI by design, then each design's difference to the first.
+
+    Designs are columns named by letter (the legend above says which), so the table fits
+    a laptop's screen however long the labels are.
+    """
+    currency = comparison.runs[0].summary.currency
+    n = len(comparison.labels)
+    head = ["KPI", *(letter(i) for i in range(n))]
+    head += [f"{letter(i)} − A" for i in range(1, n)]
     rows = []
     for name, kpi in KPIS.items():
         runs = comparison.runs

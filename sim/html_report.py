@@ -23,7 +23,13 @@ from sim._atomic import read_manifest, staged_folder
 from sim.metrics import INTERVAL, describe
 from sim.page import Cell, cards, chart, figure_cell, section, shell, table
 from sim.report import currency_symbol, fmt, kpi_cells
-from sim.report_charts import cash_chart, funnel_chart, money_chart, segments_chart
+from sim.report_charts import (
+    FEW_SUBSCRIBERS,
+    cash_chart,
+    funnel_chart,
+    money_chart,
+    segments_chart,
+)
 from sim.run_folder import RunFolder, read_run_folder
 from sim.steps import STEP_KINDS
 
@@ -279,7 +285,8 @@ def _segments_section(run: RunFolder, sign: str) -> str:
     head += ("subscribers", "churned / subscribers")
     note = (
         "Who converts (leads per visitor, buyers per lead), who pays (revenue per visitor, "
-        "gross profit per buyer) and who churns (subscribers who left within the horizon)."
+        "gross profit per buyer) and who churns (subscribers who left within the horizon; "
+        f"no interval where fewer than {FEW_SUBSCRIBERS:.0f} subscribers a replication)."
     )
     plot = segments_chart(groups, sign)
     return section("segments", "Segments", note, chart("segments", plot) + table(head, rows))

@@ -17,10 +17,11 @@ from pydantic import BaseModel, ValidationError
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from sim import assumptions, paths
-from sim._checks import Path, check_scenario, near
+from sim._checks import Found, Path, check_references, check_scenario, near
 from sim.errors import Problem, ScenarioError
 from sim.scenario import Scenario
 from sim.spec import written_as_distribution
+from sim.steps import STEP_KINDS
 from sim.variants import check_search
 
 _UNION_TYPES = (typing.Union, types.UnionType)
@@ -37,7 +38,10 @@ def validate_tree(
     except ValidationError as exc:
         errors = exc.errors()
         problems = _dedupe(_problem_from_pydantic(tree, err, source, origins) for err in errors)
-        raise ScenarioError(problems or [_no_branch(tree, errors, source, origins)]) from None
+        problems = problems or [_no_branch(tree, errors, source, origins)]
+        found = _references_of_valid_steps(plain)  # reported now, not after the fix
+        problems += [_locate(tree, path, msg, hint, source, origins) for path, msg, hint in found]
+        raise ScenarioError(problems) from None
     # cross-key rules hold for the scenario with its uncertain quantities at their medians
     # (each replication's draw is checked again when it is made: sim.assumptions.draw)
     found = check_scenario(assumptions.central(scenario))
@@ -49,6 +53,29 @@ def validate_tree(
             [_locate(tree, path, msg, hint, source, origins) for path, msg, hint in found]
         )
     return scenario
+
+
+def _references_of_valid_steps(plain: Any) -> list[Found]:
+    """The ids named by the steps that are valid on their own, checked against every id.
+
+    The schema refused something; checking these too reports a misspelt key and a
+    misspelt id in one pass.
+    """
+    funnel = plain.get("funnel") if isinstance(plain, Mapping) else None
+    if not isinstance(funnel, list):
+        return []
+    raw = [(i, s) for i, s in enumerate(funnel) if isinstance(s, Mapping)]
+    raw = [(i, s) for i, s in raw if isinstance(s.get("type"), str) and s["type"] in STEP_KINDS]
+    types = {str(s.get("id")): str(s["type"]) for _, s in raw}
+    steps = []
+    for i, step in raw:
+        kind = STEP_KINDS.get(str(step["type"]))
+        if kind is not None:
+            try:
+                steps.append((i, kind.spec.model_validate(step)))
+            except ValidationError:
+                continue
+    return list(check_references(steps, types))
 
 
 # --- locating errors ---------------------------------------------------------------------
@@ -142,7 +169,19 @@ def _problem_from_pydantic(
         )
     if kind == "union_tag_not_found":
         return _locate(tree, path, "required key 'type' is missing", "", source, origins)
-    return _locate(tree, path, _describe(kind, err, value), _hint(kind, value), source, origins)
+    message, hint = _describe(kind, err, value), _hint(kind, err, value)
+    if kind == "string_pattern_mismatch" and "requires" in path and _is_condition(value):
+        message = (
+            f"'{value}' is a condition, not a step id: `requires` lists steps bought before, "
+            "and cannot say 'not'"
+        )
+        hint = "to reach those who declined a step, start this one with `on_decline: <that step>`"
+    return _locate(tree, path, message, hint, source, origins)
+
+
+def _is_condition(value: Any) -> bool:
+    words = str(value).split()
+    return len(words) > 1 and words[0].lower() in ("not", "no", "!")
 
 
 def _no_branch(
@@ -209,8 +248,14 @@ def _describe(kind: str, err: Mapping[str, Any], value: Any) -> str:
     return f"{err['msg']}, got {value!r}"
 
 
-def _hint(kind: str, value: Any) -> str:
-    """How to write a number the schema refused for its type."""
+def _hint(kind: str, err: Mapping[str, Any], value: Any) -> str:
+    """How to write a number the schema refused for its type, or a share given in percent."""
+    if kind == "less_than_equal" and err["ctx"].get("le") == 1 and _percent(value) is not None:
+        return f"write a share as a fraction: {_percent(value):g} for {value}%"
+    if kind.startswith(("float", "int")) and isinstance(value, str) and value.strip().endswith("%"):
+        share = _percent(value.strip().removesuffix("%"))
+        if share is not None:
+            return f"write a share as a fraction: {share:g}, not {value.strip()}"
     if kind not in ("float_type", "int_type", "finite_number"):
         return ""
     if isinstance(value, bool):
@@ -220,6 +265,15 @@ def _hint(kind: str, value: Any) -> str:
     if kind == "finite_number":
         return "infinities and .nan are refused: write the number itself"
     return ""
+
+
+def _percent(value: Any) -> float | None:
+    """``value`` read as a percentage (1 < value ≤ 100) → the share it means, else None."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number / 100 if 1 < number <= 100 else None
 
 
 def _is_number(text: str) -> bool:

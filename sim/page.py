@@ -127,6 +127,7 @@ def _value(x: float | None) -> float:
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;color:#222;background:#fafafa;margin:0}
 main{max-width:1100px;margin:0 auto;padding:24px 28px 60px;background:#fff}
+h1,p,li{overflow-wrap:anywhere}
 h1{font-size:26px;margin:0 0 4px}h2{font-size:20px;margin:36px 0 4px;border-bottom:1px solid #ddd}
 .sub,.note{color:#555;font-size:14px;margin:4px 0 10px}.warn{color:#a33;font-weight:600}
 .cards{display:flex;flex-wrap:wrap;gap:12px;margin:16px 0}
@@ -136,7 +137,7 @@ h1{font-size:26px;margin:0 0 4px}h2{font-size:20px;margin:36px 0 4px;border-bott
 table{border-collapse:collapse;font-size:13px;margin:8px 0;width:100%}
 th,td{padding:4px 8px;border-bottom:1px solid #eee;text-align:left;vertical-align:top}
 th{background:#f3f3f3}.num{text-align:right}
-td small{display:block;color:#888;font-size:11px}
+td small{display:block;color:#888;font-size:11px;overflow-wrap:anywhere}
 details{margin:8px 0}summary{cursor:pointer;color:#2171b5}
 pre{background:#f6f8fa;padding:12px;overflow-x:auto;font-size:12px;border-radius:4px}
 .chart{margin:4px 0 8px}

@@ -32,9 +32,17 @@ def fmt(value: float | None, unit: str, currency: str = "") -> str:
     Examples:
         >>> fmt(1234.5, "money", "USD"), fmt(0.123, "share"), fmt(None, "count")
         ('$1,234.50', '12.3%', '—')
+        >>> fmt(-0.001, "money", "USD"), fmt(-0.2, "days")
+        ('$0.00', '0')
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
+    text = _fmt(value, unit, currency)
+    # a small negative rounds to "-0": zero has no sign
+    return text.lstrip("-") if not any(c in "123456789" for c in text) else text
+
+
+def _fmt(value: float, unit: str, currency: str) -> str:
     if unit == "count":
         return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
     if unit == "share":
@@ -355,7 +363,7 @@ def difference_cells(diff: Difference, unit: str, currency: str) -> tuple[str, s
     """A paired difference as text: its mean, its 90% interval, and whether it is told apart.
 
     The last is ``same`` (equal in every replication), ``yes`` (the interval leaves out
-    zero), ``≈n`` (about n replications would tell) or ``no``.
+    zero), ``≈n`` (about n replications would tell, up to a million) or ``no``.
     """
     if diff.identical:
         return "0", "", "same"
@@ -366,7 +374,8 @@ def difference_cells(diff: Difference, unit: str, currency: str) -> tuple[str, s
     if diff.distinguishable:
         return mean, interval, "yes"
     needed = replications_needed(diff)
-    return mean, interval, f"≈{needed:,}" if needed else "no"
+    # beyond a million replications a difference is, in practice, never told apart
+    return mean, interval, f"≈{needed:,}" if needed and needed <= 1_000_000 else "no"
 
 
 def _compact(value: float | None, unit: str, currency: str) -> str:

@@ -52,8 +52,10 @@ def funnel_chart(steps: Groups, labels: Mapping[str, str]) -> go.Figure:
         _LAYOUT,
         barmode="group",
         height=120 + 70 * len(ids),
-        xaxis_title="visitors (mean over replications; bars: 90% interval)",
+        xaxis_title="visitors, log scale (mean over replications; bars: 90% interval)",
     )
+    # a log axis: a late step with 1% of the visitors is a bar one sees, not a sliver
+    fig.update_xaxes(type="log")
     fig.update_yaxes(autorange="reversed")
     return fig
 
@@ -150,12 +152,41 @@ def _money_hover(label: str) -> str:
     return "%{x}<br>" + label + " %{y:,.2f}<extra></extra>"
 
 
+FEW_SUBSCRIBERS = 10.0  # mean subscribers per replication below which a churn share is noise
+
+
+def _few_subscribers(segment: Mapping[str, Fig]) -> Fig:
+    """The churn share, without its interval when it comes from too few subscribers.
+
+    Out of a handful of subscribers a replication's churn share is 0%, 50% or 100%, so the
+    whisker spans most of 0–100% and says only that there were few: it is left out (the
+    segments table shows the count).
+    """
+    subscribers = segment.get("subscribers", {}).get("mean")
+    churn = segment["churn"]
+    if subscribers is not None and subscribers < FEW_SUBSCRIBERS:
+        return {"mean": churn["mean"], "lo": None, "hi": None}
+    return churn
+
+
+def _churn_text(segment: Mapping[str, Fig]) -> str:
+    """The churn share on its bar, saying how few subscribers it comes from when few."""
+    mean, subscribers = segment["churn"]["mean"], segment.get("subscribers", {}).get("mean")
+    if mean is None:
+        return ""
+    if subscribers is not None and subscribers < FEW_SUBSCRIBERS:
+        return f"{mean:.1%}<br>of {subscribers:.1f} subscribers"
+    return f"{mean:.1%}"
+
+
 def segments_chart(segments: Groups, currency_sign: str) -> go.Figure:
     """Who converts, who pays, who churns: four panels, one bar group per segment.
 
     Args:
         segments: segment -> ``cr1``, ``cr2`` (shares), ``revenue_per_visitor``,
-            ``profit_per_buyer`` (money), ``churn`` (share of subscribers who left).
+            ``profit_per_buyer`` (money), ``churn`` (share of subscribers who left), and
+            ``subscribers`` (count: a churn share of fewer than :data:`FEW_SUBSCRIBERS`
+            has no interval drawn).
         currency_sign: written before amounts.
     """
     names = list(segments)
@@ -173,12 +204,21 @@ def segments_chart(segments: Groups, currency_sign: str) -> go.Figure:
         shown = ".1%" if "%" in str(axis["tickformat"]) else ",.2f"
         prefix = "" if "%" in shown else currency_sign
         for key, label in measures:
+            figs = [segments[n][key] for n in names]
+            text: dict[str, object] = {"texttemplate": prefix + "%{y:" + shown + "}"}
+            if key == "churn":  # from few subscribers: no whisker, and the count said
+                figs = [_few_subscribers(segments[n]) for n in names]
+                text = {
+                    "text": [_churn_text(segments[n]) for n in names],
+                    "texttemplate": "%{text}",
+                }
             bar = interval_bar(
                 label,
                 names,
-                [segments[n][key] for n in names],
+                figs,
+                horizontal=False,
                 marker_color=next(colors),
-                texttemplate=prefix + "%{y:" + shown + "}",
+                **text,
                 textposition="auto",
                 textangle=0,
                 insidetextanchor="middle",

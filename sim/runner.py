@@ -65,6 +65,27 @@ class Summary:
     # with uncertain quantities: draws, and each KPI's variance split (sim.assumptions.Spread)
     assumptions: dict[str, Any] | None = None
 
+    def to_frame(self) -> pd.DataFrame:
+        """The KPI table: one row per KPI (label, unit, mean, lo, hi), in the reports' order.
+
+        Examples:
+            >>> import sim
+            >>> s = sim.run_scenario(sim.load_scenario("scenarios/quickstart.yaml"),
+            ...                      replications=2, seed=1).summary
+            >>> revenue = s.to_frame().loc["revenue"]
+            >>> revenue["unit"], revenue["mean"] == s.kpis["revenue"]["mean"]
+            ('money', np.True_)
+        """
+        rows = [
+            {"kpi": name, "label": kpi.label, "unit": kpi.unit, **self.kpis[name]}
+            for name, kpi in KPIS.items()
+            if name in self.kpis
+        ]
+        return pd.DataFrame(rows).set_index("kpi")
+
+    def __repr__(self) -> str:
+        return f"<Summary of {self.scenario!r}: {_headline(self)}>"
+
     def to_dict(self) -> dict[str, Any]:
         """The summary as plain JSON-ready data."""
         out = {
@@ -92,6 +113,28 @@ class RunResult:
     events: pd.DataFrame | None = None
     visitors: pd.DataFrame | None = None  # with the event log: one row per visitor
     breakdown: dict[str, pd.DataFrame] | None = None  # by_step, by_channel, by_segment tables
+
+    def __repr__(self) -> str:
+        tables = ["replications", "daily"] + [
+            name for name in ("events", "visitors", "breakdown") if getattr(self, name) is not None
+        ]
+        return (
+            f"<RunResult of {self.summary.scenario!r}: {_headline(self.summary)}; "
+            f"tables: {', '.join(tables)}>"
+        )
+
+
+def _headline(summary: Summary) -> str:
+    """Replications, seed and the profit with its interval: a result in one line."""
+    from sim.report import fmt
+
+    profit = summary.kpis.get("profit", {})
+    money = fmt(profit.get("mean"), "money", summary.currency)
+    lo, hi = profit.get("lo"), profit.get("hi")
+    interval = ""
+    if lo is not None and hi is not None:
+        interval = f" ({fmt(lo, 'money', summary.currency)} … {fmt(hi, 'money', summary.currency)})"
+    return f"{summary.replications} replications of seed {summary.seed}, profit {money}{interval}"
 
 
 def replication_seed(seed: int, index: int) -> np.random.SeedSequence:

@@ -7,6 +7,7 @@ Rules that span several keys (a mix summing to 1, a step naming another) live in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Union
 
 from pydantic import Field, model_validator
@@ -249,6 +250,42 @@ class Scenario(Spec):
             if step.id == step_id:
                 return step
         raise KeyError(step_id)
+
+    def with_changes(self, values: Mapping[str, Any]) -> Scenario:
+        """A copy with values set at dotted paths (as ``--set`` names them), validated.
+
+        Every rule of the format is checked again, as for a file, so a change that breaks
+        one (60 acquisition days in a 10-day horizon) raises instead of running.
+
+        Raises:
+            ScenarioError: a path names nothing, or the changed scenario breaks a rule.
+
+        Examples:
+            >>> import sim
+            >>> s = sim.load_scenario("scenarios/quickstart.yaml")
+            >>> s.with_changes({"funnel.course.price": 55}).step("course").price
+            55.0
+        """
+        from sim.source import ScenarioSource  # the loader imports this module
+
+        plain = self.model_dump(mode="json", by_alias=True)
+        source = ScenarioSource(text="", source="<with_changes>", tree=plain)
+        return source.with_values(values).scenario
+
+    def model_copy(
+        self, *, update: Mapping[str, Any] | None = None, deep: bool = False
+    ) -> Scenario:
+        """A copy; changing values here would skip validation, so it is refused.
+
+        Raises:
+            TypeError: ``update`` was given: use :meth:`with_changes`.
+        """
+        if update:
+            raise TypeError(
+                "Scenario.model_copy(update=...) would skip validation; "
+                "use scenario.with_changes({'funnel.<id>.price': 55, ...})"
+            )
+        return super().model_copy(deep=deep)
 
 
 def rebuild_step_union() -> None:

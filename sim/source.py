@@ -115,12 +115,13 @@ class ScenarioSource:
         """
         return cls(text=text, source=source, tree=load_tree(text, source=source))
 
-    def with_overrides(self, overrides: Iterable[str]) -> ScenarioSource:
+    def with_overrides(self, overrides: Iterable[str], *, option: str = "--set") -> ScenarioSource:
         """Apply ``PATH=VALUE`` overrides (as ``--set`` takes them) to a copy.
 
         A path may pass through sections the file leaves to their defaults; they are
         created, and the schema then checks them (a misspelt section is refused at
-        validation, naming the override).
+        validation, naming the override). ``option`` is how messages name where an
+        override came from (``--set``, ``--vs``).
 
         Raises:
             ScenarioError: an override is not ``PATH=VALUE``, or its path names no list item
@@ -131,7 +132,7 @@ class ScenarioSource:
             return self
         tree, origins = copy.deepcopy(self.tree), dict(self.origins)
         for text in texts:
-            origin = f"--set {text}"
+            origin = f"{option} {text}"
             try:
                 dotted, value = parse_override(text)
                 address = paths.set_value(tree, dotted, value, new_sections=True)
@@ -170,6 +171,17 @@ class ScenarioSource:
             ScenarioError: the source is invalid, or has no variant of that name.
         """
         base = self.scenario
+        if name != BASE and not base.variants:
+            raise ScenarioError(
+                [
+                    Problem(
+                        "variants",
+                        f"no variant named '{name}': the file has no variants",
+                        self.source,
+                        hint="add a `variants:` section, or compare values with --vs PATH=VALUE",
+                    )
+                ]
+            )
         if name != BASE and name not in base.variants:
             names = ", ".join([BASE, *base.variants])
             raise ScenarioError(

@@ -21,6 +21,7 @@ from sim import assumptions
 from sim.compile import CompiledScenario, compile_scenario
 from sim.runner import run_scenario
 from sim.scenario import Scenario
+from sim.steps import STEP_KINDS
 
 # --where KEY=VALUE: keys that name an event at a step, and keys that name a visitor trait
 _EVENT_KEYS = {
@@ -75,6 +76,17 @@ class Journey:
         """Everything refunded to the visitor."""
         return sum(line.amount for line in self.lines if line.what == "refund")
 
+    def to_frame(self) -> pd.DataFrame:
+        """The journey's events, one row each: day, step, what, amount, trust after, who."""
+        columns = ["day", "step", "what", "amount", "trust", "who"]
+        return pd.DataFrame([vars(line) for line in self.lines], columns=columns)
+
+    def __repr__(self) -> str:
+        return (
+            f"<Journey of visitor {self.visitor} ({self.segment}, from {self.channel}, day "
+            f"{self.arrival_day}): {len(self.lines)} events, paid {self.paid:,.2f}>"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON."""
         return {
@@ -102,6 +114,12 @@ class Trace:
     seed: int
     events: pd.DataFrame
     visitors: pd.DataFrame
+
+    def __repr__(self) -> str:
+        return (
+            f"<Trace of {self.scenario.name!r}: replication {self.replication} of seed "
+            f"{self.seed}, {len(self.visitors):,} visitors, {len(self.events):,} events>"
+        )
 
     def select(
         self,
@@ -154,14 +172,24 @@ class Trace:
             if value not in names:
                 raise ValueError(f"--where {key}: no {key} '{value}'; choose {', '.join(names)}")
             return (self.visitors[key] == value).to_numpy()
-        if value not in self.compiled.step_ids:
-            steps = ", ".join(self.compiled.step_ids)
-            raise ValueError(f"--where {key}: no step '{value}'; choose {steps}")
+        able = self._steps_with(_EVENT_KEYS[key])
+        if value not in able:
+            what = (
+                f"no step '{value}'"
+                if value not in self.compiled.step_ids
+                else (f"step '{value}' is never {key}")
+            )
+            raise ValueError(f"--where {key}: {what}; choose {', '.join(able) or 'none'}")
         ev = self.events
         hits = ev["visitor"][(ev["step"] == value) & (ev["event"] == _EVENT_KEYS[key])]
         mask = np.zeros(len(self.visitors), dtype=bool)
         mask[hits.to_numpy()] = True
         return mask
+
+    def _steps_with(self, event: str) -> list[str]:
+        """The ids of the steps whose kind writes ``event`` (only those can be bought...)."""
+        kinds = {step.id: STEP_KINDS[step.type] for step in self.scenario.funnel}
+        return [sid for sid, kind in kinds.items() if event in (e.name for e in kind.events)]
 
     @cached_property
     def _trust_gains(self) -> dict[str, float]:

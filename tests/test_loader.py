@@ -78,7 +78,7 @@ def test_the_good_scenario_is_accepted() -> None:
             14,
             "funnel.magnet.rate",
             "must be <= 1, got 1.5",
-            "",
+            "write a share as a fraction: 0.015 for 1.5%",
             id="rate-above-one",
         ),
         pytest.param(
@@ -288,7 +288,7 @@ def test_the_people_steps_scenario_is_accepted() -> None:
             "close_rate: 1.3}",
             "funnel.calls.team.0.close_rate",
             "must be <= 1, got 1.3",
-            "",
+            "write a share as a fraction: 0.013 for 1.3%",
             id="close-rate",
         ),
         pytest.param(

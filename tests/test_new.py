@@ -30,7 +30,9 @@ def test_new_writes_a_template_and_will_not_overwrite(tmp_path: Path) -> None:
     target = tmp_path / "mine.yaml"
     first = runner.invoke(app, ["new", str(target), "--template", "webinar"])
     assert first.exit_code == 0, first.output
-    assert target.read_text(encoding="utf-8") == template_text("webinar")
+    header, _, body = target.read_text(encoding="utf-8").partition("\n")
+    assert body == template_text("webinar")
+    assert header.startswith("# yaml-language-server: $schema=")
     target.write_text("edited", encoding="utf-8")
     again = runner.invoke(app, ["new", str(target)])
     assert again.exit_code == 2
@@ -38,7 +40,7 @@ def test_new_writes_a_template_and_will_not_overwrite(tmp_path: Path) -> None:
     assert target.read_text(encoding="utf-8") == "edited"
     forced = runner.invoke(app, ["new", str(target), "--force"])
     assert forced.exit_code == 0
-    assert target.read_text(encoding="utf-8") == template_text("tripwire")
+    assert target.read_text(encoding="utf-8").partition("\n")[2] == template_text("tripwire")
 
 
 def test_new_refuses_an_unknown_template(tmp_path: Path) -> None:
@@ -46,3 +48,19 @@ def test_new_refuses_an_unknown_template(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "no template 'nope'" in result.output
     assert not (tmp_path / "x.yaml").exists()
+
+
+def test_new_files_point_editors_at_the_schema(tmp_path: Path) -> None:
+    """Like the bundled scenarios: the first line names the schema, which exists and is current."""
+    import json
+
+    from sim.keys import scenario_schema
+
+    target = tmp_path / "mine.yaml"
+    assert runner.invoke(app, ["new", str(target)]).exit_code == 0
+    first = target.read_text(encoding="utf-8").splitlines()[0]
+    assert first == "# yaml-language-server: $schema=scenario.schema.json"
+    written = json.loads((tmp_path / "scenario.schema.json").read_text(encoding="utf-8"))
+    assert written == scenario_schema()
+    bundled = Path("scenarios/quickstart.yaml").read_text(encoding="utf-8").splitlines()[0]
+    assert bundled.startswith("# yaml-language-server: $schema=")

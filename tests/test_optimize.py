@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -349,7 +350,10 @@ def test_best_yaml_reproduces_the_search_figures(tmp_path: Path) -> None:
     for kpi in ("revenue", "buyers", "profit"):
         assert rerun[kpi]["mean"] == result["best"]["search_kpis"][kpi]
     html = (out / "optimization.html").read_text()
-    assert "Optimization history" in html
+    decision = html.index("id='decision'")
+    assert decision < html.index("id='history'"), "the page leads with the decision"
+    assert "funnel.o.price" in html[decision:]
+    assert "chance that its mean" in html
     assert 'src="http' not in html, "nothing may load from the network"
     assert len(html) > 1_000_000, "plotly.js must be embedded (offline)"
     study = json.loads((out / "study.json").read_text())
@@ -371,3 +375,51 @@ def test_several_objectives_give_a_pareto_front_and_constraints_filter_it() -> N
     by_price = sorted(result.candidates, key=lambda c: c.params["funnel.o.price"])
     buyers = [c.search_kpis["buyers"] for c in by_price]
     assert buyers == sorted(buyers, reverse=True)
+
+
+def test_values_and_tables_read_as_a_person_writes_them(tmp_path: Path) -> None:
+    """best.yaml and the table: values to 3 significant figures, no 1.9e+04, no cut paths."""
+    from rich.console import Console
+
+    from optimize.report import best_table, best_yaml, chance_better, write_study_outputs
+
+    spec = price_spec(
+        search={"funnel.o.price": {"low": 20, "high": 300, "log": True}},
+        channels={
+            "web": {"type": "organic", "visitors_per_day": 500, "mix": {"s": 1}},
+            "a_long_channel_name_here": {
+                "type": "paid",
+                "daily_budget": 100,
+                "cpc": 1.0,
+                "mix": {"s": 1},
+            },
+        },
+    )
+    spec["search"]["channels.a_long_channel_name_here.daily_budget"] = {
+        "low": 10000,
+        "high": 90000,
+    }
+    config = StudyConfig(json.dumps(spec), "price", storage="memory", trials=6, replications=2)
+    result = optimize_scenario(config, top_k=2)
+    for value in result.best.params.values():
+        digits = f"{value:.15g}".replace(".", "").replace("-", "").strip("0")
+        assert len(digits) <= 3, f"{value} is not rounded to 3 significant figures"
+    text = best_yaml(result)
+    assert re.search(r"price: \d+(\.\d)?\b", text), text
+    console = Console(width=100, record=True)
+    console.print(best_table(result))
+    shown = console.export_text()
+    assert "e+0" not in shown, shown
+    assert "channels.a_long_channel_name_here.daily_budget" in shown, shown
+    assert not re.search(r"(?<![\w.])-0(?![.\d,])", shown), shown
+    wins, m, chance = chance_better(result)
+    assert m == 4
+    assert 0 <= wins <= m
+    assert chance is not None
+    assert 0 <= chance <= 1
+    write_study_outputs(result, tmp_path)
+    page = (tmp_path / "optimization.html").read_text()
+    from sim.kpis import KPIS
+
+    currency = result.baseline.summary.currency
+    assert f"{KPIS['revenue'].label} ({currency}), trial by trial" in page, "money axes"

@@ -35,3 +35,19 @@ def test_the_tutorial_runs_a_command_in_every_lesson() -> None:
     for lesson in lessons:
         assert tutorial.commands(lesson), lesson.splitlines()[0]
         assert "*Try:*" in lesson, lesson.splitlines()[0]
+
+
+def test_what_lesson_1_says_about_the_quickstart_is_written_from_the_file() -> None:
+    """The emails and the offer lesson 1 names are the quickstart's own (a fact drifts no more)."""
+    sys.path.insert(0, str(ROOT / "docs"))
+    try:
+        import tutorial  # type: ignore[import-not-found]
+    finally:
+        sys.path.pop(0)
+    text = tutorial.TUTORIAL.read_text(encoding="utf-8")
+    lesson = text.split("\n## ")[1]
+    said = {(m["step"], m["what"]): m["text"] for m in tutorial.FACT.finditer(lesson)}
+    assert {("nurture", "emails"), ("course", "via"), ("course", "delay")} <= set(said)
+    assert tutorial.write_facts(text) == text, "stale facts: run python docs/tutorial.py"
+    assert said[("nurture", "emails")] == "three emails"
+    assert said[("course", "via")] == "on a page"
