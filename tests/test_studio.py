@@ -303,3 +303,19 @@ def test_every_lesson_opens(number: int) -> None:
         lesson=found.title,
     )
     assert app.title.endswith("funnelsim studio")
+
+
+def test_uncertain_quantities_get_controls_that_fix_them() -> None:
+    from sim.assumptions import has_uncertain
+    from sim.studio import engine
+
+    scenario = load_scenario("scenarios/quickstart_ranges.yaml")
+    controls = {c.path: c for c in engine.controls_of(scenario)}
+    cpc = scenario.channels["ads"].cpc  # a lognormal: its control spans the 5th-95th percentile
+    assert controls["channels.ads.cpc"].low == pytest.approx(float(cpc.ppf(0.05)))  # type: ignore[union-attr]
+    assert controls["channels.ads.cpc"].high == pytest.approx(float(cpc.ppf(0.95)))  # type: ignore[union-attr]
+    # a quantity tied by a correlation keeps its distribution: fixing it would break the tie
+    assert "funnel.course.take" not in controls
+    fixed = engine.load("scenarios/quickstart_ranges.yaml", ["channels.ads.cpc=1.2"])
+    assert fixed.channels["ads"].cpc == 1.2
+    assert has_uncertain(fixed)  # the other ranges stay ranges

@@ -19,6 +19,7 @@ import plotly.graph_objects as go
 from rich.console import Console
 
 from sim import RunResult, Scenario, ScenarioError, ScenarioSource, run_scenario
+from sim.assumptions import quantities
 from sim.compare import Comparison
 from sim.kpis import KPIS
 from sim.kpis import headline as headline_kpis
@@ -101,7 +102,12 @@ def current_value(path: str | Path, dotted: str) -> str:
 
 
 def controls_of(scenario: Scenario) -> list[Control]:
-    """The scenario's ``search:`` entries as controls, else the price of every offer."""
+    """The scenario's ``search:`` entries and uncertain quantities, else every offer's price.
+
+    An uncertain quantity's control spans its 5th to 95th percentile; left empty, the
+    quantity keeps its distribution, and a value fixes it (as ``--set`` would). A quantity
+    tied to another by a correlation gets no control: fixing it would break the tie.
+    """
     controls = []
     for key, spec in scenario.search.items():
         if key == "variant":
@@ -110,6 +116,12 @@ def controls_of(scenario: Scenario) -> list[Control]:
             controls.append(Control(key, spec.low, spec.high, spec.step))
         else:
             controls.append(Control(key, choices=tuple(spec)))
+    searched = {control.path for control in controls}
+    searched |= {path for tie in scenario.assumptions.correlations for path in tie.paths}
+    for quantity in quantities(scenario):
+        if quantity.path not in searched:
+            low, high = (float(quantity.distribution.ppf(q)) for q in (0.05, 0.95))
+            controls.append(Control(quantity.path, low, high))
     if controls:
         return controls
     priced = [step.id for step in scenario.funnel if getattr(step, "price", None) is not None]
