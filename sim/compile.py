@@ -93,6 +93,7 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
         bits={step_id: bit for bit, step_id in enumerate(sellable)},
         after_events={s.id: STEP_KINDS[s.type].after_event for s in scenario.funnel},
         channels={name: i for i, name in enumerate(scenario.channels)},
+        teams={s.id: tuple(r.name for r in s.reps) for s in scenario.funnel if hasattr(s, "reps")},
     )
     steps = {s.id: STEP_KINDS[s.type].compile(s, ctx) for s in scenario.funnel}
     channels = tuple(_compile_channel(name, ch, names) for name, ch in scenario.channels.items())

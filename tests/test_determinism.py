@@ -28,7 +28,9 @@ def test_jobs_1_and_2_write_identical_files(tmp_path: Path) -> None:
     assert outputs[1] == outputs[2] == outputs[3]
 
 
-@pytest.mark.parametrize("name", ["b2b_consulting", "eshop_loyalty", "pastry_school"])
+@pytest.mark.parametrize(
+    "name", ["b2b_consulting", "crm_pipeline", "eshop_loyalty", "pastry_school"]
+)
 def test_batches_of_any_size_give_identical_results(name: str) -> None:
     """A replication run alone or in a batch (of any size, in any process): same bytes.
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -25,6 +25,7 @@ class CompileContext:
     bits: Mapping[str, int]  # sellable step id -> its bit in Population.bought
     after_events: Mapping[str, str]  # step id -> what `after: id` waits for (its kind's)
     channels: Mapping[str, int]  # channel name -> its index
+    teams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # step id -> its reps
 
     def trigger_event(self, source: str) -> str:
         """What ``after: source`` waits for: opting in to an optin, buying an offer, …."""

@@ -96,6 +96,9 @@ class SalesCall(StepSpec):
     max_wait_days: Day = 14
     qualify: Qualify | None = None
     refund: Refund = Refund()
+    # sale: a close is a sale; deal: a close opens a deal the rep owns, which the stages
+    # after it carry on and a payment step closes (no money here)
+    outcome: Literal["sale", "deal"] = "sale"
 
     @property
     def reps(self) -> list[Rep]:
@@ -170,6 +173,7 @@ class CompiledSalesCall:
     refund_rate: float
     refund_within: int
     kind: str = "sales_call"
+    opens_deals: bool = False  # a close opens a deal the rep owns instead of selling
 
     def start(self, model: FunnelModel) -> None:
         """Hire the team (one Mesa agent per rep) and open an empty queue."""
@@ -264,20 +268,34 @@ class CompiledSalesCall:
         figures = ledger.reps[self.index]
         figures["calls"] += np.bincount(rep, minlength=n_reps)
         figures["closes"] += np.bincount(rep[closed], minlength=n_reps)
-        figures["revenue"] += np.bincount(rep[closed], deals, minlength=n_reps)
+        if not self.opens_deals:  # a deal's money is the payment's
+            figures["revenue"] += np.bincount(rep[closed], deals, minlength=n_reps)
         ledger.count("calls", day, who.size)
         ledger.tally("calls", self.index, who.size)
         ledger.tally("waited_days", self.index, float(waited.sum()))
         ledger.tally("converted", self.index, buyers.size)
-        mark_bought(model, self.index, self.bit, buyers)
-        take_payments(model, self.index, buyers, deals, self.cogs, new_orders=True)
-        schedule_refunds(model, self.index, buyers, deals, self.refund_rate, self.refund_within)
+        if self.opens_deals:
+            _open_deals(model, buyers, deals, rep[closed], day)
+        else:
+            mark_bought(model, self.index, self.bit, buyers)
+            take_payments(model, self.index, buyers, deals, self.cogs, new_orders=True)
+            schedule_refunds(model, self.index, buyers, deals, self.refund_rate, self.refund_within)
         if model.log is not None:
             model.log.add(who, day, self.index, "call", rep + 1.0)
-            model.log.add(buyers, day, self.index, "buy", deals)
+            model.log.add(buyers, day, self.index, "deal" if self.opens_deals else "buy", deals)
             model.log.add(who[~closed], day, self.index, "decline")
         model.emit("bought", self.id, buyers)
         model.emit("declined", self.id, who[~closed])
+
+
+def _open_deals(
+    model: FunnelModel, who: IntArray, amount: FloatArray, rep: IntArray, day: int
+) -> None:
+    """The calls that closed open deals: each keeps its amount and its rep to the end."""
+    pop = model.population
+    pop.deal[who] = amount
+    pop.owner[who] = rep + 1
+    pop.deal_day[who] = day
 
 
 def _call_slots(calls_per_day: list[int]) -> IntArray:
@@ -310,6 +328,7 @@ def compile_step(spec: SalesCall, ctx: CompileContext) -> CompiledSalesCall:
         qualify_cost=None if spec.qualify is None else spec.qualify.cost_per_lead,
         refund_rate=spec.refund.rate,
         refund_within=spec.refund.within_days,
+        opens_deals=spec.outcome == "deal",
     )
 
 
@@ -380,6 +399,7 @@ KIND = StepKind(
         Event("queue", 15, "joined the sales queue"),
         Event("call", 16),  # called by a rep (amount: the rep's number, from 1)
         Event("drop_out", 17, "left the sales queue, tired of waiting"),
+        Event("deal", 45, "opened a deal"),  # amount: the deal's; its money comes at payment
     ),
     daily_cost=_team_pay,
 )

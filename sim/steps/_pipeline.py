@@ -1,0 +1,64 @@
+"""What the steps of a sales pipeline share: time in a stage, and a deal's owner and amount.
+
+A deal's amount and its owner live on the visitor (``Population.deal`` and ``owner``): set
+when a sales call opens the deal (or from a CSV of open deals), read by the stages the
+owner works and by the payment that closes it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import numpy as np
+from pydantic import Field
+from scipy.special import ndtri
+
+from sim.behavior import deal_values
+from sim.spec import MAX_DAYS, MAX_SPREAD, Number, Spec
+from sim.steps._base import FloatArray, IntArray
+from sim.steps._kind import one_of
+
+if TYPE_CHECKING:
+    from sim.model import FunnelModel
+
+# what `after:` of a stage or a payment may name: every step after which someone moves on
+PIPELINE_FOLLOWS = one_of("optin", "offer", "subscription", "sales_call", "stage", "payment")
+
+
+class StageTime(Spec):
+    """Days a deal spends in a stage: lognormal with this median and spread, in whole days.
+
+    ``spread`` is the sigma of the logarithm: ``e^spread`` is the factor by which a
+    typical deal is faster or slower than the median (0: every deal takes the median).
+    """
+
+    median: Annotated[Number, Field(ge=0, le=MAX_DAYS)] = 0.0
+    spread: Annotated[Number, Field(ge=0, le=MAX_SPREAD)] = 0.0
+
+
+def days_in_stage(u: FloatArray, median: float, spread: float) -> IntArray:
+    """Whole days in a stage: ``round(median · e^(spread · z))``, ``z = Φ⁻¹(u)``, at most a horizon.
+
+    Examples:
+        >>> days_in_stage(np.array([0.5, 0.975]), 10.0, 0.5).tolist()
+        [10, 27]
+        >>> days_in_stage(np.array([0.1, 0.9]), 7.0, 0.0).tolist()
+        [7, 7]
+    """
+    if median <= 0:
+        return np.zeros(u.size, dtype=np.int64)
+    days = np.floor(median * np.exp(spread * ndtri(u)) + 0.5)
+    return np.minimum(days, MAX_DAYS).astype(np.int64)
+
+
+def deal_amounts(
+    model: FunnelModel, step: int, who: IntArray, price: float, spread: float
+) -> FloatArray:
+    """Each deal's amount: the one it carries, else drawn around ``price`` (and kept)."""
+    pop = model.population
+    amount = pop.deal[who].copy()
+    new = amount <= 0
+    if new.any():
+        amount[new] = deal_values(model.uniforms(step, "amount", who[new]), price, spread)
+        pop.deal[who[new]] = amount[new]
+    return amount

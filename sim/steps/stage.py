@@ -1,0 +1,194 @@
+"""Stage: a step of a sales pipeline that takes time and lets some deals move on.
+
+A stage is never a sale: it books no money and makes no buyer. Each deal that enters
+moves on with a plain probability (per segment, or per the rep who owns it), after a
+time in the stage drawn from a lognormal around a median; a deal still in the stage
+after ``rots_after_days`` is lost (docs/model.md §3.8).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from sim.spec import Day, Name, Rate, SegmentRate, StepSpec
+from sim.steps._base import CompileContext, CompiledStep, FloatArray, IntArray, Trigger
+from sim.steps._kind import Event, Figures, Problem, Reference, StepKind
+from sim.steps._pipeline import PIPELINE_FOLLOWS, StageTime, days_in_stage
+
+if TYPE_CHECKING:
+    from sim.ledger import Ledger
+    from sim.model import FunnelModel
+
+# per rep of the owning team: deals that entered, moved on, and (none) revenue; the names
+# the tables read for a team's rows
+REP_FIGURES = ("calls", "closes", "revenue")
+
+
+class Stage(StepSpec):
+    """A pipeline stage: the chance to move on, the time it takes, and when a deal rots."""
+
+    type: Literal["stage"]
+    after: Name
+    rate: SegmentRate = 1.0  # the chance a deal moves on (not weighted by trust or price)
+    days: StageTime = StageTime()  # time in the stage
+    rots_after_days: Day | None = None  # a deal still here after this long is lost
+    trust_weighted: bool = False  # multiply the rate by the lead's trust
+    worked_by: Name | None = None  # the sales_call whose reps own the deals here
+    rep_rates: dict[Name, Rate] = {}  # the chance to move on, per owner (others: rate)
+
+
+@dataclass(frozen=True)
+class CompiledStage:
+    """Who moves on, when; who is lost, when. Deals leave on days of their own."""
+
+    id: str
+    index: int
+    trigger: Trigger
+    rate: FloatArray  # per segment
+    median: float
+    spread: float
+    rot: int | None
+    trust_weighted: bool
+    team: tuple[str, ...] = ()  # the reps who own the deals here (``worked_by``)
+    owner_rate: FloatArray | None = None  # per owner number (0: none): a rate, or NaN
+    kind: str = "stage"
+
+    def apply(self, model: FunnelModel, who: IntArray) -> None:
+        """Decide for each deal entering today whether and when it leaves the stage."""
+        pop, ledger, day = model.population, model.ledger, model.day
+        ledger.tally("reached", self.index, who)
+        moves = model.uniforms(self.index, "move", who) < self._chance(model, who)
+        days = days_in_stage(model.uniforms(self.index, "days", who), self.median, self.spread)
+        rotted = np.zeros(who.size, dtype=np.bool_) if self.rot is None else days > self.rot
+        if self.rot is not None:
+            days = np.minimum(days, self.rot)
+        leave = day + days
+        inside = leave < ledger.horizon
+        advanced, lost, rotted = (
+            moves & ~rotted & inside,
+            ~moves & ~rotted & inside,
+            rotted & inside,
+        )
+        ledger.tally("converted", self.index, who[advanced])
+        ledger.tally("lost", self.index, who[lost])
+        ledger.tally("rotted", self.index, who[rotted])
+        ledger.tally("open_at_end", self.index, who[~inside])
+        ledger.tally_each(
+            "days_in_stage", self.index, who[advanced], days[advanced].astype(np.float64)
+        )
+        if self.team:
+            _count_owners(model.ledger.reps[self.index], pop.owner[who], advanced)
+        if model.log is not None:
+            model.log.add(who, day, self.index, "stage", pop.deal[who])
+            model.log.add(who[advanced], leave[advanced], self.index, "advance")
+            model.log.add(who[lost], leave[lost], self.index, "lost")
+            model.log.add(who[rotted], leave[rotted], self.index, "rot")
+        model.emit_each("moved_on", self.id, who[advanced], days[advanced])
+
+    def _chance(self, model: FunnelModel, who: IntArray) -> FloatArray:
+        """Each deal's chance to move on: its owner's when given, else its segment's."""
+        pop = model.population
+        chance = self.rate[pop.segment[who]]
+        if self.owner_rate is not None:
+            own = self.owner_rate[pop.owner[who]]
+            chance = np.where(np.isnan(own), chance, own)
+        if self.trust_weighted:
+            chance = chance * pop.trust[who]
+        return np.asarray(chance)
+
+
+@dataclass(frozen=True)
+class CompiledOwnedStage(CompiledStage):
+    """A stage the owners of the deals work: its books keep a row per rep."""
+
+    def start(self, model: FunnelModel) -> None:
+        """Open the per-rep rows of this replication's books."""
+        model.ledger.reps[self.index] = {name: np.zeros(len(self.team)) for name in REP_FIGURES}
+
+
+def _count_owners(figures: dict[str, FloatArray], owner: np.ndarray, advanced: np.ndarray) -> None:
+    """Add the deals each owner brought into the stage, and those that moved on."""
+    n, mine = figures["calls"].size, owner > 0
+    figures["calls"] += np.bincount(owner[mine] - 1, minlength=n)[:n]
+    figures["closes"] += np.bincount(owner[mine & advanced] - 1, minlength=n)[:n]
+
+
+def compile_step(spec: Stage, ctx: CompileContext) -> CompiledStage:
+    """Compile a ``stage`` step; one worked by a team's reps keeps a row per rep."""
+    common: dict[str, Any] = {
+        "id": spec.id,
+        "index": ctx.step_index[spec.id],
+        "trigger": Trigger(ctx.trigger_event(spec.after), spec.after, (0,)),
+        "rate": ctx.per_segment(spec.rate),
+        "median": spec.days.median,
+        "spread": spec.days.spread,
+        "rot": spec.rots_after_days,
+        "trust_weighted": spec.trust_weighted,
+    }
+    if spec.worked_by is None:
+        return CompiledStage(**common)
+    team = ctx.teams[spec.worked_by]
+    unknown = sorted(set(spec.rep_rates) - set(team))
+    if unknown:
+        raise ValueError(
+            f"step '{spec.id}': rep_rates names {', '.join(unknown)}, "
+            f"not a rep of '{spec.worked_by}' ({', '.join(team)})"
+        )
+    owner_rate = np.array([math.nan, *(spec.rep_rates.get(n, math.nan) for n in team)])
+    return CompiledOwnedStage(**common, team=team, owner_rate=owner_rate)
+
+
+def _references(spec: Stage) -> Iterator[Reference]:
+    yield Reference(("after",), spec.after, PIPELINE_FOLLOWS)
+    if spec.worked_by is not None:
+        yield Reference(("worked_by",), spec.worked_by, lambda kind: kind.name == "sales_call")
+
+
+def _check(spec: Stage) -> Iterator[Problem]:
+    if spec.rep_rates and spec.worked_by is None:
+        yield (
+            ("rep_rates",),
+            "rates per rep need the team that owns the deals",
+            "add `worked_by: <the sales_call step whose reps own these deals>`",
+        )
+
+
+def _tally(ledger: Ledger, step: CompiledStep, figures: Figures) -> Figures:
+    """The mean days a deal that moved on spent here; per owner: entered, moved on."""
+    moved = figures["converted"]
+    figures["mean_days_in_stage"] = figures.pop("days_in_stage") / moved if moved else math.nan
+    assert isinstance(step, CompiledStage)
+    tallies = ledger.reps.get(step.index)
+    if tallies is None:
+        return figures
+    for i, name in enumerate(step.team):
+        entered, moved = float(tallies["calls"][i]), float(tallies["closes"][i])
+        figures[f"reps.{name}.calls"] = entered
+        figures[f"reps.{name}.closes"] = moved
+        figures[f"reps.{name}.close_rate"] = moved / entered if entered > 0 else math.nan
+        figures[f"reps.{name}.revenue"] = 0.0
+    return figures
+
+
+KIND = StepKind(
+    name="stage",
+    spec=Stage,
+    compile=compile_step,
+    references=_references,
+    check=_check,
+    after_event="moved_on",
+    converted="moved on",
+    figures=("lost", "rotted", "open_at_end", "days_in_stage"),
+    tally=_tally,
+    events=(
+        Event("stage", 40, "entered a stage"),  # amount: the deal's amount, when it has one
+        Event("advance", 41, "moved on"),
+        Event("lost", 42, "lost in the stage"),
+        Event("rot", 43, "rotted in the stage, lost"),
+    ),
+)

@@ -1,0 +1,128 @@
+"""Sales pipelines: stages that take time and filter, payments that come later or never.
+
+Closed forms (docs/model.md §3.8): a deal moves on from a stage with its plain rate; its
+time there is ``round(median · e^(spread · z))``; a deal still in a stage after
+``rots_after_days`` is lost; a payment comes ``delay`` days after the deal reaches it,
+except for the ``never_pays`` share.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+from scipy.stats import norm
+
+import sim
+from conftest import ROOT, assert_within_4se, base_spec, event_table, run_model, scenario_from
+
+
+def _pmf(median: float, spread: float, upto: int) -> np.ndarray:
+    """P(T = k), k = 0 … upto, of T = round(median · e^(spread · z)) (rounding half up)."""
+    k = np.arange(upto + 1)
+    if spread == 0:
+        return (k == math.floor(median + 0.5)).astype(float)
+    with np.errstate(divide="ignore"):
+        upper = norm.cdf(np.log((k + 0.5) / median) / spread)
+        lower = norm.cdf(np.log(np.maximum(k - 0.5, 0) / median) / spread)
+    return upper - np.where(k == 0, 0.0, lower)
+
+
+def _pipeline(*steps: dict[str, Any], **top: Any) -> dict[str, Any]:
+    spec = base_spec(**{"horizon_days": 200, "acquisition_days": 10, **top})
+    spec["funnel"] += list(steps)
+    return spec
+
+
+def test_a_stage_that_always_moves_on_at_once_changes_nothing() -> None:
+    """A stage of rate 1 and no time between two steps: the same buyers, orders, AOV, CR2."""
+    tree = yaml.safe_load((ROOT / "scenarios" / "quickstart.yaml").read_text())
+    staged = copy.deepcopy(tree)
+    staged["funnel"].insert(1, {"id": "qualified", "type": "stage", "after": "guide"})
+    for step in staged["funnel"]:
+        if step["id"] == "course":
+            step["after"] = "qualified"
+    runs = [
+        sim.run_scenario(scenario_from(t), replications=4, seed=9).summary.kpis
+        for t in (tree, staged)
+    ]
+    for kpi in ("buyers", "orders", "aov", "cr2", "revenue"):
+        assert runs[1][kpi]["mean"] == pytest.approx(runs[0][kpi]["mean"], rel=1e-12), kpi
+
+
+def test_a_chain_of_stages_pays_and_closes_as_the_convolution_says() -> None:
+    """Two stages and a payment: the share that pays, and the days from lead to payment."""
+    a = {"rate": 0.8, "median": 4.0, "spread": 0.5}
+    b = {"rate": 0.5, "median": 8.0, "spread": 0.4, "rot": 15}
+    delay, never = 3, 0.1
+    spec = _pipeline(
+        {"id": "proposal", "type": "stage", "after": "magnet", "rate": a["rate"],
+         "days": {"median": a["median"], "spread": a["spread"]}},
+        {"id": "meeting", "type": "stage", "after": "proposal", "rate": b["rate"],
+         "days": {"median": b["median"], "spread": b["spread"]}, "rots_after_days": b["rot"]},
+        {"id": "paid", "type": "payment", "after": "meeting", "price": 1000,
+         "delay": {"median": delay}, "never_pays": never},
+    )  # fmt: skip
+    model = run_model(spec, seed=21)
+    ev = event_table(model)
+    leads = int(model.ledger.steps["converted"][0])
+    pa = _pmf(a["median"], a["spread"], 120)
+    pb = _pmf(b["median"], b["spread"], 120)
+    pb[b["rot"] + 1 :] = 0.0  # still in the stage after the limit: lost
+    p = a["rate"] * b["rate"] * pb.sum() * (1 - never)
+    buys = ev[ev.event == "buy"]
+    assert_within_4se(
+        len(buys), leads * p, math.sqrt(leads * p * (1 - p)), f"payments of {leads} leads, p={p}"
+    )
+    assert model.ledger.steps["revenue"][3] == pytest.approx(1000 * len(buys))
+    # days from the lead to the payment: T_a + (T_b | T_b ≤ rot) + delay, by convolution
+    close = np.convolve(pa, pb / pb.sum())
+    k = np.arange(close.size) + delay
+    mean, sd = (
+        float((k * close).sum()),
+        math.sqrt(float((k**2 * close).sum()) - (k * close).sum() ** 2),
+    )
+    arrived = ev[ev.event == "optin"].set_index("visitor").day
+    days = (buys.day.to_numpy() - arrived.loc[buys.visitor].to_numpy()).astype(float)
+    n = days.size
+    assert_within_4se(days.mean(), mean, sd / math.sqrt(n), "mean days to close")
+    for q in (10, 14, 18, 24):
+        cdf = float(close[k <= q].sum())
+        assert_within_4se(
+            float((days <= q).mean()), cdf, math.sqrt(cdf * (1 - cdf) / n), f"P(close ≤ {q} days)"
+        )
+
+
+def test_a_payment_comes_late_or_never() -> None:
+    """Paid within the horizon: P(pays) · P(arrival + delay < horizon), lead by lead."""
+    median, spread, never, horizon = 10.0, 0.5, 0.2, 30
+    spec = _pipeline(
+        {"id": "paid", "type": "payment", "after": "magnet", "price": 500,
+         "delay": {"median": median, "spread": spread}, "never_pays": never},
+        horizon_days=horizon,
+    )  # fmt: skip
+    model = run_model(spec, seed=4)
+    ev = event_table(model)
+    arrived = ev[ev.event == "optin"].day.to_numpy()
+    cdf = np.cumsum(_pmf(median, spread, horizon))
+    p = (1 - never) * cdf[horizon - 1 - arrived]
+    paid = int((ev.event == "buy").sum())
+    assert_within_4se(paid, p.sum(), math.sqrt((p * (1 - p)).sum()), "payments in the horizon")
+    n = arrived.size
+    never_paid = int((ev.event == "never_paid").sum())
+    assert_within_4se(never_paid, n * never, math.sqrt(n * never * (1 - never)), "never paid")
+    assert model.ledger.steps["converted"][1] == paid
+    assert np.count_nonzero(model.population.column("bought")) == paid
+
+
+def test_a_stage_is_never_a_sale() -> None:
+    """Stages book no money and make no buyer."""
+    spec = _pipeline({"id": "s", "type": "stage", "after": "magnet", "rate": 0.5})
+    model = run_model(spec, seed=2)
+    assert model.ledger.daily["revenue"].sum() == 0
+    assert not model.population.column("bought").any()
+    assert model.ledger.steps["converted"][1] > 0
