@@ -96,7 +96,7 @@ def _detail_rows(figs: Mapping[str, Any], currency: str) -> list[tuple[str, ...]
     rows: list[tuple[str, ...]] = [
         (
             f"  ↳ {name}",
-            "rep",
+            _rep_note(rep),
             fmt(rep["calls"]["mean"], "count"),
             fmt(rep["closes"]["mean"], "count"),
             fmt(rep["close_rate"]["mean"], "share"),
@@ -114,6 +114,12 @@ def _detail_rows(figs: Mapping[str, Any], currency: str) -> list[tuple[str, ...]
             ("  ↳ referred", "visitors", "", fmt(figs["referred"]["mean"], "count"), "", "")
         )
     return rows
+
+
+def _rep_note(rep: Mapping[str, Any]) -> str:
+    """A rep row's type column: "rep", and the mean days to close where a payment has them."""
+    days = rep.get("days_to_close", {}).get("mean")
+    return "rep" if days is None else f"rep, {fmt(days, 'ratio')} d to close"
 
 
 def _queue_notes(summary: Summary) -> list[str]:
@@ -388,6 +394,8 @@ def _say(line: Line, money: str) -> str:
         return f"shown at {money}{line.amount:,.2f}" if line.amount else "shown"
     if line.what == "call":
         return f"called by {line.who}"
+    if line.what == "worked":
+        return f"worked by {line.who}"
     event = next((e for e in events() if e.name == line.what), None)
     if event is not None and event.paid:
         return f"{event.says} {money}{line.amount:,.2f}"

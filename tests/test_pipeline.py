@@ -126,3 +126,42 @@ def test_a_stage_is_never_a_sale() -> None:
     assert model.ledger.daily["revenue"].sum() == 0
     assert not model.population.column("bought").any()
     assert model.ledger.steps["converted"][1] > 0
+
+
+@pytest.fixture(scope="module")
+def crm() -> sim.RunResult:
+    """The bundled CRM pipeline, two replications, with the event log."""
+    scenario = sim.load_scenario(ROOT / "scenarios" / "crm_pipeline.yaml")
+    return sim.run_scenario(scenario, replications=2, seed=5, events=True)
+
+
+def test_the_crm_pipeline_counts_only_paying_clients(crm: sim.RunResult) -> None:
+    """Buyers, orders, AOV and CR2 are the payments of the event log, and nothing else."""
+    assert crm.events is not None
+    for r, row in crm.replications.iterrows():
+        ev = crm.events[crm.events.replication == r]
+        buys = ev[ev.event == "buy"]
+        assert set(buys.step) == {"payment"}
+        leads = int((ev.event == "optin").sum())
+        assert row["buyers"] == buys.visitor.nunique() > 0
+        assert row["orders"] == len(buys)
+        assert row["aov"] == pytest.approx(buys.amount.sum() / len(buys))
+        assert row["cr2"] == pytest.approx(buys.visitor.nunique() / leads)
+
+
+def test_a_deal_keeps_one_owner_whose_calls_bound_all_its_work(crm: sim.RunResult) -> None:
+    """Each deal is called and worked by one rep; no rep works more than their calls a day."""
+    assert crm.events is not None
+    ev = crm.events
+    work = ev[ev.event.isin(["call", "worked"])]
+    owners = work[work.visitor.isin(ev[ev.event == "deal"].visitor)]
+    per_deal = owners.groupby(["replication", "visitor"]).amount.nunique()
+    assert len(per_deal) > 0
+    assert (per_deal == 1).all()
+    assert (work[work.event == "worked"].groupby(["replication", "visitor"]).size() >= 1).any()
+    per_day = work.groupby(["replication", "day", "amount"]).size()
+    team = yaml.safe_load((ROOT / "scenarios" / "crm_pipeline.yaml").read_text())["funnel"][1]
+    calls = {i + 1.0: rep["calls_per_day"] for i, rep in enumerate(team["team"])}
+    limit = per_day.index.get_level_values("amount").map(calls)
+    assert (per_day.to_numpy() <= limit.to_numpy()).all()
+    assert (per_day.to_numpy() == limit.to_numpy()).any()  # the team is busy some days

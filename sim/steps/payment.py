@@ -57,7 +57,7 @@ class CompiledPayment:
     median: float
     spread: float
     never_pays: float
-    team: tuple[str, ...] = ()
+    reps: tuple[str, ...] = ()  # the reps who own the deals (``worked_by``)
     kind: str = "payment"
 
     def apply(self, model: FunnelModel, who: IntArray) -> None:
@@ -80,7 +80,7 @@ class CompiledPayment:
         ledger.tally("never_paid", self.index, who[~pays])
         ledger.tally("unpaid_at_end", self.index, who[pays & ~inside])
         ledger.tally_each("delay_days", self.index, payers, delay[paid].astype(np.float64))
-        if self.team:
+        if self.reps:
             to_close = (paid_on - pop.deal_day[who]).astype(np.float64)
             _count_owners(ledger.reps[self.index], pop.owner[who], paid, amount, to_close)
         if model.log is not None:
@@ -96,7 +96,7 @@ class CompiledOwnedPayment(CompiledPayment):
 
     def start(self, model: FunnelModel) -> None:
         """Open the per-rep rows of this replication's books."""
-        model.ledger.reps[self.index] = {name: np.zeros(len(self.team)) for name in REP_FIGURES}
+        model.ledger.reps[self.index] = {name: np.zeros(len(self.reps)) for name in REP_FIGURES}
 
 
 def _count_owners(
@@ -129,7 +129,7 @@ def compile_step(spec: Payment, ctx: CompileContext) -> CompiledPayment:
         median=spec.delay.median,
         spread=spec.delay.spread,
         never_pays=spec.never_pays,
-        team=() if spec.worked_by is None else ctx.teams[spec.worked_by],
+        reps=() if spec.worked_by is None else ctx.teams[spec.worked_by],
     )
 
 
@@ -147,7 +147,7 @@ def _tally(ledger: Ledger, step: CompiledStep, figures: Figures) -> Figures:
     tallies = ledger.reps.get(step.index)
     if tallies is None:
         return figures
-    for i, name in enumerate(step.team):
+    for i, name in enumerate(step.reps):
         deals, closes = float(tallies["calls"][i]), float(tallies["closes"][i])
         figures[f"reps.{name}.calls"] = deals
         figures[f"reps.{name}.closes"] = closes

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, Protocol
 
 import mesa
 import numpy as np
@@ -118,6 +118,26 @@ class RepAgent(mesa.Agent):  # type: ignore[misc]
         self.close_rate = close_rate
 
 
+class _Worked(Protocol):
+    """A stage worked by a team's reps (sim/steps/stage.py)."""
+
+    @property
+    def index(self) -> int: ...
+
+    def work(self, model: FunnelModel, who: IntArray, since: IntArray) -> None:
+        """Work the deals ``who`` today, waiting in the stage since ``since``."""
+        ...
+
+
+@dataclass
+class _DealWork:
+    """Deals waiting in a stage for a call of their owner, in the order they came."""
+
+    stage: _Worked
+    who: IntArray
+    since: IntArray
+
+
 @dataclass
 class _Queue:
     """The leads waiting for a call, in the order they joined, and the team calling them.
@@ -129,6 +149,18 @@ class _Queue:
     who: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     joined: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     turn: int = 0  # the call slot the team's next call takes: turns go on from day to day
+    # stages the reps work (``worked_by``): deals waiting there for their owner's call, by
+    # stage index; and each rep's calls left today, shared by those deals and new leads
+    deals: dict[int, _DealWork] | None = None
+    left: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    today: int = -1
+
+    def calls_left(self, day: int) -> IntArray:
+        """Each rep's calls still free today (a new day: all of them)."""
+        if self.today != day:
+            self.today = day
+            self.left = np.array([rep.calls_per_day for rep in self.team], dtype=np.int64)
+        return self.left
 
     def join(self, who: IntArray, day: int, priority: FloatArray) -> None:
         """Leads joining today go to the back, in a random order among themselves.
@@ -194,6 +226,8 @@ class CompiledSalesCall:
         if model.log is not None:
             model.log.add(joining, model.day, self.index, "queue")
         self._drop_stale(model, queue)
+        if queue.deals is not None:  # the reps' open deals come before new leads
+            _serve_deals(model, self.id, queue)
         self._call(model, queue)
         ledger = model.ledger
         ledger.count("queue", model.day, queue.who.size)
@@ -231,10 +265,17 @@ class CompiledSalesCall:
         Turns go on from one day to the next, so on quiet days the calls still go round
         the team rather than always to the first rep.
         """
-        n = min(queue.who.size, self.slot_rep.size)
+        pop, day = model.population, model.day
+        slots = self.slot_rep.size
+        if queue.deals is None:
+            free = None
+            n = min(queue.who.size, slots)
+        else:  # the calls the reps' open deals left free today, in turn
+            order = self.slot_rep[(queue.turn + np.arange(slots)) % slots]
+            free = order[_rank_within(order) < queue.calls_left(day)[order]]
+            n = min(queue.who.size, free.size)
         if n == 0:
             return
-        pop, day = model.population, model.day
         if self.by_score:  # warmest first; ties in order of joining (random within a day)
             line = np.lexsort((np.arange(queue.who.size), -pop.trust[queue.who]))
         else:
@@ -243,8 +284,11 @@ class CompiledSalesCall:
         called[line[:n]] = True
         who, waited = queue.who[line[:n]], day - queue.joined[line[:n]]
         queue.keep(~called)
-        slots = self.slot_rep.size
-        rep = self.slot_rep[(queue.turn + np.arange(n)) % slots]
+        if free is None:
+            rep = self.slot_rep[(queue.turn + np.arange(n)) % slots]
+        else:
+            rep = free[:n]
+            queue.left -= np.bincount(rep, minlength=queue.left.size)
         queue.turn = (queue.turn + n) % slots
         deal = deal_values(model.uniforms(self.index, "deal", who), self.price, self.deal_spread)
         chance = close_chance(queue.close_rate[rep], waited, self.cooling)
@@ -286,6 +330,62 @@ class CompiledSalesCall:
             model.log.add(who[~closed], day, self.index, "decline")
         model.emit("bought", self.id, buyers)
         model.emit("declined", self.id, who[~closed])
+
+
+def _rank_within(group: np.ndarray) -> IntArray:
+    """Each entry's rank among the earlier entries of its group: [2, 0, 2, 2] → 0, 0, 1, 2."""
+    order = np.argsort(group, kind="stable")
+    sorted_group = group[order]
+    first = np.r_[0, np.flatnonzero(sorted_group[1:] != sorted_group[:-1]) + 1]
+    starts = np.repeat(first, np.diff(np.r_[first, group.size]))
+    rank = np.empty(group.size, dtype=np.int64)
+    rank[order] = np.arange(group.size) - starts
+    return rank
+
+
+def join_work(model: FunnelModel, sales_step: str) -> None:
+    """A stage's deals will share the calls of ``sales_step``'s reps (called at its start)."""
+    queue: _Queue = model.state[sales_step]
+    if queue.deals is None:
+        queue.deals = {}
+
+
+def work_deals(model: FunnelModel, sales_step: str, stage: _Worked, who: IntArray) -> None:
+    """Deals entering ``stage`` today wait for their owner's call; serve what calls allow."""
+    queue: _Queue = model.state[sales_step]
+    assert queue.deals is not None
+    since = np.full(who.size, model.day, dtype=np.int64)
+    waiting = queue.deals.get(stage.index)
+    if waiting is None:
+        queue.deals[stage.index] = _DealWork(stage, who, since)
+    else:
+        waiting.who = np.concatenate((waiting.who, who))
+        waiting.since = np.concatenate((waiting.since, since))
+    _serve_deals(model, sales_step, queue)
+
+
+def _serve_deals(model: FunnelModel, sales_step: str, queue: _Queue) -> None:
+    """Each rep works their waiting deals, the latest stage first, as their calls allow.
+
+    A deal takes one of its owner's calls of the day; a deal without an owner takes none.
+    Deals left waiting come back tomorrow (the sales step is called again).
+    """
+    assert queue.deals is not None
+    left, owner_of = queue.calls_left(model.day), model.population.owner
+    for index in sorted(queue.deals, reverse=True):
+        waiting = queue.deals[index]
+        if waiting.who.size == 0:
+            continue
+        owner = owner_of[waiting.who].astype(np.int64)
+        mine = owner > 0
+        rep = np.where(mine, owner - 1, 0)
+        served = ~mine | (_rank_within(np.where(mine, rep, -1)) < left[rep])
+        left -= np.bincount(rep[served & mine], minlength=left.size)
+        who, since = waiting.who[served], waiting.since[served]
+        waiting.who, waiting.since = waiting.who[~served], waiting.since[~served]
+        waiting.stage.work(model, who, since)
+    if any(w.who.size for w in queue.deals.values()):
+        model.call_again(sales_step, model.day + 1)
 
 
 def _open_deals(

@@ -19,6 +19,7 @@ from sim.spec import Day, Name, Rate, SegmentRate, StepSpec
 from sim.steps._base import CompileContext, CompiledStep, FloatArray, IntArray, Trigger
 from sim.steps._kind import Event, Figures, Problem, Reference, StepKind
 from sim.steps._pipeline import PIPELINE_FOLLOWS, StageTime, days_in_stage
+from sim.steps.sales_call import join_work, work_deals
 
 if TYPE_CHECKING:
     from sim.ledger import Ledger
@@ -54,41 +55,55 @@ class CompiledStage:
     spread: float
     rot: int | None
     trust_weighted: bool
-    team: tuple[str, ...] = ()  # the reps who own the deals here (``worked_by``)
+    reps: tuple[str, ...] = ()  # the reps who own the deals here (``worked_by``)
     owner_rate: FloatArray | None = None  # per owner number (0: none): a rate, or NaN
     kind: str = "stage"
 
     def apply(self, model: FunnelModel, who: IntArray) -> None:
         """Decide for each deal entering today whether and when it leaves the stage."""
+        self._enter(model, who)
+        self.work(model, who, np.full(who.size, model.day, dtype=np.int64))
+
+    def _enter(self, model: FunnelModel, who: IntArray) -> None:
+        model.ledger.tally("reached", self.index, who)
+        if model.log is not None:
+            model.log.add(who, model.day, self.index, "stage", model.population.deal[who])
+
+    def work(self, model: FunnelModel, who: IntArray, since: IntArray) -> None:
+        """Work the deals ``who`` today, in the stage since ``since``: whether and when they leave.
+
+        A deal moves on ``T`` days from today (its time in the stage, drawn now); one whose
+        days in the stage, waiting included, pass ``rots_after_days`` is lost at that limit.
+        """
         pop, ledger, day = model.population, model.ledger, model.day
-        ledger.tally("reached", self.index, who)
         moves = model.uniforms(self.index, "move", who) < self._chance(model, who)
         days = days_in_stage(model.uniforms(self.index, "days", who), self.median, self.spread)
-        rotted = np.zeros(who.size, dtype=np.bool_) if self.rot is None else days > self.rot
-        if self.rot is not None:
-            days = np.minimum(days, self.rot)
         leave = day + days
+        rotted = np.zeros(who.size, dtype=np.bool_)
+        if self.rot is not None:
+            rotted = leave - since > self.rot
+            leave = np.where(rotted, np.maximum(since + self.rot, day), leave)
         inside = leave < ledger.horizon
         advanced, lost, rotted = (
             moves & ~rotted & inside,
             ~moves & ~rotted & inside,
             rotted & inside,
         )
+        spent = (leave - since).astype(np.float64)
         ledger.tally("converted", self.index, who[advanced])
         ledger.tally("lost", self.index, who[lost])
         ledger.tally("rotted", self.index, who[rotted])
         ledger.tally("open_at_end", self.index, who[~inside])
-        ledger.tally_each(
-            "days_in_stage", self.index, who[advanced], days[advanced].astype(np.float64)
-        )
-        if self.team:
+        ledger.tally_each("days_in_stage", self.index, who[advanced], spent[advanced])
+        if self.reps:
             _count_owners(model.ledger.reps[self.index], pop.owner[who], advanced)
         if model.log is not None:
-            model.log.add(who, day, self.index, "stage", pop.deal[who])
+            if self.reps:  # the owner's call that worked the deal (amount: their number)
+                model.log.add(who, day, self.index, "worked", pop.owner[who].astype(np.float64))
             model.log.add(who[advanced], leave[advanced], self.index, "advance")
             model.log.add(who[lost], leave[lost], self.index, "lost")
             model.log.add(who[rotted], leave[rotted], self.index, "rot")
-        model.emit_each("moved_on", self.id, who[advanced], days[advanced])
+        model.emit_each("moved_on", self.id, who[advanced], leave[advanced] - day)
 
     def _chance(self, model: FunnelModel, who: IntArray) -> FloatArray:
         """Each deal's chance to move on: its owner's when given, else its segment's."""
@@ -106,9 +121,17 @@ class CompiledStage:
 class CompiledOwnedStage(CompiledStage):
     """A stage the owners of the deals work: its books keep a row per rep."""
 
+    worked_by: str = ""  # the sales step whose reps own the deals and do the work
+
     def start(self, model: FunnelModel) -> None:
-        """Open the per-rep rows of this replication's books."""
-        model.ledger.reps[self.index] = {name: np.zeros(len(self.team)) for name in REP_FIGURES}
+        """Open the per-rep rows of this replication's books; join the team's work."""
+        model.ledger.reps[self.index] = {name: np.zeros(len(self.reps)) for name in REP_FIGURES}
+        join_work(model, self.worked_by)
+
+    def apply(self, model: FunnelModel, who: IntArray) -> None:
+        """Deals entering today wait for a call of their owner (shared with new leads)."""
+        self._enter(model, who)
+        work_deals(model, self.worked_by, self, who)
 
 
 def _count_owners(figures: dict[str, FloatArray], owner: np.ndarray, advanced: np.ndarray) -> None:
@@ -140,7 +163,7 @@ def compile_step(spec: Stage, ctx: CompileContext) -> CompiledStage:
             f"not a rep of '{spec.worked_by}' ({', '.join(team)})"
         )
     owner_rate = np.array([math.nan, *(spec.rep_rates.get(n, math.nan) for n in team)])
-    return CompiledOwnedStage(**common, team=team, owner_rate=owner_rate)
+    return CompiledOwnedStage(**common, reps=team, owner_rate=owner_rate, worked_by=spec.worked_by)
 
 
 def _references(spec: Stage) -> Iterator[Reference]:
@@ -166,7 +189,7 @@ def _tally(ledger: Ledger, step: CompiledStep, figures: Figures) -> Figures:
     tallies = ledger.reps.get(step.index)
     if tallies is None:
         return figures
-    for i, name in enumerate(step.team):
+    for i, name in enumerate(step.reps):
         entered, moved = float(tallies["calls"][i]), float(tallies["closes"][i])
         figures[f"reps.{name}.calls"] = entered
         figures[f"reps.{name}.closes"] = moved
@@ -190,5 +213,6 @@ KIND = StepKind(
         Event("advance", 41, "moved on"),
         Event("lost", 42, "lost in the stage"),
         Event("rot", 43, "rotted in the stage, lost"),
+        Event("worked", 47),  # a call of the deal's owner (amount: the rep's number, from 1)
     ),
 )
