@@ -154,7 +154,11 @@ def test_a_deal_keeps_one_owner_whose_calls_bound_all_its_work(crm: sim.RunResul
     assert crm.events is not None
     ev = crm.events
     work = ev[ev.event.isin(["call", "worked"])]
-    owners = work[work.visitor.isin(ev[ev.event == "deal"].visitor)]
+    # the call that opened the deal (a call that did not reach the lead is not the deal's)
+    missed = ev[ev.event == "unreached"].set_index(["replication", "visitor", "day"]).index
+    keyed = work.set_index(["replication", "visitor", "day"]).index
+    opened = work[~(keyed.isin(missed) & (work.event == "call").to_numpy())]
+    owners = opened[opened.visitor.isin(ev[ev.event == "deal"].visitor)]
     per_deal = owners.groupby(["replication", "visitor"]).amount.nunique()
     assert len(per_deal) > 0
     assert (per_deal == 1).all()
@@ -165,3 +169,60 @@ def test_a_deal_keeps_one_owner_whose_calls_bound_all_its_work(crm: sim.RunResul
     limit = per_day.index.get_level_values("amount").map(calls)
     assert (per_day.to_numpy() <= limit.to_numpy()).all()
     assert (per_day.to_numpy() == limit.to_numpy()).any()  # the team is busy some days
+
+
+def _calls(**sales: Any) -> dict[str, Any]:
+    """A sales step with room for every lead, after the optin."""
+    return {
+        "id": "calls",
+        "type": "sales_call",
+        "after": "magnet",
+        "price": 100,
+        "max_wait_days": 30,
+        "team": [{"name": "ann", "calls_per_day": 1000, "close_rate": 0.5}],
+        **sales,
+    }
+
+
+@pytest.mark.parametrize("attempts", [1, 3])
+def test_reach_with_reminders_and_attempts(attempts: int) -> None:
+    """Reached within k calls: 1 − (1 − a) · ((1 − q)(1 − a))^(k − 1), q = 1 − Π(1 − r_i)."""
+    a, sms, email = 0.4, 0.3, 0.1
+    reach = {
+        "rate": a,
+        "attempts": attempts,
+        "reminders": [
+            {"via": "sms", "cost": 0.05, "response_rate": sms},
+            {"via": "email", "cost": 0.01, "response_rate": email},
+        ],
+    }
+    model = run_model(_pipeline(_calls(reach=reach), horizon_days=60), seed=8)
+    ev = event_table(model)
+    leads = int((ev.event == "optin").sum())
+    q = 1 - (1 - sms) * (1 - email)
+    p = 1 - (1 - a) * ((1 - q) * (1 - a)) ** (attempts - 1)
+    called = ev[ev.event == "call"].visitor.nunique()
+    missed = ev[ev.event == "unreached"].groupby("visitor").size()
+    reached = called - int((missed == attempts).sum())
+    assert called == leads
+    assert_within_4se(
+        reached, leads * p, math.sqrt(leads * p * (1 - p)), f"reached within {attempts} calls"
+    )
+    reminders = int((ev.event == "reminded").sum())
+    cost = model.ledger.lines["acquisition"].sum()
+    assert cost == pytest.approx(reminders * 0.06)
+
+
+def test_junk_is_dropped_with_its_reasons() -> None:
+    """Each dropped junk lead has one reason, drawn by the given shares."""
+    shares = {"budget": 0.4, "authority": 0.1, "need": 0.3, "timing": 0.2}
+    spec = _pipeline(_calls(qualify={"cost_per_lead": 2, "reasons": shares}))
+    spec["segments"]["s"]["junk_share"] = 0.3
+    model = run_model(spec, seed=6)
+    t = model.ledger.steps
+    junk = float(t["disqualified"][1])
+    assert junk > 0
+    assert sum(float(t[f"disqualified_{n}"][1]) for n in shares) == junk
+    for name, share in shares.items():
+        got = float(t[f"disqualified_{name}"][1])
+        assert_within_4se(got, junk * share, math.sqrt(junk * share * (1 - share)), name)

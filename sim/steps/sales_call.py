@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Literal, Protocol
 
 import mesa
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from sim.behavior import close_chance, deal_values
 from sim.spec import (
@@ -39,6 +39,10 @@ if TYPE_CHECKING:
     from sim.model import FunnelModel
 
 REP_FIGURES = ("calls", "closes", "revenue")
+JUNK_REASONS = ("budget", "authority", "need", "timing")  # BANT
+# figures reported only by a step that has what they count
+REACH_FIGURES = ("unreached", "never_reached", "reminders")
+REASON_FIGURES = tuple(f"disqualified_{name}" for name in JUNK_REASONS)
 
 
 class Rep(Spec):
@@ -74,10 +78,46 @@ class Team(Spec):
         ]
 
 
+class Reasons(Spec):
+    """Why junk is dropped (BANT): the shares of budget, authority, need and timing."""
+
+    budget: Rate = 0.0
+    authority: Rate = 0.0
+    need: Rate = 0.0
+    timing: Rate = 0.0
+
+    @model_validator(mode="after")
+    def _shares(self) -> Reasons:
+        if abs(self.budget + self.authority + self.need + self.timing - 1.0) > 1e-9:
+            raise ValueError("the shares of budget, authority, need and timing must add up to 1")
+        return self
+
+
 class Qualify(Spec):
     """Screen leads before the sales queue: junk leads are dropped, at a cost per lead."""
 
     cost_per_lead: Amount = 0.0
+    reasons: Reasons | None = None  # why the junk is dropped, recorded by share
+
+
+class Reminder(Spec):
+    """A message to a lead a call did not reach: its cost, and the share who answer it."""
+
+    via: Literal["sms", "email"]
+    cost: Amount = 0.0
+    response_rate: Rate
+
+
+class Reach(Spec):
+    """A call reaches the lead with ``rate``; the others get reminders and wait for another call.
+
+    A lead who answers a reminder is reached on the next call; the others with ``rate``
+    again, up to ``attempts`` calls in all.
+    """
+
+    rate: Rate
+    attempts: Annotated[Whole, Field(ge=1, le=20)] = 3
+    reminders: list[Reminder] = []
 
 
 class SalesCall(StepSpec):
@@ -95,6 +135,7 @@ class SalesCall(StepSpec):
     cooling_per_day: Rate = 0.0
     max_wait_days: Day = 14
     qualify: Qualify | None = None
+    reach: Reach | None = None  # None: every call reaches the lead
     refund: Refund = Refund()
     # sale: a close is a sale; deal: a close opens a deal the rep owns, which the stages
     # after it carry on and a payment step closes (no money here)
@@ -154,6 +195,9 @@ class _Queue:
     deals: dict[int, _DealWork] | None = None
     left: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     today: int = -1
+    # with ``reach``: per lead in line, the calls tried, and whether they answered a reminder
+    tries: IntArray | None = None
+    warm: np.ndarray | None = None
 
     def calls_left(self, day: int) -> IntArray:
         """Each rep's calls still free today (a new day: all of them)."""
@@ -162,15 +206,29 @@ class _Queue:
             self.left = np.array([rep.calls_per_day for rep in self.team], dtype=np.int64)
         return self.left
 
-    def join(self, who: IntArray, day: int, priority: FloatArray) -> None:
+    def join(
+        self,
+        who: IntArray,
+        day: int,
+        priority: FloatArray,
+        again: tuple[IntArray, np.ndarray] | None = None,
+    ) -> None:
         """Leads joining today go to the back, in a random order among themselves.
 
         Random, not by visitor id: ids come in blocks by channel, so an order by id would
         call one channel's leads first every day. The order is by each lead's own uniform
         ``priority``, so a lead keeps their place relative to the others whoever else joins.
+        ``again``: leads a call did not reach, with the calls tried and whether they
+        answered a reminder.
         """
-        self.who = np.concatenate((self.who, who[np.argsort(priority, kind="stable")]))
+        order = np.argsort(priority, kind="stable")
+        self.who = np.concatenate((self.who, who[order]))
         self.joined = np.concatenate((self.joined, np.full(who.size, day, dtype=np.int64)))
+        if self.tries is not None and self.warm is not None:
+            tries = np.zeros(who.size, np.int64) if again is None else again[0]
+            warm = np.zeros(who.size, np.bool_) if again is None else again[1]
+            self.tries = np.concatenate((self.tries, tries[order]))
+            self.warm = np.concatenate((self.warm, warm[order]))
 
     @property
     def close_rate(self) -> FloatArray:
@@ -180,6 +238,8 @@ class _Queue:
     def keep(self, mask: np.ndarray) -> None:
         """Keep only the leads where ``mask`` is true."""
         self.who, self.joined = self.who[mask], self.joined[mask]
+        if self.tries is not None and self.warm is not None:
+            self.tries, self.warm = self.tries[mask], self.warm[mask]
 
 
 @dataclass(frozen=True)
@@ -206,6 +266,10 @@ class CompiledSalesCall:
     refund_within: int
     kind: str = "sales_call"
     opens_deals: bool = False  # a close opens a deal the rep owns instead of selling
+    reach_rate: float | None = None  # None: every call reaches the lead
+    attempts: int = 1
+    reminders: tuple[tuple[float, float], ...] = ()  # (cost, response rate) of each
+    junk_reasons: FloatArray | None = None  # cumulative shares of budget, authority, need, timing
 
     def start(self, model: FunnelModel) -> None:
         """Hire the team (one Mesa agent per rep) and open an empty queue."""
@@ -215,7 +279,9 @@ class CompiledSalesCall:
                 self.reps, self.calls_per_day, self.close_rate, strict=True
             )
         ]
-        model.state[self.id] = _Queue(team)
+        model.state[self.id] = queue = _Queue(team)
+        if self.reach_rate is not None:
+            queue.tries, queue.warm = np.empty(0, np.int64), np.empty(0, np.bool_)
         model.ledger.reps[self.index] = {name: np.zeros(len(team)) for name in REP_FIGURES}
 
     def apply(self, model: FunnelModel, who: IntArray) -> None:
@@ -244,6 +310,12 @@ class CompiledSalesCall:
         ledger.cost_each("acquisition", model.day, self.qualify_cost, who, step=self.index)
         junk = pop.junk[who]
         ledger.tally("disqualified", self.index, int(np.count_nonzero(junk)))
+        if self.junk_reasons is not None:
+            dropped = who[junk]
+            u = model.uniforms(self.index, "junk_reason", dropped)
+            reason = np.searchsorted(self.junk_reasons, u, side="right")
+            for i, name in enumerate(JUNK_REASONS):
+                ledger.tally(f"disqualified_{name}", self.index, dropped[reason == i])
         if model.log is not None:
             model.log.add(who[junk], model.day, self.index, "disqualified")
         return who[~junk]
@@ -283,6 +355,9 @@ class CompiledSalesCall:
         called = np.zeros(queue.who.size, dtype=bool)
         called[line[:n]] = True
         who, waited = queue.who[line[:n]], day - queue.joined[line[:n]]
+        tries, warm = (None, None) if queue.tries is None else (queue.tries, queue.warm)
+        if tries is not None and warm is not None:
+            tries, warm = tries[line[:n]], warm[line[:n]]
         queue.keep(~called)
         if free is None:
             rep = self.slot_rep[(queue.turn + np.arange(n)) % slots]
@@ -290,6 +365,11 @@ class CompiledSalesCall:
             rep = free[:n]
             queue.left -= np.bincount(rep, minlength=queue.left.size)
         queue.turn = (queue.turn + n) % slots
+        if tries is not None and warm is not None and self.reach_rate is not None:
+            u = model.uniforms(self.index, "reach", who, tries)
+            reached = warm | (u < self.reach_rate)
+            self._unreached(model, queue, who[~reached], rep[~reached], tries[~reached] + 1)
+            who, rep, waited = who[reached], rep[reached], waited[reached]
         deal = deal_values(model.uniforms(self.index, "deal", who), self.price, self.deal_spread)
         chance = close_chance(queue.close_rate[rep], waited, self.cooling)
         closed = model.uniforms(self.index, "close", who) < chance
@@ -297,6 +377,33 @@ class CompiledSalesCall:
         if self.value is not None:
             closed &= pop.wtp_scale[who] * self.value[pop.segment[who]] >= deal
         self._book(model, who, rep, waited, deal, closed)
+
+    def _unreached(
+        self, model: FunnelModel, queue: _Queue, who: IntArray, rep: IntArray, tries: IntArray
+    ) -> None:
+        """Calls that did not reach the lead: reminders, and back in line, or given up."""
+        ledger, day = model.ledger, model.day
+        ledger.reps[self.index]["calls"] += np.bincount(rep, minlength=len(self.reps))
+        ledger.count("calls", day, who)
+        ledger.tally("calls", self.index, who)
+        ledger.tally("unreached", self.index, who)
+        again = tries < self.attempts
+        retry, tried = who[again], tries[again]
+        answered = np.zeros(retry.size, dtype=np.bool_)
+        for i, (cost, rate) in enumerate(self.reminders):
+            ledger.cost_each("acquisition", day, cost, retry, step=self.index)
+            ledger.tally("reminders", self.index, retry)
+            answered |= model.uniforms(self.index, "reminder", retry, tried * 16 + i) < rate
+        priority = model.uniforms(self.index, "queue", retry, tried)
+        queue.join(retry, day, priority, (tried, answered))
+        ledger.tally("never_reached", self.index, who[~again])
+        if model.log is not None:
+            model.log.add(who, day, self.index, "call", rep + 1.0)
+            model.log.add(who, day, self.index, "unreached")
+            if self.reminders:
+                model.log.add(retry, day, self.index, "reminded")
+            model.log.add(who[~again], day, self.index, "never_reached")
+        model.emit("declined", self.id, who[~again])
 
     def _book(
         self,
@@ -429,7 +536,21 @@ def compile_step(spec: SalesCall, ctx: CompileContext) -> CompiledSalesCall:
         refund_rate=spec.refund.rate,
         refund_within=spec.refund.within_days,
         opens_deals=spec.outcome == "deal",
+        reach_rate=None if spec.reach is None else spec.reach.rate,
+        attempts=1 if spec.reach is None else spec.reach.attempts,
+        reminders=()
+        if spec.reach is None
+        else tuple((r.cost, r.response_rate) for r in spec.reach.reminders),
+        junk_reasons=_junk_reasons(spec.qualify),
     )
+
+
+def _junk_reasons(qualify: Qualify | None) -> FloatArray | None:
+    """The cumulative shares of the reasons junk is dropped, when the scenario gives them."""
+    if qualify is None or qualify.reasons is None:
+        return None
+    shares = [getattr(qualify.reasons, name) for name in JUNK_REASONS]
+    return np.cumsum(shares)[:-1]
 
 
 def _check_team(spec: SalesCall) -> Iterator[Problem]:
@@ -458,6 +579,10 @@ def _tally(ledger: Ledger, step: CompiledStep, figures: Figures) -> Figures:
     waited = figures.pop("waited_days")
     figures["mean_wait_days"] = waited / calls if calls > 0 else math.nan
     assert isinstance(step, CompiledSalesCall)
+    for name in (REACH_FIGURES if step.reach_rate is None else ()) + (
+        REASON_FIGURES if step.junk_reasons is None else ()
+    ):
+        del figures[name]
     tallies = ledger.reps.get(step.index)
     if tallies is None:
         return figures
@@ -485,6 +610,8 @@ KIND = StepKind(
         "queued_at_end",
         "waited_days",
         *REFUND_FIGURES,
+        *REACH_FIGURES,
+        *REASON_FIGURES,
     ),
     tally=_tally,
     daily=(
@@ -500,6 +627,9 @@ KIND = StepKind(
         Event("call", 16),  # called by a rep (amount: the rep's number, from 1)
         Event("drop_out", 17, "left the sales queue, tired of waiting"),
         Event("deal", 45, "opened a deal"),  # amount: the deal's; its money comes at payment
+        Event("unreached", 48, "not reached by the call"),
+        Event("reminded", 49, "sent a reminder to answer"),
+        Event("never_reached", 50, "never reached: gave up calling"),
     ),
     daily_cost=_team_pay,
 )
