@@ -122,14 +122,15 @@ def _check_steps(s: Scenario) -> Iterator[Found]:
             if ref.target not in by_id:
                 yield (
                     ("funnel", i, *ref.path),
-                    f"no step has id '{ref.target}'",
+                    f"{ref.where + ': ' if ref.where else ''}no step has id '{ref.target}'",
                     near(ref.target, ids),
                 )
             elif not ref.allowed(STEP_KINDS[by_id[ref.target].type]):
                 kinds = " or ".join(k.name for k in STEP_KINDS.values() if ref.allowed(k))
                 yield (
                     ("funnel", i, *ref.path),
-                    f"'{ref.target}' is a step of type {by_id[ref.target].type}, expected {kinds}",
+                    f"{ref.where + ': ' if ref.where else ''}'{ref.target}' is a step of type "
+                    f"{by_id[ref.target].type}, expected {kinds}",
                     "",
                 )
 

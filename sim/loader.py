@@ -11,6 +11,7 @@ from __future__ import annotations
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path as FsPath
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -32,7 +33,9 @@ def validate_tree(
     origins = origins or {}
     plain = to_plain(tree)
     try:
-        scenario = Scenario.model_validate(plain)
+        # files a scenario names (a CSV of open deals) are found next to it
+        base = FsPath(source).parent if FsPath(source).is_file() else None
+        scenario = Scenario.model_validate(plain, context={"base": base})
     except ValidationError as exc:
         errors = exc.errors()
         problems = _dedupe(_problem_from_pydantic(tree, err, source, origins) for err in errors)

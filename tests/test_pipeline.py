@@ -9,16 +9,22 @@ except for the ``never_pays`` share.
 from __future__ import annotations
 
 import copy
+import json
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import yaml
 from scipy.stats import norm
+from typer.testing import CliRunner
 
 import sim
+from cli import app
 from conftest import ROOT, assert_within_4se, base_spec, event_table, run_model, scenario_from
+from sim.compile import compile_scenario
+from sim.model import FunnelModel
 
 
 def _pmf(median: float, spread: float, upto: int) -> np.ndarray:
@@ -226,3 +232,77 @@ def test_junk_is_dropped_with_its_reasons() -> None:
     for name, share in shares.items():
         got = float(t[f"disqualified_{name}"][1])
         assert_within_4se(got, junk * share, math.sqrt(junk * share * (1 - share)), name)
+
+
+def _with_open_deals(tmp_path: Path, rows: str, **contract: Any) -> Path:
+    """A pipeline with no new leads: a sales step holding the open deals of ``rows``."""
+    (tmp_path / "deals.csv").write_text(rows)
+    spec = _pipeline(
+        _calls(outcome="deal", open_deals="deals.csv"),
+        {"id": "contract", "type": "stage", "after": "calls", "worked_by": "calls", **contract},
+        {"id": "payment", "type": "payment", "after": "contract", "price": 1, "never_pays": 0.1},
+    )
+    spec["channels"]["web"]["visitors_per_day"] = 0
+    spec["funnel"][1]["team"] = [
+        {"name": "ann", "calls_per_day": 5, "close_rate": 0.5},
+        {"name": "bob", "calls_per_day": 5, "close_rate": 0.5},
+    ]
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(json.dumps(spec))
+    return path
+
+
+def test_open_deals_close_as_their_stage_says(tmp_path: Path) -> None:
+    """Deals carried in: each moves on with the rate, given the days it has spent already."""
+    median, spread, rot, rate, never = 10.0, 0.5, 30, 0.6, 0.1
+    elapsed = np.tile([0, 5, 15, 25, 40], 100)
+    rows = "stage,days_in_stage,owner,amount\n" + "".join(
+        f"contract,{d},{'ann' if i % 2 else 'bob'},{1000 + i}\n" for i, d in enumerate(elapsed)
+    )
+    path = _with_open_deals(
+        tmp_path,
+        rows,
+        rate=rate,
+        days={"median": median, "spread": spread},
+        rots_after_days=rot,
+    )
+    model = FunnelModel(compile_scenario(sim.load_scenario(path)), rng=11, record_events=True)
+    model.run()
+
+    def cdf(x: np.ndarray) -> np.ndarray:  # P(round(T) ≤ x) for whole x, ≥ 0
+        return norm.cdf(np.log((x + 0.5) / median) / spread)
+
+    below = np.where(elapsed > 0, cdf(np.maximum(elapsed - 1.0, 0)), 0.0)  # P(T < elapsed)
+    p = rate * (1 - never) * np.clip((cdf(np.full(elapsed.size, rot)) - below) / (1 - below), 0, 1)
+    buys = event_table(model).query("event == 'buy'")
+    assert_within_4se(len(buys), p.sum(), math.sqrt((p * (1 - p)).sum()), "open deals paid")
+    assert model.ledger.steps["revenue"][3] == pytest.approx(
+        buys.amount.sum()
+    )  # each at its own amount
+    assert set(buys.amount) <= {1000.0 + i for i in range(elapsed.size)}
+    assert model.ledger.daily["leads"].sum() == 0  # no new leads: the open deals alone
+
+
+@pytest.mark.parametrize(
+    ("rows", "said"),
+    [
+        ("stage,days_in_stage,amount\ncontract,1,100\n", "deals.csv row 1: missing column owner"),
+        ("stage,days_in_stage,owner,amount\ncontract,1,ann,100\nnope,1,ann,5\n",
+         "deals.csv row 3, column stage: no step has id 'nope'"),
+        ("stage,days_in_stage,owner,amount\ncontract,1,zoe,100\n",
+         "deals.csv row 2, column owner: 'zoe' is not a rep"),
+        ("stage,days_in_stage,owner,amount\ncontract,1,ann,-100\n",
+         "deals.csv row 2, column amount: -100 is negative"),
+        ("stage,days_in_stage,owner,amount\ncalls,1,ann,100\n",
+         "deals.csv row 2, column stage: 'calls' is a step of type sales_call"),
+    ],
+)  # fmt: skip
+def test_a_bad_deals_file_is_refused_where_it_is_wrong(
+    tmp_path: Path, rows: str, said: str
+) -> None:
+    """Run and validate both refuse it (exit 2), naming the file, the row and the column."""
+    path = _with_open_deals(tmp_path, rows)
+    for command in (["run", str(path), "-n", "1"], ["validate", str(path)]):
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == 2, result.output
+        assert said in " ".join(result.output.split()), result.output

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 from pydantic import Field
-from scipy.special import ndtri
+from scipy.special import ndtr, ndtri
 
 from sim.behavior import deal_values
 from sim.spec import MAX_DAYS, MAX_SPREAD, Number, Spec
@@ -62,3 +62,24 @@ def deal_amounts(
         amount[new] = deal_values(model.uniforms(step, "amount", who[new]), price, spread)
         pop.deal[who[new]] = amount[new]
     return amount
+
+
+def days_left(u: FloatArray, median: float, spread: float, elapsed: IntArray) -> IntArray:
+    """Days still to spend in a stage for deals already there ``elapsed`` days.
+
+    The time in the stage is drawn given that it is at least ``elapsed``: the uniform is
+    moved into the part of the law above ``elapsed − ½`` (a rounded time ``T ≥ elapsed``).
+
+    Examples:
+        >>> days_left(np.array([0.5]), 10.0, 0.0, np.array([4])).tolist()
+        [6]
+        >>> bool((days_left(np.full(3, 0.01), 10.0, 0.5, np.array([0, 20, 40])) >= 0).all())
+        True
+    """
+    if median <= 0 or spread == 0:
+        return np.asarray(np.maximum(days_in_stage(u, median, spread) - elapsed, 0), np.int64)
+    floor = np.where(
+        elapsed > 0, ndtr(np.log(np.maximum(elapsed - 0.5, 1e-300) / median) / spread), 0.0
+    )
+    moved = np.minimum(floor + u * (1 - floor), 1 - 1e-16)
+    return np.asarray(np.maximum(days_in_stage(moved, median, spread) - elapsed, 0), np.int64)

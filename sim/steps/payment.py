@@ -89,6 +89,10 @@ class CompiledPayment:
             model.log.add(who[~pays], day, self.index, "never_paid", amount[~pays])
         model.emit_each("bought", self.id, payers, delay[paid])
 
+    def carry(self, model: FunnelModel, who: IntArray, elapsed: IntArray) -> None:
+        """Open deals carried in today, invoiced already: they pay as any other."""
+        self.apply(model, who)
+
 
 @dataclass(frozen=True)
 class CompiledOwnedPayment(CompiledPayment):

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Annotated, Literal, Protocol
 
 import mesa
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
 from sim.behavior import close_chance, deal_values
+from sim.luck import fold, name_key
 from sim.spec import (
     MAX_CALLS_PER_DAY,
     Amount,
@@ -29,8 +30,9 @@ from sim.spec import (
     Whole,
 )
 from sim.steps._base import CompileContext, CompiledStep, FloatArray, IntArray, Trigger
-from sim.steps._kind import Event, Figures, Problem, StepKind
+from sim.steps._kind import Event, Figures, Problem, Reference, StepKind, one_of
 from sim.steps._money import REFUND, REFUND_FIGURES, schedule_refunds, take_payments
+from sim.steps._open_deals import OpenDeals, read_open_deals
 from sim.steps._selling import BUY, DECLINE, mark_bought
 from sim.steps.offer import follows_references
 
@@ -140,6 +142,11 @@ class SalesCall(StepSpec):
     # sale: a close is a sale; deal: a close opens a deal the rep owns, which the stages
     # after it carry on and a payment step closes (no money here)
     outcome: Literal["sale", "deal"] = "sale"
+    # today's pipeline: a CSV of the team's open deals (sim/steps/_open_deals.py), carried
+    # on from day 0 next to the new leads; needs `outcome: deal`
+    open_deals: Annotated[
+        OpenDeals | None, BeforeValidator(read_open_deals), WithJsonSchema({"type": "string"})
+    ] = None
 
     @property
     def reps(self) -> list[Rep]:
@@ -198,6 +205,7 @@ class _Queue:
     # with ``reach``: per lead in line, the calls tried, and whether they answered a reminder
     tries: IntArray | None = None
     warm: np.ndarray | None = None
+    carry: bool = False  # the open deals of the CSV are still to be carried in (day 0)
 
     def calls_left(self, day: int) -> IntArray:
         """Each rep's calls still free today (a new day: all of them)."""
@@ -270,6 +278,8 @@ class CompiledSalesCall:
     attempts: int = 1
     reminders: tuple[tuple[float, float], ...] = ()  # (cost, response rate) of each
     junk_reasons: FloatArray | None = None  # cumulative shares of budget, authority, need, timing
+    # today's pipeline: per open deal, its stage id, days there, owner (rep index), amount
+    open_deals: tuple[tuple[str, int, int, float], ...] = ()
 
     def start(self, model: FunnelModel) -> None:
         """Hire the team (one Mesa agent per rep) and open an empty queue."""
@@ -282,11 +292,17 @@ class CompiledSalesCall:
         model.state[self.id] = queue = _Queue(team)
         if self.reach_rate is not None:
             queue.tries, queue.warm = np.empty(0, np.int64), np.empty(0, np.bool_)
+        if self.open_deals:
+            queue.carry = True
+            model.call_again(self.id, 0)
         model.ledger.reps[self.index] = {name: np.zeros(len(team)) for name in REP_FIGURES}
 
     def apply(self, model: FunnelModel, who: IntArray) -> None:
         """Queue today's new leads, let go of those who waited too long, make today's calls."""
         queue: _Queue = model.state[self.id]
+        if queue.carry:
+            queue.carry = False
+            _carry_open_deals(model, self)
         joining = self._screen(model, who)
         queue.join(joining, model.day, model.uniforms(self.index, "queue", joining))
         if model.log is not None:
@@ -495,6 +511,28 @@ def _serve_deals(model: FunnelModel, sales_step: str, queue: _Queue) -> None:
         model.call_again(sales_step, model.day + 1)
 
 
+def _carry_open_deals(model: FunnelModel, step: CompiledSalesCall) -> None:
+    """Bring the team's open deals in as leads who have them, each into its stage.
+
+    They are visitors of the first channel who arrived on day 0, never junk, and are not
+    counted as visitors or leads of the run.
+    """
+    stage, days, owner, amount = (np.array(col) for col in zip(*step.open_deals, strict=True))
+    n = stage.size
+    uid = fold(name_key(f"open_deals/{step.id}"), np.arange(n, dtype=np.uint64))
+    replication = np.full(n, getattr(model, "replication", 0), dtype=np.int64)
+    who = model.arrive_visitors(0, uid, replication, np.zeros(n, dtype=np.int64))
+    pop = model.population
+    pop.junk[who], pop.lead[who] = False, True
+    pop.deal[who], pop.owner[who], pop.deal_day[who] = amount, owner + 1, -days
+    by_id = {s.id: s for s in model.compiled.steps}
+    for stage_id in dict.fromkeys(stage.tolist()):
+        mine = stage == stage_id
+        by_id[stage_id].carry(model, who[mine], days[mine].astype(np.int64))  # type: ignore[attr-defined]
+    if model.log is not None:
+        model.log.add(who, 0, step.index, "deal", amount)
+
+
 def _open_deals(
     model: FunnelModel, who: IntArray, amount: FloatArray, rep: IntArray, day: int
 ) -> None:
@@ -542,6 +580,17 @@ def compile_step(spec: SalesCall, ctx: CompileContext) -> CompiledSalesCall:
         if spec.reach is None
         else tuple((r.cost, r.response_rate) for r in spec.reach.reminders),
         junk_reasons=_junk_reasons(spec.qualify),
+        open_deals=()
+        if spec.open_deals is None
+        else tuple(
+            (
+                d.stage,
+                d.days_in_stage,
+                reps.index(next(r for r in reps if r.name == d.owner)),
+                d.amount,
+            )
+            for d in spec.open_deals.deals
+        ),
     )
 
 
@@ -554,7 +603,8 @@ def _junk_reasons(qualify: Qualify | None) -> FloatArray | None:
 
 
 def _check_team(spec: SalesCall) -> Iterator[Problem]:
-    """A team given rep by rep names each rep once."""
+    """A team given rep by rep names each rep once; open deals name its reps."""
+    yield from _check_open_deals(spec)
     if not isinstance(spec.team, list):
         return
     seen: set[str] = set()
@@ -566,6 +616,31 @@ def _check_team(spec: SalesCall) -> Iterator[Problem]:
                 "give each rep their own name",
             )
         seen.add(rep.name)
+
+
+def _check_open_deals(spec: SalesCall) -> Iterator[Problem]:
+    deals = spec.open_deals
+    if deals is None:
+        return
+    if spec.outcome != "deal":
+        yield (("open_deals",), "open deals need a pipeline", "add `outcome: deal`")
+    names = {rep.name for rep in spec.reps}
+    for deal in deals.deals:
+        if deal.owner not in names:
+            yield (
+                ("open_deals",),
+                f"{deals.where(deal, 'owner')}: '{deal.owner}' is not a rep of this team",
+                f"the reps: {', '.join(sorted(names))}",
+            )
+
+
+def _references(spec: SalesCall) -> Iterator[Reference]:
+    """What an offer names, and the stage of each open deal."""
+    yield from follows_references(spec)
+    if spec.open_deals is not None:
+        for deal in spec.open_deals.deals:
+            where = spec.open_deals.where(deal, "stage")
+            yield Reference(("open_deals",), deal.stage, one_of("stage", "payment"), where)
 
 
 def _team_pay(spec: SalesCall) -> float:
@@ -599,7 +674,7 @@ KIND = StepKind(
     name="sales_call",
     spec=SalesCall,
     compile=compile_step,
-    references=follows_references,
+    references=_references,
     check=_check_team,
     sells=True,
     declinable=True,

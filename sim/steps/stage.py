@@ -18,7 +18,7 @@ import numpy as np
 from sim.spec import Day, Name, Rate, SegmentRate, StepSpec
 from sim.steps._base import CompileContext, CompiledStep, FloatArray, IntArray, Trigger
 from sim.steps._kind import Event, Figures, Problem, Reference, StepKind
-from sim.steps._pipeline import PIPELINE_FOLLOWS, StageTime, days_in_stage
+from sim.steps._pipeline import PIPELINE_FOLLOWS, StageTime, days_in_stage, days_left
 from sim.steps.sales_call import join_work, work_deals
 
 if TYPE_CHECKING:
@@ -69,15 +69,27 @@ class CompiledStage:
         if model.log is not None:
             model.log.add(who, model.day, self.index, "stage", model.population.deal[who])
 
-    def work(self, model: FunnelModel, who: IntArray, since: IntArray) -> None:
+    def carry(self, model: FunnelModel, who: IntArray, elapsed: IntArray) -> None:
+        """Open deals carried in today, in the stage for ``elapsed`` days already."""
+        self._enter(model, who)
+        self.work(model, who, model.day - elapsed, carried=True)
+
+    def work(
+        self, model: FunnelModel, who: IntArray, since: IntArray, *, carried: bool = False
+    ) -> None:
         """Work the deals ``who`` today, in the stage since ``since``: whether and when they leave.
 
         A deal moves on ``T`` days from today (its time in the stage, drawn now); one whose
         days in the stage, waiting included, pass ``rots_after_days`` is lost at that limit.
+        ``carried``: open deals carried in, whose time here is drawn given what they spent.
         """
         pop, ledger, day = model.population, model.ledger, model.day
         moves = model.uniforms(self.index, "move", who) < self._chance(model, who)
-        days = days_in_stage(model.uniforms(self.index, "days", who), self.median, self.spread)
+        u = model.uniforms(self.index, "days", who)
+        if carried:  # its time here is at least what it has spent already
+            days = days_left(u, self.median, self.spread, day - since)
+        else:
+            days = days_in_stage(u, self.median, self.spread)
         leave = day + days
         rotted = np.zeros(who.size, dtype=np.bool_)
         if self.rot is not None:
@@ -98,7 +110,7 @@ class CompiledStage:
         if self.reps:
             _count_owners(model.ledger.reps[self.index], pop.owner[who], advanced)
         if model.log is not None:
-            if self.reps:  # the owner's call that worked the deal (amount: their number)
+            if self.reps and not carried:  # the owner's call that worked the deal (their number)
                 model.log.add(who, day, self.index, "worked", pop.owner[who].astype(np.float64))
             model.log.add(who[advanced], leave[advanced], self.index, "advance")
             model.log.add(who[lost], leave[lost], self.index, "lost")
