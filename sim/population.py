@@ -30,6 +30,7 @@ COLUMNS: dict[str, type] = {
     "deal": np.float64,  # the amount of the visitor's open deal in a sales pipeline (0: none)
     "owner": np.int16,  # the rep who owns that deal: their number in their team, from 1 (0: none)
     "deal_day": np.int32,  # the day that deal was opened (before day 0: an open deal carried in)
+    "carried": np.bool_,  # the deal was open before the run (from a CSV of open deals)
 }
 
 
@@ -66,6 +67,7 @@ class Population:
     deal: NDArray[np.float64]
     owner: NDArray[np.int16]
     deal_day: NDArray[np.int32]
+    carried: NDArray[np.bool_]
 
     def add(self, **traits: NDArray[np.generic]) -> IntArray:
         """Append visitors with the given traits (other columns start at zero); their ids."""

@@ -160,6 +160,41 @@ def risk_lines(summary: Summary) -> list[str]:
     ]
 
 
+def forecast_table(summary: Summary) -> Table | None:
+    """A pipeline's bookings by period (P10/P50/P90), its quota, pipeline value and velocity."""
+    f, cur = summary.forecast, summary.currency
+    if f is None:
+        return None
+    table = Table(title=f"Forecast — bookings by {f['period']}, over {summary.replications} runs")
+    for name in ("period", "days", "P10", "P50", "P90"):
+        table.add_column(name, justify="left" if name in ("period", "days") else "right")
+    for row in [*f["bookings"], {"period": "total", **f["total"]}]:
+        days = f"{row['from_day']}–{row['to_day']}" if "from_day" in row else ""
+        money = (fmt(row[q], "money", cur) for q in ("p10", "p50", "p90"))
+        table.add_row(str(row["period"]), days, *money)
+    notes = []
+    if f["quota"] is not None:
+        notes.append(
+            f"chance to reach the quota of {fmt(f['quota'], 'money', cur)}: "
+            f"{fmt(f['chance_of_quota'], 'share')}"
+        )
+    if f["weighted_pipeline"] is not None:
+        weighted = fmt(f["weighted_pipeline"], "money", cur)
+        simulated = fmt(f["simulated_pipeline"], "money", cur)
+        notes.append(
+            f"open deals carried in: weighted pipeline {weighted} (amount × chance of each "
+            f"stage), simulated {simulated}"
+        )
+    v = f["velocity"]
+    notes.append(
+        f"sales velocity {fmt(v['per_day'], 'money', cur)} a day = {fmt(v['deals'], 'count')} deals"
+        f" × {fmt(v['win_rate'], 'share')} won × {fmt(v['deal_size'], 'money', cur)}"
+        f" ÷ {fmt(v['cycle_days'], 'ratio')} days to close"
+    )
+    table.caption = "\n".join(notes)
+    return table
+
+
 def economics_table(summary: Summary) -> Table:
     """Every KPI: mean and 90% interval over replications.
 

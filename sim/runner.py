@@ -24,6 +24,7 @@ import pandas as pd
 from sim import budget
 from sim.breakdown import breakdown_tables
 from sim.compile import CompiledScenario, compile_scenario
+from sim.forecast import pipeline_forecast
 from sim.kpis import KPIS, profit_formula
 from sim.ledger import Ledger
 from sim.metrics import (
@@ -61,6 +62,7 @@ class Summary:
     kpis: dict[str, dict[str, float | None]]
     steps: dict[str, dict[str, Any]]  # figure -> {mean, lo, hi}; a sales step's "reps" nest
     meta: dict[str, str]
+    forecast: dict[str, Any] | None = None  # a pipeline's (sim/forecast.py); None: no pipeline
 
     def to_dict(self) -> dict[str, Any]:
         """The summary as plain JSON-ready data."""
@@ -72,6 +74,7 @@ class Summary:
             "kpis": self.kpis,
             "economics": profit_formula(),
             "steps": self.steps,
+            **({} if self.forecast is None else {"forecast": self.forecast}),
             "meta": self.meta,
         }
 
@@ -379,6 +382,7 @@ def _assemble(
             for step_id, figures in results[0].steps.items()
         },
         meta=_meta(),
+        forecast=pipeline_forecast(scenario, per_rep, [r.daily["revenue"] for r in results]),
     )
     daily = _stack([pd.DataFrame(r.daily) for r in results], first)
     events = visitors = None

@@ -306,3 +306,27 @@ def test_a_bad_deals_file_is_refused_where_it_is_wrong(
         result = CliRunner().invoke(app, command)
         assert result.exit_code == 2, result.output
         assert said in " ".join(result.output.split()), result.output
+
+
+def test_the_forecast_reads_the_replications(crm: sim.RunResult) -> None:
+    """The chance of quota is the share of runs that booked it; the periods add up."""
+    f = crm.summary.forecast
+    assert f is not None
+    revenue = crm.replications["revenue"].to_numpy()
+    assert f["chance_of_quota"] == np.mean(revenue >= f["quota"])
+    daily = crm.daily.pivot(index="day", columns="replication", values="revenue").to_numpy()
+    first = daily[: f["bookings"][0]["to_day"] + 1].sum(axis=0)
+    assert f["bookings"][0]["p50"] == pytest.approx(float(np.quantile(first, 0.5)))
+    assert f["total"]["p90"] == pytest.approx(float(np.quantile(revenue, 0.9)))
+    v = f["velocity"]
+    assert v["per_day"] == pytest.approx(
+        v["deals"] * v["win_rate"] * v["deal_size"] / v["cycle_days"]
+    )
+
+
+def test_a_funnel_without_a_payment_has_no_forecast() -> None:
+    result = sim.run_scenario(
+        sim.load_scenario(ROOT / "scenarios" / "quickstart.yaml"), replications=2
+    )
+    assert result.summary.forecast is None
+    assert "forecast" not in result.summary.to_dict()

@@ -7,7 +7,8 @@ owner works and by the payment that closes it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 from pydantic import Field
@@ -83,3 +84,53 @@ def days_left(u: FloatArray, median: float, spread: float, elapsed: IntArray) ->
     )
     moved = np.minimum(floor + u * (1 - floor), 1 - 1e-16)
     return np.asarray(np.maximum(days_in_stage(moved, median, spread) - elapsed, 0), np.int64)
+
+
+PERIOD_DAYS = {"week": 7, "month": 30}
+
+
+def forecast_terms(funnel: Sequence[Any]) -> dict[str, Any] | None:
+    """What a pipeline's forecast needs from its steps, or None for a funnel without one.
+
+    The quota and period (of the first payment step giving them), the deals a run opens
+    (the sales steps of ``outcome: deal``), the payment steps, and the open deals carried
+    in with their weighted value: each deal's amount times its chance to close as a CRM
+    reckons it, the product of the rates of the stages from its own to the payment, times
+    the share that pays (a rate given per segment counts as their mean).
+    """
+    payments = [s for s in funnel if s.type == "payment"]
+    if not payments:
+        return None
+    quota = next((p for p in payments if p.quota is not None), payments[0])
+    openers = [s for s in funnel if s.type == "sales_call" and s.outcome == "deal"]
+    weighted, carried = 0.0, 0
+    for step in openers:
+        if step.open_deals is not None:
+            for deal in step.open_deals.deals:
+                weighted += deal.amount * _chance_from(funnel, deal.stage, deal.owner)
+                carried += 1
+    return {
+        "quota": quota.quota,
+        "period": quota.period,
+        "openers": [s.id for s in openers],
+        "payments": [s.id for s in payments],
+        "carried": carried,
+        "weighted": weighted if carried else None,
+    }
+
+
+def _chance_from(funnel: Sequence[Any], step_id: str, owner: str) -> float:
+    """A CRM's chance that a deal in ``step_id`` closes: the rates from there to the money."""
+    by_id = {s.id: s for s in funnel}
+    chance, seen = 1.0, set()
+    while step_id in by_id and step_id not in seen:
+        seen.add(step_id)
+        step = by_id[step_id]
+        if step.type == "payment":
+            return chance * (1 - float(step.never_pays))
+        rate = step.rep_rates.get(owner, step.rate)
+        chance *= float(np.mean(list(rate.values()))) if isinstance(rate, dict) else rate
+        step_id = next(
+            (s.id for s in funnel if s.type in ("stage", "payment") and s.after == step_id), ""
+        )
+    return 0.0  # a chain that never reaches a payment never closes

@@ -41,6 +41,8 @@ class Payment(StepSpec):
     delay: StageTime = StageTime()  # days from reaching the step to the money
     never_pays: Rate = 0.0  # the share of deals that are signed but never paid
     worked_by: Name | None = None  # the sales_call whose reps own the deals: a row per rep
+    quota: Amount | None = None  # the bookings asked for over the horizon (the forecast)
+    period: Literal["week", "month"] = "month"  # the forecast's periods
 
 
 @dataclass(frozen=True)
@@ -80,8 +82,12 @@ class CompiledPayment:
         ledger.tally("never_paid", self.index, who[~pays])
         ledger.tally("unpaid_at_end", self.index, who[pays & ~inside])
         ledger.tally_each("delay_days", self.index, payers, delay[paid].astype(np.float64))
+        to_close = (paid_on - pop.deal_day[who]).astype(np.float64)
+        ledger.tally_each("days_to_close", self.index, payers, to_close[paid])
+        carried = paid & pop.carried[who]
+        ledger.tally("carried_paid", self.index, who[carried])
+        ledger.tally_each("carried_revenue", self.index, who[carried], amount[carried])
         if self.reps:
-            to_close = (paid_on - pop.deal_day[who]).astype(np.float64)
             _count_owners(ledger.reps[self.index], pop.owner[who], paid, amount, to_close)
         if model.log is not None:
             model.log.add(who, day, self.index, "invoiced", amount)
@@ -147,6 +153,7 @@ def _tally(ledger: Ledger, step: CompiledStep, figures: Figures) -> Figures:
     """The mean delay of a payment; per owner: deals, paid, revenue, mean days to close."""
     paid = figures["converted"]
     figures["mean_delay_days"] = figures.pop("delay_days") / paid if paid else math.nan
+    figures["mean_days_to_close"] = figures.pop("days_to_close") / paid if paid else math.nan
     assert isinstance(step, CompiledPayment)
     tallies = ledger.reps.get(step.index)
     if tallies is None:
@@ -168,7 +175,14 @@ KIND = StepKind(
     compile=compile_step,
     references=_references,
     sells=True,
-    figures=("never_paid", "unpaid_at_end", "delay_days"),
+    figures=(
+        "never_paid",
+        "unpaid_at_end",
+        "delay_days",
+        "days_to_close",
+        "carried_paid",
+        "carried_revenue",
+    ),
     tally=_tally,
     events=(
         Event("invoiced", 46, "invoiced"),  # amount: the deal's

@@ -523,7 +523,7 @@ def _carry_open_deals(model: FunnelModel, step: CompiledSalesCall) -> None:
     replication = np.full(n, getattr(model, "replication", 0), dtype=np.int64)
     who = model.arrive_visitors(0, uid, replication, np.zeros(n, dtype=np.int64))
     pop = model.population
-    pop.junk[who], pop.lead[who] = False, True
+    pop.junk[who], pop.lead[who], pop.carried[who] = False, True, True
     pop.deal[who], pop.owner[who], pop.deal_day[who] = amount, owner + 1, -days
     by_id = {s.id: s for s in model.compiled.steps}
     for stage_id in dict.fromkeys(stage.tolist()):
