@@ -330,3 +330,16 @@ def test_a_funnel_without_a_payment_has_no_forecast() -> None:
     )
     assert result.summary.forecast is None
     assert "forecast" not in result.summary.to_dict()
+
+
+def test_the_agency_runs_its_five_funnels_and_only_sales_take_money() -> None:
+    """The agency set validates and runs; its stages (a review) book no money."""
+    path = ROOT / "scenarios" / "agency" / "agency.yaml"
+    result = sim.run_scenario(sim.load_scenario(path), replications=2, seed=3)
+    steps = result.summary.steps
+    for stage in ("consultation", "proposal", "contract", "review"):
+        assert steps[stage]["revenue"]["mean"] == 0
+    assert steps["review"]["converted"]["mean"] > 0
+    assert steps["first_payment"]["revenue"]["mean"] > 0
+    assert steps["qualification"]["disqualified_budget"]["mean"] > 0
+    assert steps["qualification"]["reminders"]["mean"] > 0
