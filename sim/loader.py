@@ -34,7 +34,8 @@ def validate_tree(
     plain = to_plain(tree)
     try:
         # files a scenario names (a CSV of open deals) are found next to it
-        base = FsPath(source).parent if FsPath(source).is_file() else None
+        file = FsPath(source.split(" (", 1)[0])  # "x.yaml (variant)": a design of x.yaml
+        base = file.parent if file.is_file() else None
         scenario = Scenario.model_validate(plain, context={"base": base})
     except ValidationError as exc:
         errors = exc.errors()

@@ -514,8 +514,8 @@ def _serve_deals(model: FunnelModel, sales_step: str, queue: _Queue) -> None:
 def _carry_open_deals(model: FunnelModel, step: CompiledSalesCall) -> None:
     """Bring the team's open deals in as leads who have them, each into its stage.
 
-    They are visitors of the first channel who arrived on day 0, never junk, and are not
-    counted as visitors or leads of the run.
+    They are counted as visitors and leads of the first channel on day 0 (at no cost), so
+    the tables by channel and segment add up; they are never junk.
     """
     stage, days, owner, amount = (np.array(col) for col in zip(*step.open_deals, strict=True))
     n = stage.size
@@ -524,6 +524,12 @@ def _carry_open_deals(model: FunnelModel, step: CompiledSalesCall) -> None:
     who = model.arrive_visitors(0, uid, replication, np.zeros(n, dtype=np.int64))
     pop = model.population
     pop.junk[who], pop.lead[who], pop.carried[who] = False, True, True
+    ledger = model.ledger
+    ledger.count("visitors", 0, who)
+    ledger.arrivals(0, who)
+    ledger.count("leads", 0, who)
+    if model.log is not None:
+        model.log.add(who, 0, len(model.compiled.step_ids), "arrive")
     pop.deal[who], pop.owner[who], pop.deal_day[who] = amount, owner + 1, -days
     by_id = {s.id: s for s in model.compiled.steps}
     for stage_id in dict.fromkeys(stage.tolist()):
