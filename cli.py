@@ -255,6 +255,7 @@ def run(
         from sim import ScenarioSource, run_scenario
         from sim.report import (
             economics_table,
+            forecast_table,
             funnel_table,
             risk_lines,
             spread_table,
@@ -299,6 +300,9 @@ def run(
     for line in risk_lines(result.summary):
         out.print(line, highlight=False)
     out.print(funnel_table(result.summary, kinds))
+    forecast = forecast_table(result.summary)
+    if forecast is not None:
+        out.print(forecast)
     out.print(economics_table(result.summary))
     spread = spread_table(result.summary)
     if spread is not None:

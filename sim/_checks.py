@@ -146,14 +146,15 @@ def check_references(steps: Iterable[tuple[int, Any]], types: dict[str, str]) ->
             if ref.target not in types:
                 yield (
                     ("funnel", i, *ref.path),
-                    f"no step has id '{ref.target}'",
+                    f"{ref.where + ': ' if ref.where else ''}no step has id '{ref.target}'",
                     near(ref.target, ids),
                 )
             elif not ref.allowed(STEP_KINDS[types[ref.target]]):
                 kinds = " or ".join(k.name for k in STEP_KINDS.values() if ref.allowed(k))
                 yield (
                     ("funnel", i, *ref.path),
-                    f"'{ref.target}' is a step of type {types[ref.target]}, expected {kinds}",
+                    f"{ref.where + ': ' if ref.where else ''}'{ref.target}' is a step of type "
+                    f"{types[ref.target]}, expected {kinds}",
                     "",
                 )
 

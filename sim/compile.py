@@ -97,6 +97,7 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
         after_events={s.id: STEP_KINDS[s.type].after_event for s in scenario.funnel},
         channels={name: i for i, name in enumerate(scenario.channels)},
         triggers=triggers,
+        teams={s.id: tuple(r.name for r in s.reps) for s in scenario.funnel if hasattr(s, "reps")},
     )
     steps: list[CompiledStep] = []
     for step_id in processing_order(scenario):

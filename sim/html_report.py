@@ -64,6 +64,7 @@ def report_html(run: RunFolder) -> str:
     s, sign = run.summary, currency_symbol(run.summary["currency"])
     sections = [
         _funnel_section(run),
+        _forecast_section(s),
         _cash_section(run, sign),
         _offers_section(run, sign),
         _channels_section(run, sign),
@@ -181,6 +182,47 @@ def _team_rows(fig: Mapping[str, Any]) -> list[list[Cell]]:
         ]
         for name, rep in fig.get("reps", {}).items()
     ]
+
+
+def _forecast_section(s: Mapping[str, Any]) -> str:
+    """A pipeline's bookings by period with P10/P50/P90, quota, pipeline value and velocity."""
+    f = s.get("forecast")
+    if f is None:
+        return ""
+    cur = s["currency"]
+    rows: list[list[Cell]] = [
+        [str(r["period"]), f"{r['from_day']}–{r['to_day']}", *_quantiles(r, cur)]
+        for r in f["bookings"]
+    ]
+    rows.append(["total", "", *_quantiles(f["total"], cur)])
+    v = f["velocity"]
+    facts = [
+        f"Sales velocity {fmt(v['per_day'], 'money', cur)} a day: {fmt(v['deals'], 'count')} "
+        f"deals × {fmt(v['win_rate'], 'share')} won × {fmt(v['deal_size'], 'money', cur)} ÷ "
+        f"{fmt(v['cycle_days'], 'ratio')} days to close."
+    ]
+    if f["quota"] is not None:
+        facts.insert(
+            0,
+            f"Chance to reach the quota of {fmt(f['quota'], 'money', cur)}: "
+            f"{fmt(f['chance_of_quota'], 'share')} of the runs.",
+        )
+    if f["weighted_pipeline"] is not None:
+        facts.append(
+            f"Open deals carried in: weighted pipeline {fmt(f['weighted_pipeline'], 'money', cur)}"
+            f" (each amount × its stages' chances), simulated "
+            f"{fmt(f['simulated_pipeline'], 'money', cur)}."
+        )
+    note = (
+        f"Revenue booked by {f['period']}: P10, P50 and P90 over the runs (one run in ten books "
+        "less than P10, one in ten more than P90). " + " ".join(facts)
+    )
+    body = table(["period", "days", "P10", "P50", "P90"], rows, names=2)
+    return section("forecast", "Forecast", note, body)
+
+
+def _quantiles(row: Mapping[str, float], cur: str) -> list[Cell]:
+    return [fmt(row[q], "money", cur) for q in ("p10", "p50", "p90")]
 
 
 def _cash_section(run: RunFolder, sign: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path as FsPath
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -34,7 +35,10 @@ def validate_tree(
     origins = origins or {}
     plain = to_plain(tree)
     try:
-        scenario = Scenario.model_validate(plain)
+        # files a scenario names (a CSV of open deals) are found next to it
+        file = FsPath(source.split(" (", 1)[0])  # "x.yaml (variant)": a design of x.yaml
+        base = file.parent if file.is_file() else None
+        scenario = Scenario.model_validate(plain, context={"base": base})
     except ValidationError as exc:
         errors = exc.errors()
         problems = _dedupe(_problem_from_pydantic(tree, err, source, origins) for err in errors)

@@ -383,14 +383,22 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
             junk=uniforms(luck, self._key(ARRIVAL, "junk")) < c.seg_junk[seg],
         )
 
-    def emit(self, event: str, source: str, who: IntArray) -> None:
-        """Schedule every step waiting for ``event`` of ``source`` for the visitors ``who``."""
+    def emit(self, event: str, source: str, who: IntArray, later: int = 0) -> None:
+        """Schedule every step waiting for ``event`` of ``source`` for the visitors ``who``.
+
+        ``later``: the event happens that many days from today (a deal leaving a stage).
+        """
         if who.size == 0:
             return
         for order, delay in self._listeners.get((event, source), ()):
-            day = self.day + delay
+            day = self.day + later + delay
             if day < self.compiled.horizon:
                 self._due[order][day].append(who)
+
+    def emit_each(self, event: str, source: str, who: IntArray, later: IntArray) -> None:
+        """:meth:`emit` for visitors whose event happens on days of their own: ``later[i]``."""
+        for days in np.unique(later):
+            self.emit(event, source, who[later == days], int(days))
 
     def call_again(self, step_id: str, day: int) -> None:
         """Have a step act on ``day`` even if nobody new is due (a queue that is not empty)."""

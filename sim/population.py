@@ -27,6 +27,10 @@ COLUMNS: dict[str, type] = {
     "subscribed": np.bool_,
     "bought": np.uint64,  # bit i set: bought the sellable step with bit index i
     "revenue": np.float64,  # gross revenue from this visitor so far
+    "deal": np.float64,  # the amount of the visitor's open deal in a sales pipeline (0: none)
+    "owner": np.int16,  # the rep who owns that deal: their number in their team, from 1 (0: none)
+    "deal_day": np.int32,  # the day that deal was opened (before day 0: an open deal carried in)
+    "carried": np.bool_,  # the deal was open before the run (from a CSV of open deals)
 }
 
 
@@ -60,6 +64,10 @@ class Population:
     subscribed: NDArray[np.bool_]
     bought: NDArray[np.uint64]
     revenue: NDArray[np.float64]
+    deal: NDArray[np.float64]
+    owner: NDArray[np.int16]
+    deal_day: NDArray[np.int32]
+    carried: NDArray[np.bool_]
 
     def add(self, **traits: NDArray[np.generic]) -> IntArray:
         """Append visitors with the given traits (other columns start at zero); their ids."""

@@ -104,7 +104,7 @@ def _detail_rows(figs: Mapping[str, Any], currency: str) -> list[tuple[str, ...]
     rows: list[tuple[str, ...]] = [
         (
             f"  ↳ {name}",
-            "rep",
+            _rep_note(rep),
             fmt(rep["calls"]["mean"], "count"),
             fmt(rep["closes"]["mean"], "count"),
             fmt(rep["close_rate"]["mean"], "share"),
@@ -154,6 +154,12 @@ def _email_rows(figs: Mapping[str, Any]) -> list[tuple[str, ...]]:
     ]
 
 
+def _rep_note(rep: Mapping[str, Any]) -> str:
+    """A rep row's type column: "rep", and the mean days to close where a payment has them."""
+    days = rep.get("days_to_close", {}).get("mean")
+    return "rep" if days is None else f"rep, {fmt(days, 'ratio')} d to close"
+
+
 def _queue_notes(summary: Summary) -> list[str]:
     """A line per sales step on how long its leads waited, and how many gave up."""
     notes = []
@@ -190,6 +196,41 @@ def risk_lines(summary: Summary) -> list[str]:
         f"Cash needed: {fmt(-(need or 0.0), 'money', cur)} on average; "
         f"{fmt(-(reserve or 0.0), 'money', cur)} covers 95% of replications.",
     ]
+
+
+def forecast_table(summary: Summary) -> Table | None:
+    """A pipeline's bookings by period (P10/P50/P90), its quota, pipeline value and velocity."""
+    f, cur = summary.forecast, summary.currency
+    if f is None:
+        return None
+    table = Table(title=f"Forecast — bookings by {f['period']}, over {summary.replications} runs")
+    for name in ("period", "days", "P10", "P50", "P90"):
+        table.add_column(name, justify="left" if name in ("period", "days") else "right")
+    for row in [*f["bookings"], {"period": "total", **f["total"]}]:
+        days = f"{row['from_day']}–{row['to_day']}" if "from_day" in row else ""
+        money = (fmt(row[q], "money", cur) for q in ("p10", "p50", "p90"))
+        table.add_row(str(row["period"]), days, *money)
+    notes = []
+    if f["quota"] is not None:
+        notes.append(
+            f"chance to reach the quota of {fmt(f['quota'], 'money', cur)}: "
+            f"{fmt(f['chance_of_quota'], 'share')}"
+        )
+    if f["weighted_pipeline"] is not None:
+        weighted = fmt(f["weighted_pipeline"], "money", cur)
+        simulated = fmt(f["simulated_pipeline"], "money", cur)
+        notes.append(
+            f"open deals carried in: weighted pipeline {weighted} (amount × chance of each "
+            f"stage), simulated {simulated}"
+        )
+    v = f["velocity"]
+    notes.append(
+        f"sales velocity {fmt(v['per_day'], 'money', cur)} a day = {fmt(v['deals'], 'count')} deals"
+        f" × {fmt(v['win_rate'], 'share')} won × {fmt(v['deal_size'], 'money', cur)}"
+        f" ÷ {fmt(v['cycle_days'], 'ratio')} days to close"
+    )
+    table.caption = "\n".join(notes)
+    return table
 
 
 def economics_table(summary: Summary) -> Table:
@@ -459,6 +500,8 @@ def _say(line: Line, money: str) -> str:
         return f"shown at {money}{line.amount:,.2f}" if line.amount else "shown"
     if line.what == "call":
         return f"called by {line.who}"
+    if line.what == "worked":
+        return f"worked by {line.who}"
     event = next((e for e in events() if e.name == line.what), None)
     if event is not None and event.paid:
         return f"{event.says} {money}{line.amount:,.2f}"

@@ -24,6 +24,7 @@ import pandas as pd
 from sim import assumptions, budget
 from sim.breakdown import breakdown_tables
 from sim.compile import CompiledScenario, compile_scenario
+from sim.forecast import pipeline_forecast
 from sim.kpis import KPIS, profit_formula
 from sim.ledger import Ledger
 from sim.metrics import (
@@ -64,6 +65,7 @@ class Summary:
     meta: dict[str, str]
     # with uncertain quantities: draws, and each KPI's variance split (sim.assumptions.Spread)
     assumptions: dict[str, Any] | None = None
+    forecast: dict[str, Any] | None = None  # a pipeline's (sim/forecast.py); None: no pipeline
 
     def to_frame(self) -> pd.DataFrame:
         """The KPI table: one row per KPI (label, unit, mean, lo, hi), in the reports' order.
@@ -96,6 +98,7 @@ class Summary:
             "kpis": self.kpis,
             "economics": profit_formula(),
             "steps": self.steps,
+            **({} if self.forecast is None else {"forecast": self.forecast}),
             "meta": self.meta,
         }
         if self.assumptions is not None:
@@ -473,6 +476,7 @@ def _assemble(
         },
         meta=_meta(),
         assumptions=_spread(scenario, per_rep, first) if uncertain else None,
+        forecast=pipeline_forecast(scenario, per_rep, [r.daily["revenue"] for r in results]),
     )
     daily = _daily_table(results, first)
     events = visitors = None

@@ -214,7 +214,7 @@ class Trace:
                 trust = min(trust + float(c.seg_trust_per_open[seg]), 1.0)
             elif event in ("buy", "subscribe") and gains.get(str(step), 0.0):
                 trust = min(trust + gains[str(step)], 1.0)
-            rep = teams[str(step)][int(amount) - 1] if event == "call" else ""
+            rep = teams[str(step)][int(amount) - 1] if event in ("call", "worked") else ""
             lines.append(Line(int(day), str(step), str(event), float(amount), trust, rep))
         return Journey(
             visitor=visitor,

@@ -37,6 +37,7 @@ def test_jobs_1_and_2_write_identical_files(tmp_path: Path) -> None:
         "quickstart_ranges",
         "email_layers",
         "nurture_fatigue",
+        "crm_pipeline",
     ],
 )
 def test_batches_of_any_size_give_identical_results(name: str) -> None:

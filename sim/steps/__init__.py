@@ -17,7 +17,9 @@ from sim.steps import (
     offer,
     optin,
     order_bump,
+    payment,
     sales_call,
+    stage,
     subscription,
     winback,
 )
@@ -36,6 +38,8 @@ STEP_KINDS: dict[str, StepKind] = {
         subscription.KIND,
         sales_call.KIND,
         winback.KIND,
+        stage.KIND,
+        payment.KIND,
     )
 }
 

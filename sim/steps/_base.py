@@ -28,6 +28,7 @@ class CompileContext:
     # step id -> its compiled trigger, for the steps compiled so far (compile goes in
     # processing order, so a step's trigger is known before the steps that follow it)
     triggers: Mapping[str, Trigger] = field(default_factory=dict)
+    teams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # step id -> its reps
 
     def trigger_event(self, source: str) -> str:
         """What ``after: source`` waits for: opting in to an optin, buying an offer, …."""

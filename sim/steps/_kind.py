@@ -49,6 +49,7 @@ class Reference:
     path: Path
     target: str
     allowed: Callable[[StepKind], bool]
+    where: str = ""  # where the name is written, when not in the scenario (a CSV's cell)
 
 
 def sells(kind: StepKind) -> bool:

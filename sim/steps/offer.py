@@ -44,7 +44,7 @@ class Offer(Triggered):
 
 
 # what `after:` of an offer, a subscription or a sales call may name
-FOLLOWS = one_of("optin", "offer", "subscription", "sales_call")
+FOLLOWS = one_of("optin", "offer", "subscription", "sales_call", "stage", "payment")
 # what selling the usual way writes to the event log
 SALE_EVENTS = (SHOWN, BUY, DECLINE, REFUND)
 
