@@ -99,7 +99,9 @@ def calibrate(
     values = {path: np.asarray(d.ppf(u[:, i]), float) for i, (path, d) in enumerate(priors.items())}
     log_w = np.zeros(draws)
     used = []
-    for step_id, seen in pilot.steps.items():
+    for step_id, seen in (
+        (s.id, pilot.steps[s.id]) for s in scenario.funnel if s.id in pilot.steps
+    ):
         chance = _conversion(scenario, step_id, values, pilot)
         if chance is None:
             continue
