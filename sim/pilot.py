@@ -10,7 +10,7 @@ Examples:
     >>> s = load_scenario("scenarios/quickstart.yaml")
     >>> pilot = read_pilot("scenarios/pilot_quickstart.csv", s)
     >>> sorted(pilot.steps)
-    ['course', 'guide']
+    ['course', 'guide', 'nurture']
 """
 
 from __future__ import annotations
