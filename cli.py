@@ -936,6 +936,63 @@ def validate(
 
 
 @app.command()
+def calibrate(
+    scenario: ScenarioArg,
+    pilot: Annotated[
+        Path,
+        typer.Argument(help="The pilot's data (CSV, docs/calibration.md).", show_default=False),
+    ],
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write calibrated.yaml (the fitted scenario) to this folder."),
+    ] = None,
+    draws: Annotated[int, typer.Option(min=64, help="Prior draws for importance sampling.")] = 2
+    ** 16,
+    overrides: SetOpt = None,
+) -> None:
+    """Fit the scenario's `calibrate:` parameters to a pilot's data; exit 2 on a bad file."""
+    from rich.table import Table
+
+    from sim import ScenarioSource
+    from sim._atomic import staged_folder
+    from sim.calibrate import calibrate as fit_pilot
+    from sim.calibrate import calibrated_source
+    from sim.pilot import read_pilot
+
+    with _user_errors():
+        source = ScenarioSource.from_file(scenario).with_overrides(overrides or [])
+        spec = source.scenario
+        fit = fit_pilot(spec, read_pilot(pilot, spec), draws=draws)
+    table = Table("parameter", "prior median [90%]", "posterior median [90%]", "moved", "")
+    for p in fit.parameters:
+        note = "" if p.identified else "not identified by this pilot"
+        table.add_row(
+            escape(p.path), _interval(p.prior), _interval(p.posterior), f"{p.moved:+.2f}", note
+        )
+    out.print(table)
+    used = ", ".join(fit.steps_used) or "none"
+    out.print(
+        f"steps fitted: {escape(used)}; effective sample size {fit.effective_sample_size:.0f} "
+        f"of {fit.draws} draws",
+        highlight=False,
+    )
+    if fit.effective_sample_size < 100:
+        out.print("[yellow]few effective draws: raise --draws or narrow the priors[/]")
+    if out_dir is not None:
+        with _user_errors():
+            text = calibrated_source(source, fit).dump(
+                comment=f"{scenario.name} calibrated on the pilot {pilot.name}"
+            )
+        with staged_folder(out_dir, {"kind": "calibrate", "draws": fit.draws}) as stage:
+            stage.write({"calibrated.yaml": text})
+        out.print(f"[dim]wrote {out_dir / 'calibrated.yaml'}[/]")
+
+
+def _interval(q: tuple[float, float, float]) -> str:
+    return f"{q[1]:.4g} [{q[0]:.4g}, {q[2]:.4g}]"
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of the scenario format (for editor completion)."""
     from sim.keys import scenario_schema

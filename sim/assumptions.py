@@ -38,7 +38,7 @@ from sim.spec import EDGE, TOP, Distribution, is_uncertain
 
 Keys = tuple[str | int, ...]
 Found = tuple[Keys, str, str]
-_SKIP = ("search", "variants", "objective", "assumptions")  # not read by the engine
+_SKIP = ("search", "variants", "objective", "assumptions", "calibrate")  # not read by the engine
 _PURPOSE = "assumption:"  # the uniforms' own key prefix, apart from every visitor's draws
 
 

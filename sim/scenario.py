@@ -28,6 +28,7 @@ from sim.spec import (
     Spec,
     Spread,
     StepSpec,
+    Uncertain,
     Visitors,
     Whole,
     may_vary,
@@ -239,6 +240,7 @@ class Scenario(Spec):
     variants: dict[Name, Variant] = {}
     objective: Objective = Objective()
     assumptions: Assumptions = Assumptions()
+    calibrate: dict[str, Uncertain] = {}  # free parameters and their priors, for `sim calibrate`
 
     def step(self, step_id: str) -> Step:
         """The funnel step with this id.

@@ -36,6 +36,7 @@ def test_sim_exports() -> None:
 def test_cli_commands() -> None:
     names = sorted(c.name or c.callback.__name__ for c in app.registered_commands)  # type: ignore[union-attr]
     assert names == [
+        "calibrate",
         "compare",
         "new",
         "optimize",
