@@ -200,7 +200,7 @@ def test_reference_to_a_step_of_the_wrong_kind() -> None:
     assert p.path == "funnel.more.after"
     assert p.message == (
         "'mails' is a step of type email_sequence, expected optin or offer or subscription "
-        "or sales_call"
+        "or sales_call or stage or payment"
     )
 
 
