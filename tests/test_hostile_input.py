@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import resource
 import subprocess
 import sys
 import time
@@ -391,8 +390,17 @@ def test_a_run_that_would_not_fit_the_memory_budget_is_refused_before_it_starts(
 LIMIT_S, LIMIT_BYTES = 5.0, 1024**3
 
 
-def _limit_memory() -> None:  # in the child: a hard cap, so a regression fails, not swaps
-    resource.setrlimit(resource.RLIMIT_AS, (4 * LIMIT_BYTES, 4 * LIMIT_BYTES))
+# The child caps its own memory before it runs `sim`, so that a regression fails rather than
+# swaps, and reports its own peak (VmHWM, of its own address space) as it exits: the kernel's
+# ru_maxrss of a child also counts the pages of the test process it was forked from.
+_CAPPED = (
+    "import atexit, resource, runpy, sys; "
+    f"resource.setrlimit(resource.RLIMIT_AS, ({4 * LIMIT_BYTES}, {4 * LIMIT_BYTES})); "
+    "atexit.register(lambda: sys.stderr.write(next("
+    "'\\nPEAK_KIB ' + line.split()[1] for line in open('/proc/self/status') "
+    "if line.startswith('VmHWM:')))); "
+    "sys.argv = ['sim', *sys.argv[1:]]; runpy.run_module('cli', run_name='__main__')"
+)
 
 
 @pytest.mark.parametrize(
@@ -411,20 +419,19 @@ def test_refusals_take_little_time_and_memory(name: str, tmp_path: Path) -> None
     err = tmp_path / "stderr.txt"
     with err.open("w") as sink:
         child = subprocess.Popen(
-            [sys.executable, "-m", "cli", "run", str(file)],
+            [sys.executable, "-c", _CAPPED, "run", str(file)],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=sink,
-            preexec_fn=_limit_memory,
         )
-        # this child's own usage: RUSAGE_CHILDREN would add every child reaped meanwhile
-        # and keep the largest child of the whole session as its peak
+        # this child's own CPU time: RUSAGE_CHILDREN would add every child reaped meanwhile
         _, status, usage = os.wait4(child.pid, 0)
     child.returncode = os.waitstatus_to_exitcode(status)
     # CPU time, not wall time: other processes on the machine do not count against it
     took = usage.ru_utime + usage.ru_stime
-    peak = usage.ru_maxrss * 1024  # KiB on Linux
-    done = subprocess.CompletedProcess(child.args, child.returncode, "", err.read_text())
+    stderr, _, peak_kib = err.read_text().rpartition("\nPEAK_KIB ")
+    peak = int(peak_kib) * 1024
+    done = subprocess.CompletedProcess(child.args, child.returncode, "", stderr)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert took < LIMIT_S, f"{name}: {took:.1f} s of CPU"
