@@ -664,6 +664,13 @@ def sensitivity(
             "--out", help="Write sensitivity.json, evaluations.csv and sensitivity.html here."
         ),
     ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ADDRESS",
+            help="Run the Sobol' evaluations on a Dask scheduler (tcp://host:port); same results.",
+        ),
+    ] = None,
 ) -> None:
     """Which assumption matters: tornado, spider, Sobol indices, loss region, value of info."""
     _check_out(out_dir, replace=True)
@@ -715,6 +722,7 @@ def sensitivity(
                     designs=designs,
                     voi_n=voi_n,
                     progress=progress,
+                    cluster=cluster,
                 )
         except (ValueError, KeyError) as exc:
             _fail(escape(str(exc)))

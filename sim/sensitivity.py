@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from sim import assumptions
+from sim.executor import run_all
 from sim.runner import prepare
 from sim.scenario import Scenario
 from sim.spec import EDGE, TOP
@@ -120,26 +121,55 @@ class Sensitivity:
         }
 
 
-class _Evaluator:
-    """KPIs of one replication of the scenario with some inputs set (the others at medians)."""
+def evaluation(
+    target: Scenario, seed: int, values: Mapping[str, float], replication: int
+) -> dict[str, float]:
+    """KPIs of one replication of ``target`` with some inputs set (the others at medians)."""
+    known = {q.path for q in assumptions.quantities(target)}
+    concrete = assumptions.with_values(target, {p: v for p, v in values.items() if p in known})
+    return prepare(concrete).run_replication(seed, replication)
 
-    def __init__(self, scenario: Scenario, seed: int, progress: Progress | None, total: int):
-        self.scenario, self.seed = scenario, seed
+
+class _Evaluator:
+    """Runs evaluations (here or on a cluster), logs them in order, reports progress."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        seed: int,
+        progress: Progress | None,
+        total: int,
+        cluster: str | None = None,
+    ):
+        self.scenario, self.seed, self.cluster = scenario, seed, cluster
         self.progress, self.total, self.done = progress, total, 0
         self.log: list[dict[str, Any]] = []
 
     def __call__(
         self, values: Mapping[str, float], replication: int, *, design: Scenario | None = None
     ) -> dict[str, float]:
+        # one evaluation at a time runs here (a cluster pays off for batches: ``many``)
+        return self._many([(values, replication)], design, None)[0]
+
+    def many(self, work: Sequence[tuple[Mapping[str, float], int]]) -> list[dict[str, float]]:
+        """Each ``(values, replication)``'s KPIs, in order, on the cluster if one is set."""
+        return self._many(work, None, self.cluster)
+
+    def _many(
+        self,
+        work: Sequence[tuple[Mapping[str, float], int]],
+        design: Scenario | None,
+        cluster: str | None,
+    ) -> list[dict[str, float]]:
         target = self.scenario if design is None else design
-        known = {q.path for q in assumptions.quantities(target)}
-        concrete = assumptions.with_values(target, {p: v for p, v in values.items() if p in known})
-        kpis = prepare(concrete).run_replication(self.seed, replication)
-        self.log.append({"replication": replication, **values, **kpis})
-        self.done += 1
-        if self.progress:
-            self.progress(self.done, self.total)
-        return kpis
+        items = [(target, self.seed, values, r) for values, r in work]
+        results = run_all(evaluation, items, cluster)
+        for (values, r), kpis in zip(work, results, strict=True):
+            self.log.append({"replication": r, **values, **kpis})
+            self.done += 1
+            if self.progress:
+                self.progress(self.done, self.total)
+        return results
 
 
 def planned_runs(d: int, *, reps: int, sobol_n: int, designs: int, voi_n: int) -> dict[str, int]:
@@ -166,6 +196,7 @@ def analyze(
     designs: Mapping[str, Scenario] | None = None,
     voi_n: int = 200,
     progress: Progress | None = None,
+    cluster: str | None = None,
 ) -> Sensitivity:
     """Run every analysis over the scenario's uncertain quantities.
 
@@ -178,6 +209,8 @@ def analyze(
         designs: name → scenario to choose between, for the value of information.
         voi_n: assumption draws for the value of information, per design.
         progress: called as ``progress(done, total)`` after each evaluation.
+        cluster: a Dask scheduler's address to run the evaluations on (None: here);
+            the results are the same either way.
 
     Raises:
         ValueError: the scenario has no uncertain quantity, or ``sobol_n`` is not a power of 2.
@@ -191,7 +224,7 @@ def analyze(
     runs = planned_runs(
         len(found), reps=reps, sobol_n=sobol_n, designs=len(designs or {}), voi_n=voi_n
     )
-    evaluate = _Evaluator(scenario, s, progress, sum(runs.values()))
+    evaluate = _Evaluator(scenario, s, progress, sum(runs.values()), cluster)
     bars, spider = tornado_and_spider(found, evaluate, kpis, reps)
     names = [q.path for q in found]
     sample, outputs = sobol_sample(found, evaluate, sobol_n, s)
@@ -289,10 +322,15 @@ def sobol_sample(
 
     spec = problem([q.path for q in found])
     sample = np.clip(sampler.sample(spec, n, calc_second_order=False, seed=seed % 2**32), EDGE, TOP)
-    rows = []
-    for row in sample:
-        values = {q.path: float(q.distribution.ppf(row[i])) for i, q in enumerate(found)}
-        rows.append(evaluate(values, int(row[-1] * LUCK_SEEDS)))
+    work = [
+        (
+            {q.path: float(q.distribution.ppf(row[i])) for i, q in enumerate(found)},
+            int(row[-1] * LUCK_SEEDS),
+        )
+        for row in sample
+    ]
+    many = getattr(evaluate, "many", None)
+    rows = many(work) if many else [evaluate(v, r) for v, r in work]
     outputs = {k: np.array([r[k] for r in rows], dtype=float) for k in rows[0]}
     return sample, outputs
 

@@ -159,3 +159,17 @@ def test_every_chart_of_the_page_draws_in_headless_chromium_offline(tmp_path: Pa
     kinds = {name.split("-")[0] for name in drawn}
     assert kinds == {"tornado", "spider", "sobol"}, drawn
     assert all(drawn.values()), drawn
+
+
+@pytest.mark.slow
+def test_a_dask_cluster_gives_the_same_json_as_a_local_run() -> None:
+    distributed = pytest.importorskip("distributed")
+    args = ["sensitivity", "scenarios/quickstart_ranges.yaml", "--reps", "2", "--sobol-n", "4"]
+    local = CliRunner().invoke(app, [*args, "--json"])
+    assert local.exit_code == 0, local.output
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1"
+    ) as cluster:
+        remote = CliRunner().invoke(app, [*args, "--json", "--cluster", cluster.scheduler_address])
+    assert remote.exit_code == 0, remote.output
+    assert remote.stdout == local.stdout
