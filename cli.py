@@ -668,7 +668,7 @@ def sensitivity(
         str | None,
         typer.Option(
             metavar="ADDRESS",
-            help="Run the Sobol' evaluations on a Dask scheduler (tcp://host:port); same results.",
+            help="Run the evaluations on a Dask scheduler (tcp://host:port); same results.",
         ),
     ] = None,
 ) -> None:

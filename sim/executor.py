@@ -13,7 +13,10 @@ T = TypeVar("T")
 
 
 def run_all(
-    fn: Callable[..., T], items: Sequence[tuple[Any, ...]], cluster: str | None = None
+    fn: Callable[..., T],
+    items: Sequence[tuple[Any, ...]],
+    cluster: str | None = None,
+    finished: Callable[[], None] | None = None,
 ) -> list[T]:
     """``[fn(*item) for item in items]``, here or on the cluster at ``cluster``.
 
@@ -21,15 +24,25 @@ def run_all(
         fn: a module-level (picklable) function.
         items: the arguments of each call.
         cluster: a Dask scheduler's address (``tcp://host:port``); None runs here.
+        finished: called once as each call finishes (in any order): for a progress bar.
 
     Raises:
         ImportError: a cluster is named but Dask's distributed is not installed
             (``pip install 'funnelsim[cluster]'``).
     """
+    tick = finished or (lambda: None)
     if cluster is None:
-        return [fn(*item) for item in items]
-    from distributed import Client
+        results = []
+        for item in items:
+            results.append(fn(*item))
+            tick()
+        return results
+    if not items:
+        return []
+    from distributed import Client, as_completed
 
     with Client(cluster) as client:  # type: ignore[no-untyped-call]
-        futures = client.map(fn, *zip(*items, strict=True), pure=False) if items else []
+        futures = client.map(fn, *zip(*items, strict=True), pure=False)
+        for _ in as_completed(futures):  # type: ignore[no-untyped-call]
+            tick()
         return list(client.gather(futures))
