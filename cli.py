@@ -671,6 +671,7 @@ def sensitivity(
             help="Run the evaluations on a Dask scheduler (tcp://host:port); same results.",
         ),
     ] = None,
+    jobs: JobsOpt = 1,
 ) -> None:
     """Which assumption matters: tornado, spider, Sobol indices, loss region, value of info."""
     _check_out(out_dir, replace=True)
@@ -723,6 +724,7 @@ def sensitivity(
                     voi_n=voi_n,
                     progress=progress,
                     cluster=cluster,
+                    jobs=jobs,
                 )
         except (ValueError, KeyError) as exc:
             _fail(escape(str(exc)))

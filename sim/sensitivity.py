@@ -142,8 +142,9 @@ class _Evaluator:
         progress: Progress | None,
         total: int,
         cluster: str | None = None,
+        jobs: int = 1,
     ):
-        self.scenario, self.seed, self.cluster = scenario, seed, cluster
+        self.scenario, self.seed, self.cluster, self.jobs = scenario, seed, cluster, jobs
         self.progress, self.total, self.done = progress, total, 0
         self.log: list[dict[str, Any]] = []
 
@@ -153,7 +154,7 @@ class _Evaluator:
         """Each ``(values, replication)``'s KPIs (of ``design``, default the scenario), in order."""
         target = self.scenario if design is None else design
         items = [(target, self.seed, values, r) for values, r in work]
-        results = run_all(evaluation, items, self.cluster, self._tick)
+        results = run_all(evaluation, items, self.cluster, self._tick, self.jobs)
         for (values, r), kpis in zip(work, results, strict=True):
             self.log.append({"replication": r, **values, **kpis})
         return results
@@ -189,6 +190,7 @@ def analyze(
     voi_n: int = 200,
     progress: Progress | None = None,
     cluster: str | None = None,
+    jobs: int = 1,
 ) -> Sensitivity:
     """Run every analysis over the scenario's uncertain quantities.
 
@@ -203,6 +205,7 @@ def analyze(
         progress: called as ``progress(done, total)`` after each evaluation.
         cluster: a Dask scheduler's address to run the evaluations on (None: here);
             the results are the same either way.
+        jobs: local worker processes when no cluster is named (the same results).
 
     Raises:
         ValueError: the scenario has no uncertain quantity, or ``sobol_n`` is not a power of 2.
@@ -216,7 +219,7 @@ def analyze(
     runs = planned_runs(
         len(found), reps=reps, sobol_n=sobol_n, designs=len(designs or {}), voi_n=voi_n
     )
-    evaluate = _Evaluator(scenario, s, progress, sum(runs.values()), cluster)
+    evaluate = _Evaluator(scenario, s, progress, sum(runs.values()), cluster, jobs)
     bars, spider = tornado_and_spider(found, evaluate.many, kpis, reps)
     names = [q.path for q in found]
     sample, outputs = sobol_sample(found, evaluate.many, sobol_n, s)
