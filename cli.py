@@ -668,6 +668,14 @@ def sensitivity(
             "--out", help="Write sensitivity.json, evaluations.csv and sensitivity.html here."
         ),
     ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ADDRESS",
+            help="Run the evaluations on a Dask scheduler (tcp://host:port); same results.",
+        ),
+    ] = None,
+    jobs: JobsOpt = 1,
 ) -> None:
     """Which assumption matters: tornado, spider, Sobol indices, loss region, value of info."""
     _check_out(out_dir, replace=True)
@@ -719,6 +727,8 @@ def sensitivity(
                     designs=designs,
                     voi_n=voi_n,
                     progress=progress,
+                    cluster=cluster,
+                    jobs=jobs,
                 )
         except (ValueError, KeyError) as exc:
             _fail(escape(str(exc)))

@@ -10,6 +10,7 @@ baseline is the mean of the paired per-replication differences, with a 90% t-int
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ from optimize.space import SearchSpace
 from optimize.study import StudyConfig, finished, replications, run_seed
 from sim import RunResult, Scenario, paired_difference, prepare
 from sim.kpis import key_figures
+from sim.scenario import Bound
 
 
 @dataclass(frozen=True)
@@ -152,7 +154,12 @@ def reevaluate(
     ]
     kpi, direction = goals[0]
     sign = -1.0 if direction == "maximize" else 1.0
-    candidates.sort(key=lambda c: (_nan_last(sign * c.objective(kpi)), c.trial))
+    # a design that breaks a constraint on the fresh replications ranks after every one that
+    # meets them: the search's figures were on luck the winner may have been picked for
+    bounds = scenario.objective.constraints
+    candidates.sort(
+        key=lambda c: (not meets(c, bounds), _nan_last(sign * c.objective(kpi)), c.trial)
+    )
     improvement = {
         name: improvement_of(candidates[0].result, baseline, name)
         for name in dict.fromkeys([k for k, _ in goals] + key_figures())
@@ -177,6 +184,19 @@ def reevaluate(
         improvement=improvement,
         changes=space.changes(candidates[0].params),
     )
+
+
+def meets(candidate: Candidate, bounds: Mapping[str, Bound]) -> bool:
+    """Whether a design's re-evaluated means keep every constraint (``min ≤ mean ≤ max``)."""
+    for kpi, bound in bounds.items():
+        mean = candidate.objective(kpi)
+        if math.isnan(mean):
+            return False
+        if (bound.min is not None and mean < bound.min) or (
+            bound.max is not None and mean > bound.max
+        ):
+            return False
+    return True
 
 
 def _nan_last(x: float) -> float:

@@ -20,7 +20,7 @@ import optuna
 from rich.markup import escape
 from rich.table import Table
 
-from optimize.evaluate import OptimizeResult
+from optimize.evaluate import Candidate, OptimizeResult
 from optimize.study import masked
 from sim._atomic import MANIFEST, manifest_json, write_files
 from sim.kpis import KPIS, key_figures
@@ -88,8 +88,12 @@ def shown_kpis(result: OptimizeResult) -> list[str]:
     return list(dict.fromkeys([k for k, _ in result.goals] + key_figures()))
 
 
-def chance_better(result: OptimizeResult) -> tuple[int, int, float | None]:
-    """How often, and how surely, the best design beats the baseline on the first objective.
+def chance_better(
+    result: OptimizeResult, candidate: Candidate | None = None
+) -> tuple[int, int, float | None]:
+    """How often, and how surely, a design (default the best) beats the baseline.
+
+    On the first objective, over the re-evaluation's paired replications.
 
     Returns the paired replications where best did better, how many pairs there are,
     and the chance that its mean is better: ``T(d̄ / (s / √m))`` with ``T`` Student's t
@@ -100,7 +104,7 @@ def chance_better(result: OptimizeResult) -> tuple[int, int, float | None]:
 
     kpi, direction = result.goals[0]
     sign = 1.0 if direction == "maximize" else -1.0
-    best = result.best.result.replications[kpi].to_numpy(dtype=float)
+    best = (candidate or result.best).result.replications[kpi].to_numpy(dtype=float)
     base = result.baseline.replications[kpi].to_numpy(dtype=float)
     with np.errstate(invalid="ignore"):
         diff = sign * (best - base)
@@ -197,6 +201,7 @@ def result_dict(result: OptimizeResult) -> dict[str, Any]:
                     "trial": c.trial,
                     "params": c.params,
                     "reevaluated": {k: c.objective(k) for k, _ in result.goals},
+                    "chance_better": chance_better(result, c)[2],
                 }
                 for c in result.candidates
             ],

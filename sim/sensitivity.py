@@ -18,11 +18,14 @@ from typing import Any
 import numpy as np
 
 from sim import assumptions
+from sim.executor import run_all
 from sim.runner import prepare
 from sim.scenario import Scenario
 from sim.spec import EDGE, TOP
 
 Progress = Callable[[int, int], None]
+# runs ``(values, replication)`` work items (of a design, default the scenario), KPIs in order
+Many = Callable[..., list[dict[str, float]]]
 Z90 = 1.6448536269514722  # the normal quantile of a two-sided 90% interval
 SPIDER = (0.05, 0.25, 0.5, 0.75, 0.95)  # the percentiles a spider chart visits
 NOISE = "seed noise"  # the Sobol input that picks the replication: luck as a bar of its own
@@ -120,26 +123,46 @@ class Sensitivity:
         }
 
 
-class _Evaluator:
-    """KPIs of one replication of the scenario with some inputs set (the others at medians)."""
+def evaluation(
+    target: Scenario, seed: int, values: Mapping[str, float], replication: int
+) -> dict[str, float]:
+    """KPIs of one replication of ``target`` with some inputs set (the others at medians)."""
+    known = {q.path for q in assumptions.quantities(target)}
+    concrete = assumptions.with_values(target, {p: v for p, v in values.items() if p in known})
+    return prepare(concrete).run_replication(seed, replication)
 
-    def __init__(self, scenario: Scenario, seed: int, progress: Progress | None, total: int):
-        self.scenario, self.seed = scenario, seed
+
+class _Evaluator:
+    """Runs evaluations (here or on a cluster), logs them in order, reports progress."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        seed: int,
+        progress: Progress | None,
+        total: int,
+        cluster: str | None = None,
+        jobs: int = 1,
+    ):
+        self.scenario, self.seed, self.cluster, self.jobs = scenario, seed, cluster, jobs
         self.progress, self.total, self.done = progress, total, 0
         self.log: list[dict[str, Any]] = []
 
-    def __call__(
-        self, values: Mapping[str, float], replication: int, *, design: Scenario | None = None
-    ) -> dict[str, float]:
+    def many(
+        self, work: Sequence[tuple[Mapping[str, float], int]], design: Scenario | None = None
+    ) -> list[dict[str, float]]:
+        """Each ``(values, replication)``'s KPIs (of ``design``, default the scenario), in order."""
         target = self.scenario if design is None else design
-        known = {q.path for q in assumptions.quantities(target)}
-        concrete = assumptions.with_values(target, {p: v for p, v in values.items() if p in known})
-        kpis = prepare(concrete).run_replication(self.seed, replication)
-        self.log.append({"replication": replication, **values, **kpis})
+        items = [(target, self.seed, values, r) for values, r in work]
+        results = run_all(evaluation, items, self.cluster, self._tick, self.jobs)
+        for (values, r), kpis in zip(work, results, strict=True):
+            self.log.append({"replication": r, **values, **kpis})
+        return results
+
+    def _tick(self) -> None:
         self.done += 1
         if self.progress:
             self.progress(self.done, self.total)
-        return kpis
 
 
 def planned_runs(d: int, *, reps: int, sobol_n: int, designs: int, voi_n: int) -> dict[str, int]:
@@ -166,6 +189,8 @@ def analyze(
     designs: Mapping[str, Scenario] | None = None,
     voi_n: int = 200,
     progress: Progress | None = None,
+    cluster: str | None = None,
+    jobs: int = 1,
 ) -> Sensitivity:
     """Run every analysis over the scenario's uncertain quantities.
 
@@ -178,6 +203,9 @@ def analyze(
         designs: name → scenario to choose between, for the value of information.
         voi_n: assumption draws for the value of information, per design.
         progress: called as ``progress(done, total)`` after each evaluation.
+        cluster: a Dask scheduler's address to run the evaluations on (None: here);
+            the results are the same either way.
+        jobs: local worker processes when no cluster is named (the same results).
 
     Raises:
         ValueError: the scenario has no uncertain quantity, or ``sobol_n`` is not a power of 2.
@@ -191,10 +219,10 @@ def analyze(
     runs = planned_runs(
         len(found), reps=reps, sobol_n=sobol_n, designs=len(designs or {}), voi_n=voi_n
     )
-    evaluate = _Evaluator(scenario, s, progress, sum(runs.values()))
-    bars, spider = tornado_and_spider(found, evaluate, kpis, reps)
+    evaluate = _Evaluator(scenario, s, progress, sum(runs.values()), cluster, jobs)
+    bars, spider = tornado_and_spider(found, evaluate.many, kpis, reps)
     names = [q.path for q in found]
-    sample, outputs = sobol_sample(found, evaluate, sobol_n, s)
+    sample, outputs = sobol_sample(found, evaluate.many, sobol_n, s)
     sobol = {k: sobol_indices(names, sample, outputs[k], s) for k in kpis}
     values = np.column_stack([q.distribution.ppf(sample[:, i]) for i, q in enumerate(found)])
     region = None
@@ -202,7 +230,7 @@ def analyze(
         region = loss_region(names, values, outputs["profit"] < 0)
     value = None
     if designs and len(designs) > 1:
-        value = value_of_information(scenario, designs, evaluate, voi_n, s)
+        value = value_of_information(scenario, designs, evaluate.many, voi_n, s)
     return Sensitivity(
         scenario=scenario.name,
         currency=scenario.currency,
@@ -220,20 +248,22 @@ def analyze(
 
 def tornado_and_spider(
     found: Sequence[assumptions.Quantity],
-    evaluate: Callable[..., dict[str, float]],
+    many: Many,
     kpis: Sequence[str],
     reps: int,
 ) -> tuple[dict[str, list[Bar]], dict[str, dict[str, list[tuple[float, float, float]]]]]:
     """Each input at each :data:`SPIDER` percentile, the others at medians, on ``reps`` seeds."""
-    base = [evaluate({}, r) for r in range(reps)]
-    at: dict[tuple[str, float], list[dict[str, float]]] = {}
-    for q in found:
-        for pct in SPIDER:
-            if pct == 0.5:
-                at[q.path, pct] = base
-                continue
-            value = float(q.distribution.ppf(pct))
-            at[q.path, pct] = [evaluate({q.path: value}, r) for r in range(reps)]
+    points = [(q.path, pct) for q in found for pct in SPIDER if pct != 0.5]
+    where = {q.path: q for q in found}
+    work: list[tuple[Mapping[str, float], int]] = [({}, r) for r in range(reps)]
+    for path, pct in points:
+        value = float(where[path].distribution.ppf(pct))
+        work += [({path: value}, r) for r in range(reps)]
+    done = many(work)
+    base = done[:reps]
+    at = {(q.path, 0.5): base for q in found}
+    for i, point in enumerate(points, start=1):
+        at[point] = done[i * reps : (i + 1) * reps]
     bars: dict[str, list[Bar]] = {}
     spider: dict[str, dict[str, list[tuple[float, float, float]]]] = {}
     for k in kpis:
@@ -276,7 +306,7 @@ def _mean(values: Sequence[float]) -> float:
 
 def sobol_sample(
     found: Sequence[assumptions.Quantity],
-    evaluate: Callable[..., dict[str, float]],
+    many: Many,
     n: int,
     seed: int,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -289,10 +319,14 @@ def sobol_sample(
 
     spec = problem([q.path for q in found])
     sample = np.clip(sampler.sample(spec, n, calc_second_order=False, seed=seed % 2**32), EDGE, TOP)
-    rows = []
-    for row in sample:
-        values = {q.path: float(q.distribution.ppf(row[i])) for i, q in enumerate(found)}
-        rows.append(evaluate(values, int(row[-1] * LUCK_SEEDS)))
+    work = [
+        (
+            {q.path: float(q.distribution.ppf(row[i])) for i, q in enumerate(found)},
+            int(row[-1] * LUCK_SEEDS),
+        )
+        for row in sample
+    ]
+    rows = many(work)
     outputs = {k: np.array([r[k] for r in rows], dtype=float) for k in rows[0]}
     return sample, outputs
 
@@ -379,16 +413,15 @@ def loss_region(
 def value_of_information(
     scenario: Scenario,
     designs: Mapping[str, Scenario],
-    evaluate: Callable[..., dict[str, float]],
+    many: Many,
     n: int,
     seed: int,
 ) -> Value:
     """EVPI and EVPPI per input, from ``n`` assumption draws, every design on the same ones."""
     found = assumptions.quantities(scenario)
     draws = [assumptions.draw_values(scenario, seed, j) for j in range(n)]
-    profit = np.array(
-        [[evaluate(draws[j], j, design=d)["profit"] for j in range(n)] for d in designs.values()]
-    )
+    work = [(draws[j], j) for j in range(n)]
+    profit = np.array([[e["profit"] for e in many(work, d)] for d in designs.values()])
     theta = {q.path: np.array([d[q.path] for d in draws]) for q in found}
     evpi, evppi = expected_values(profit, theta)
     return Value(list(designs), [float(m) for m in profit.mean(axis=1)], evpi, evppi)

@@ -161,3 +161,45 @@ def test_decomposition_on_a_funnel_whose_assumption_part_is_known() -> None:
     assert abs(split.assumptions - part) < 4 * se_part, (split, part, se_part)
     se_zero = math.sqrt(2 / m**2 * (none.luck**2 / (k - 1) + none.luck**2 / (k * (m - 1))))
     assert none.assumptions < 4 * se_zero, (none, se_zero)
+
+
+ONE_OFFER = """
+name: one offer, an uncertain take rate
+currency: USD
+horizon_days: 10
+acquisition_days: 10
+seed: 3
+replications: 10
+segments:
+  all: {price_dispersion: 0.1, trust: 1.0, junk_share: 0.0}
+channels:
+  web: {type: organic, visitors_per_day: 8, mix: {all: 1.0}}
+funnel:
+  - {id: lead, type: optin, rate: 1.0}
+  - {id: book, type: offer, after: lead, via: page, price: 10, value: 1000, take: TAKE}
+assumptions: {replications_per_draw: 1}
+"""
+
+
+def test_buyers_under_a_beta_take_rate_follow_the_law_of_total_variance() -> None:
+    """Buyers given the take ``t`` are Poisson(c t): E = c μ, Var = c μ + c² σ² (docs/model.md).
+
+    Visitors are Poisson(c = 8 a day × 10 days); everyone opts in, trusts fully and can
+    afford the offer (value 100× the price: S(p) = 1), so each buys with chance ``t``:
+    thinning keeps buyers Poisson(c t) given ``t``. By the law of total variance,
+    ``Var = E[Var(B | t)] + Var(E[B | t]) = c μ + c² σ²`` for ``t ~ Beta(μ, σ)``.
+    """
+    mu, sd, c, n = 0.3, 0.1, 8 * 10, 600
+    s = sim.parse_scenario(ONE_OFFER.replace("TAKE", f"{{beta: {{mean: {mu}, sd: {sd}}}}}"))
+    buyers = sim.run_scenario(s, replications=n, seed=11).replications["buyers"].to_numpy()
+    mean, var = c * mu, c * mu + c**2 * sd**2
+    se_mean = math.sqrt(var / n)
+    m4 = float(((buyers - buyers.mean()) ** 4).mean())
+    se_var = math.sqrt(max(m4 - buyers.var() ** 2, 0.0) / n)
+    msg = f"c={c}, take Beta(mean {mu}, sd {sd}), {n} replications: "
+    msg += f"mean {buyers.mean():.3f} vs {mean:.3f} (SE {se_mean:.3f}), "
+    msg += f"var {buyers.var(ddof=1):.2f} vs {var:.2f} (SE {se_var:.2f})"
+    assert abs(buyers.mean() - mean) < 4 * se_mean, msg
+    assert abs(buyers.var(ddof=1) - var) < 4 * se_var, msg
+    # the luck alone (a fixed take) would give c μ = 24: the assumptions must widen the band
+    assert buyers.var(ddof=1) - c * mu > 4 * se_var, msg

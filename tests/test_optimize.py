@@ -20,7 +20,7 @@ from scipy.stats import norm
 
 import sim
 from conftest import ROOT
-from optimize import StudyConfig, optimize_scenario
+from optimize import StudyConfig, optimize_scenario, report
 from sim.errors import ScenarioError
 
 SIGMA, VALUE = 0.5, 100.0
@@ -423,3 +423,34 @@ def test_values_and_tables_read_as_a_person_writes_them(tmp_path: Path) -> None:
 
     currency = result.baseline.summary.currency
     assert f"{KPIS['revenue'].label} ({currency}), trial by trial" in page, "money axes"
+
+
+def test_a_risk_constraint_holds_on_fresh_replications() -> None:
+    """Two visitors on average: profit > 0 iff someone buys, chance ``1 − e^(−2 S(p))``.
+
+    The revenue-maximizing price (≈ 77) makes a profit with chance ``1 − e^(−2 · 0.70)`` ≈
+    0.75; a chance of 0.8 needs ``S(p) ≥ ln 5 / 2``, a price ≤ ≈ 65. The constrained search
+    must return a cheaper design that keeps the chance ≥ 0.8 on replications it never saw,
+    and report for every re-evaluated design its chance of beating the baseline.
+    """
+    web = {"type": "organic", "visitors_per_day": 2, "mix": {"s": 1}}
+    free = price_spec(channels={"web": web}, replications=64, objective={"maximize": "profit"})
+    risky = optimize_scenario(
+        StudyConfig(json.dumps(free), "free", storage="memory", trials=24, prune=False), top_k=3
+    )
+    bound = {"maximize": "profit", "constraints": {"profitable": {"min": 0.8}}}
+    spec = {**free, "objective": bound}
+    config = StudyConfig(json.dumps(spec), "risk", storage="memory", trials=24, prune=False)
+    result = optimize_scenario(config, top_k=3)
+    fresh = result.best.result.replications["profitable"]
+    cap = VALUE * math.exp(SIGMA * norm.ppf(1 - math.log(5) / 2))
+    msg = (
+        f"unconstrained {risky.best.params}, constrained {result.best.params}, price cap {cap:.1f}"
+    )
+    msg += f", fresh chance of profit {fresh.mean():.3f} over {fresh.size} replications"
+    assert fresh.mean() >= 0.8, msg
+    assert risky.best.result.replications["profitable"].mean() < 0.8, msg
+    assert result.best.params["funnel.o.price"] < risky.best.params["funnel.o.price"], msg
+    chances = [c["chance_better"] for c in report.result_dict(result)["candidates"]]
+    assert len(chances) == len(result.candidates)
+    assert all(c is None or 0 <= c <= 1 for c in chances), chances

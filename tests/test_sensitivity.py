@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -134,3 +135,44 @@ def test_cli_writes_json_and_page(tmp_path: Path) -> None:
     assert data["tornado"]["profit"][0]["path"] == "funnel.course.take"
     assert data["sobol"]["profit"]["names"][-1] == "seed noise"
     assert (tmp_path / "s" / "sensitivity.html").read_text().startswith("<!doctype html>")
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt-get install chromium)"
+)
+def test_every_chart_of_the_page_draws_in_headless_chromium_offline(tmp_path: Path) -> None:
+    from conftest import ROOT
+
+    args = ["sensitivity", "scenarios/quickstart_ranges.yaml", "--reps", "2", "--sobol-n", "4"]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "s")])
+    assert result.exit_code == 0, result.output
+    sys.path.insert(0, str(ROOT / "docs"))
+    try:
+        import render_report  # type: ignore[import-not-found]
+    finally:
+        sys.path.pop(0)
+    drawn = render_report.charts_drawn(tmp_path / "s" / "sensitivity.html", str(CHROMIUM))
+    kinds = {name.split("-")[0] for name in drawn}
+    assert kinds == {"tornado", "spider", "sobol"}, drawn
+    assert all(drawn.values()), drawn
+
+
+@pytest.mark.slow
+def test_a_dask_cluster_and_local_processes_give_the_same_json_as_one_process() -> None:
+    distributed = pytest.importorskip("distributed")
+    args = ["sensitivity", "scenarios/quickstart_ranges.yaml", "--reps", "2", "--sobol-n", "4"]
+    local = CliRunner().invoke(app, [*args, "--json"])
+    assert local.exit_code == 0, local.output
+    two = CliRunner().invoke(app, [*args, "--json", "--jobs", "2"])
+    assert two.exit_code == 0, two.output
+    assert two.stdout == local.stdout
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1"
+    ) as cluster:
+        remote = CliRunner().invoke(app, [*args, "--json", "--cluster", cluster.scheduler_address])
+    assert remote.exit_code == 0, remote.output
+    assert remote.stdout == local.stdout
