@@ -7,6 +7,7 @@ owner works and by the payment that closes it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -134,3 +135,21 @@ def _chance_from(funnel: Sequence[Any], step_id: str, owner: str) -> float:
             (s.id for s in funnel if s.type in ("stage", "payment") and s.after == step_id), ""
         )
     return 0.0  # a chain that never reaches a payment never closes
+
+
+def rep_figures(tallies: dict[str, FloatArray], names: Sequence[str]) -> dict[str, float]:
+    """Per rep of a team: calls, closes, close rate and revenue, keyed ``reps.NAME.figure``.
+
+    With a ``days_to_close`` tally, also each rep's mean days to close.
+    """
+    out: dict[str, float] = {}
+    for i, name in enumerate(names):
+        calls, closes = float(tallies["calls"][i]), float(tallies["closes"][i])
+        out[f"reps.{name}.calls"] = calls
+        out[f"reps.{name}.closes"] = closes
+        out[f"reps.{name}.close_rate"] = closes / calls if calls > 0 else math.nan
+        out[f"reps.{name}.revenue"] = float(tallies["revenue"][i])
+        if "days_to_close" in tallies:
+            days = float(tallies["days_to_close"][i])
+            out[f"reps.{name}.days_to_close"] = days / closes if closes > 0 else math.nan
+    return out

@@ -18,7 +18,13 @@ import numpy as np
 from sim.spec import Amount, Name, Rate, StepSpec
 from sim.steps._base import CompileContext, CompiledStep, FloatArray, IntArray, Trigger
 from sim.steps._kind import Event, Figures, Reference, StepKind
-from sim.steps._pipeline import PIPELINE_FOLLOWS, StageTime, days_in_stage, deal_amounts
+from sim.steps._pipeline import (
+    PIPELINE_FOLLOWS,
+    StageTime,
+    days_in_stage,
+    deal_amounts,
+    rep_figures,
+)
 from sim.steps._selling import BUY, mark_bought
 
 if TYPE_CHECKING:
@@ -158,14 +164,7 @@ def _tally(ledger: Ledger, step: CompiledStep, figures: Figures) -> Figures:
     tallies = ledger.reps.get(step.index)
     if tallies is None:
         return figures
-    for i, name in enumerate(step.reps):
-        deals, closes = float(tallies["calls"][i]), float(tallies["closes"][i])
-        figures[f"reps.{name}.calls"] = deals
-        figures[f"reps.{name}.closes"] = closes
-        figures[f"reps.{name}.close_rate"] = closes / deals if deals > 0 else math.nan
-        figures[f"reps.{name}.revenue"] = float(tallies["revenue"][i])
-        days = float(tallies["days_to_close"][i])
-        figures[f"reps.{name}.days_to_close"] = days / closes if closes > 0 else math.nan
+    figures |= rep_figures(tallies, step.reps)
     return figures
 
 

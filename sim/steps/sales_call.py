@@ -33,6 +33,7 @@ from sim.steps._base import CompileContext, CompiledStep, FloatArray, IntArray, 
 from sim.steps._kind import Event, Figures, Problem, Reference, StepKind, one_of
 from sim.steps._money import REFUND, REFUND_FIGURES, schedule_refunds, take_payments
 from sim.steps._open_deals import OpenDeals, read_open_deals
+from sim.steps._pipeline import rep_figures
 from sim.steps._selling import BUY, DECLINE, mark_bought
 from sim.steps.offer import follows_references
 
@@ -667,12 +668,7 @@ def _tally(ledger: Ledger, step: CompiledStep, figures: Figures) -> Figures:
     tallies = ledger.reps.get(step.index)
     if tallies is None:
         return figures
-    for i, name in enumerate(step.reps):
-        calls, closes = float(tallies["calls"][i]), float(tallies["closes"][i])
-        figures[f"reps.{name}.calls"] = calls
-        figures[f"reps.{name}.closes"] = closes
-        figures[f"reps.{name}.close_rate"] = closes / calls if calls > 0 else math.nan
-        figures[f"reps.{name}.revenue"] = float(tallies["revenue"][i])
+    figures |= rep_figures(tallies, step.reps)
     return figures
 
 
