@@ -9,6 +9,8 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
 fi
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 pg_port=${FUNNELSIM_PG_PORT:-54329}
+# a port still held (a server left by an interrupted run): take the next free one
+while (exec 3<>"/dev/tcp/127.0.0.1/$pg_port") 2>/dev/null; do pg_port=$((pg_port + 1)); done
 pg_data=$(mktemp -d /tmp/funnelsim-pg.XXXXXX)
 chown postgres "$pg_data"
 su postgres -s /bin/sh -c "$pg_bin/initdb -D $pg_data -A trust -U postgres" >/dev/null
