@@ -86,14 +86,21 @@ def test_a_password_is_never_in_any_output(tmp_path: Path) -> None:
     assert json.loads(shown[2])["storage"] == masked(storage)
     # the interrupt message
     slow = write_scenario(tmp_path, replications=24)
+    # more trials than 8 seconds finish, so the study is still running at the signal
+    endless = ("--trials", "100000")
     proc = subprocess.Popen(
-        [*optimize_cmd(slow, tmp_path / "o2", "--storage", storage), "--study", name + "i"],
+        [
+            *optimize_cmd(slow, tmp_path / "o2", "--storage", storage, *endless),
+            "--study",
+            name + "i",
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     time.sleep(8)
+    assert proc.poll() is None, "the study ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
     assert "interrupted" in stderr, stderr
