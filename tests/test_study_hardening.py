@@ -11,6 +11,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import sqlalchemy
 from test_optimize import done_trials, optimize_cmd, price_spec, write_scenario
 
 from conftest import ROOT
@@ -211,7 +212,8 @@ def test_a_kill_in_the_first_random_trials_then_resume_repeats_no_design(tmp_pat
             continue
         try:
             done = len(done_trials(optuna.load_study(study_name="price", storage=storage)))
-        except (KeyError, optuna.exceptions.StorageInternalError):
+        except (KeyError, optuna.exceptions.StorageInternalError, sqlalchemy.exc.SQLAlchemyError):
+            # the command may still be creating the tables this read would create too
             done = 0
         time.sleep(0.1)
     proc.send_signal(signal.SIGKILL)
