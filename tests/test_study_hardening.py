@@ -201,7 +201,9 @@ def test_a_study_stopped_in_its_first_random_trials_repeats_no_design(
 
 @pytest.mark.slow
 def test_a_kill_in_the_first_random_trials_then_resume_repeats_no_design(tmp_path: Path) -> None:
-    scenario, out = write_scenario(tmp_path, replications=24), tmp_path / "out"
+    # Each trial takes about a second, so the poll below sees the count climb one by one
+    # and the kill lands inside the first trials even on a loaded machine.
+    scenario, out = write_scenario(tmp_path, visitors=80000, replications=24), tmp_path / "out"
     cmd = optimize_cmd(scenario, out, "--trials", "9")
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     storage = f"sqlite:///{out / 'study.db'}"
@@ -215,7 +217,7 @@ def test_a_kill_in_the_first_random_trials_then_resume_repeats_no_design(tmp_pat
         except (KeyError, optuna.exceptions.StorageInternalError, sqlalchemy.exc.SQLAlchemyError):
             # the command may still be creating the tables this read would create too
             done = 0
-        time.sleep(0.1)
+        time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert 2 <= done < 9, f"the kill must land in the first trials ({done} done)"
