@@ -261,12 +261,13 @@ def test_sim_studio_prints_its_address_and_stops_on_ctrl_c() -> None:
         line = proc.stdout.readline()
         address = re.search(r"http://127\.0\.0\.1:\d+/", line)
         assert address, line
-        with urlopen(address[0], timeout=10) as response:
+        with urlopen(address[0], timeout=60) as response:
             assert b"react-entry-point" in response.read()
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=10)
+        out, _ = proc.communicate(timeout=60)
     finally:
         proc.kill()
+        proc.communicate()
     assert proc.returncode == 0
     assert "stopped" in out
 
