@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import overload
 
 from sim.steps import (
+    cart,
     email_sequence,
     offer,
     optin,
@@ -36,6 +37,7 @@ STEP_KINDS: dict[str, StepKind] = {
         subscription.KIND,
         sales_call.KIND,
         winback.KIND,
+        cart.KIND,
     )
 }
 

@@ -28,6 +28,8 @@ class CompileContext:
     # step id -> its compiled trigger, for the steps compiled so far (compile goes in
     # processing order, so a step's trigger is known before the steps that follow it)
     triggers: Mapping[str, Trigger] = field(default_factory=dict)
+    # sellable step id -> the share of its would-be buyers who abandon the checkout
+    abandon_rates: Mapping[str, float] = field(default_factory=dict)
 
     def trigger_event(self, source: str) -> str:
         """What ``after: source`` waits for: opting in to an optin, buying an offer, …."""

@@ -69,6 +69,7 @@ class CompiledOffer:
     referral: CompiledReferral | None = None
     repeat: CompiledRepeat | None = None
     gate: Gate | None = None  # its split on behaviour, if it follows one
+    abandon_rate: float = 0.0  # of its would-be buyers, at a cart's checkout
 
     def apply(self, model: FunnelModel, who: IntArray) -> None:
         """Show the offer, book the purchases, and tell the steps that follow."""
@@ -81,6 +82,7 @@ class CompiledOffer:
             self.pitch,
             shown,
             scenario_referral=self.referral is None,  # an offer's own referral replaces it
+            abandon=(self.id, self.abandon_rate) if self.abandon_rate > 0 else None,
         )
         take_payments(
             model,
@@ -138,6 +140,7 @@ def compile_sale(spec: Any, ctx: CompileContext, trigger: Trigger, **more: Any) 
         cogs=spec.cogs,
         refund_rate=spec.refund.rate,
         refund_within=spec.refund.within_days,
+        abandon_rate=ctx.abandon_rates.get(spec.id, 0.0),
         **more,
     )
 
