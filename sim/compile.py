@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -75,6 +76,14 @@ class CompiledScenario:
         return bool(self.channel_reward.any())
 
 
+def _checkouts(scenario: Scenario) -> Iterator[tuple[str, float]]:
+    """Each sellable step with a checkout (a cart), and the share abandoning it."""
+    for spec in scenario.funnel:
+        checkout = STEP_KINDS[spec.type].checkout
+        if checkout is not None:
+            yield checkout(spec)
+
+
 def compile_scenario(scenario: Scenario) -> CompiledScenario:
     """Turn a validated scenario into the arrays the engine runs on.
 
@@ -98,6 +107,7 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
         channels={name: i for i, name in enumerate(scenario.channels)},
         triggers=triggers,
         teams={s.id: tuple(r.name for r in s.reps) for s in scenario.funnel if hasattr(s, "reps")},
+        abandon_rates=dict(_checkouts(scenario)),
     )
     steps: list[CompiledStep] = []
     for step_id in processing_order(scenario):

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 SHOWN = Event("shown", 6)
 BUY = Event("buy", 7, "bought", paid=True)
 DECLINE = Event("decline", 8, "declined")
+ABANDONED = "abandoned"  # started checking out and left (see sim/steps/cart.py)
+CART_LEFT = Event("cart_left", 60, "started checking out and left")
 
 
 @dataclass(frozen=True)
@@ -102,12 +104,16 @@ def decide(
     shown: IntArray,
     *,
     scenario_referral: bool = True,
+    abandon: tuple[str, float] | None = None,
 ) -> tuple[IntArray, IntArray]:
     """Split the shown visitors into buyers and decliners, and mark and warm the buyers.
 
     A visitor buys with probability ``take · trust`` if ``wtp_scale · value ≥ price``;
     junk leads never buy. ``scenario_referral`` False: the step's buyers refer by the
     step's own rule instead of the scenario-wide one (see :func:`mark_bought`).
+    ``abandon`` (the step's id, a rate): a share of those who would buy start checking out
+    and leave; they are neither buyers nor decliners, and the step emits ``abandoned``
+    for them (a cart's reminders may win them back).
     """
     pop = model.population
     seg = pop.segment[shown]
@@ -120,12 +126,32 @@ def decide(
         pitch.price,
     )
     bought &= ~pop.junk[shown]
+    if abandon is not None:
+        left = bought & (model.uniforms(step, "abandon", shown) < abandon[1])
+        model.emit(ABANDONED, abandon[0], shown[left])
+        if model.log is not None:
+            model.log.add(shown[left], model.day, step, "cart_left", pitch.price)
+        shown, bought = shown[~left], bought[~left]
     buyers, decliners = shown[bought], shown[~bought]
+    sold(model, step, bit, pitch, buyers, scenario_referral=scenario_referral)
+    return buyers, decliners
+
+
+def sold(
+    model: FunnelModel,
+    step: int,
+    bit: int,
+    pitch: Pitch,
+    buyers: IntArray,
+    *,
+    scenario_referral: bool = True,
+) -> None:
+    """Mark ``buyers`` as buyers of the step, warm them by its trust gain and count them."""
     mark_bought(model, step, bit, buyers, scenario_referral=scenario_referral)
     if pitch.trust_gain:
+        pop = model.population
         pop.trust[buyers] = add_trust(pop.trust[buyers], pitch.trust_gain)
     model.ledger.tally("converted", step, buyers)
-    return buyers, decliners
 
 
 def mark_bought(
