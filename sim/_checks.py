@@ -17,6 +17,7 @@ from sim import budget
 from sim.scenario import ReferralChannel, Scenario
 from sim.spec import Referral
 from sim.steps import STEP_KINDS
+from sim.steps._layers import layer_problems
 from sim.steps._triggers import after_problems
 
 Path = tuple[str | int, ...]
@@ -58,6 +59,7 @@ def check_scenario(s: Scenario) -> list[Found]:
         *_check_referrals(s),
         *_check_kinds(s),
         *after_problems(s.funnel, STEP_KINDS),
+        *layer_problems(s.layers, s.funnel, STEP_KINDS),
         *_check_repeats(s),
         *_check_selling_steps(s),
         *_check_memory(s),

@@ -13,6 +13,7 @@ from sim.behavior import FloatArray, paid_clicks
 from sim.scenario import PaidChannel, PartnerChannel, ReferralChannel, Scenario
 from sim.steps import STEP_KINDS, CompileContext, CompiledStep, Trigger
 from sim.steps._email import EmailHabits
+from sim.steps._layers import CompiledLayers
 from sim.steps._referral import CompiledReferral
 
 MAX_SELLABLE = 63  # one bit each in Population.bought
@@ -59,6 +60,7 @@ class CompiledScenario:
     discount_rate: float = 0.0  # annual (costs.discount_rate)
     tail_days: int = 0  # how far past the horizon value still to come is counted
     email_habits: EmailHabits | None = None  # clicks, machine opens, fatigue per segment
+    layers: CompiledLayers | None = None  # engagement layers, if the scenario declares them
 
     @cached_property
     def pays_commission(self) -> bool:
@@ -108,6 +110,7 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
         triggers=triggers,
         teams={s.id: tuple(r.name for r in s.reps) for s in scenario.funnel if hasattr(s, "reps")},
         abandon_rates=dict(_checkouts(scenario)),
+        layers={name: k for k, name in enumerate(scenario.layers)},
     )
     steps: list[CompiledStep] = []
     for step_id in processing_order(scenario):
@@ -148,6 +151,7 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
         discount_rate=scenario.costs.discount_rate,
         tail_days=round(scenario.costs.tail_years * 365),
         email_habits=EmailHabits.compile(segs.values()),
+        layers=CompiledLayers.compile(scenario.layers, ctx.step_index, ctx.bits),
     )
 
 

@@ -34,6 +34,7 @@ from sim.spec import (
     may_vary,
 )
 from sim.steps import STEP_KINDS
+from sim.steps._layers import Layer
 
 FORMAT_VERSION: Final = 1
 
@@ -241,6 +242,7 @@ class Scenario(Spec):
     objective: Objective = Objective()
     assumptions: Assumptions = Assumptions()
     calibrate: dict[str, Uncertain] = {}  # free parameters and their priors, for `sim calibrate`
+    layers: dict[Name, Layer] = {}  # engagement layers, in order (sim/steps/_layers.py)
 
     def step(self, step_id: str) -> Step:
         """The funnel step with this id.

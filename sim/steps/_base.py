@@ -31,6 +31,7 @@ class CompileContext:
     teams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # step id -> its reps
     # sellable step id -> the share of its would-be buyers who abandon the checkout
     abandon_rates: Mapping[str, float] = field(default_factory=dict)
+    layers: Mapping[str, int] = field(default_factory=dict)  # layer name -> its number
 
     def trigger_event(self, source: str) -> str:
         """What ``after: source`` waits for: opting in to an optin, buying an offer, …."""

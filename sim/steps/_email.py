@@ -11,6 +11,7 @@ import numpy as np
 from sim.behavior import add_trust
 from sim.steps._base import FloatArray, IntArray
 from sim.steps._kind import Event
+from sim.steps._layers import moved
 from sim.steps._record import record_of
 
 if TYPE_CHECKING:
@@ -136,6 +137,7 @@ def send_email(
         model.log.add(who[machine], model.day, step, "email_machine_opened")
         model.log.add(clickers, model.day, step, "email_clicked")
         model.log.add(who[leaving], model.day, step, "unsubscribe")
+    moved(model, step, counted)  # an open or a click may move the lead to another layer
     return Sent(who, counted, readers, clickers)
 
 

@@ -12,6 +12,7 @@ from sim.behavior import add_trust, buys
 from sim.steps._base import CompileContext, FloatArray, IntArray
 from sim.steps._email import send_email
 from sim.steps._kind import Event
+from sim.steps._layers import in_layer, moved
 from sim.steps._referral import refer
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ class Pitch:
     requires_steps: tuple[int, ...] = ()  # the step indices of ``requires``
     excludes: tuple[tuple[int, int], ...] = ()  # ``requires_not``: (step index, bit) each
     seen_on_click: bool = False  # via email: only those who click see it
+    layer: int = -1  # ``to_layer``: only leads in this layer (its number) meet it; -1: all
 
     @classmethod
     def compile(cls, spec: object, ctx: CompileContext, *, price: float | None = None) -> Pitch:
@@ -53,6 +55,7 @@ class Pitch:
                 (ctx.step_index[r], ctx.bits[r]) for r in getattr(spec, "requires_not", [])
             ),
             seen_on_click=getattr(spec, "seen_on", "open") == "click",
+            layer=ctx.layers.get(getattr(spec, "to_layer", None) or "", -1),
         )
 
 
@@ -60,8 +63,10 @@ def meeting(model: FunnelModel, who: IntArray, pitch: Pitch) -> IntArray:
     """Those of ``who`` who have bought every step the pitch ``requires``, unrefunded today.
 
     With ``requires_not``, also those who have bought none of those steps (a purchase
-    refunded by today counts as not bought).
+    refunded by today counts as not bought); with ``to_layer``, those in that layer.
     """
+    if pitch.layer >= 0:
+        who = in_layer(model, pitch.layer, who)
     if pitch.excludes:
         who = _excluding(model, who, pitch)
     if not pitch.requires:
@@ -173,6 +178,7 @@ def mark_bought(
             refer(model, step, referral, first)
     pop.bought[buyers] |= np.uint64(1 << bit)
     pop.bought_again(step, buyers)
+    moved(model, step, buyers)  # a purchase may move the buyer to another layer
 
 
 def _pay_rewards(model: FunnelModel, step: int, first: IntArray) -> None:

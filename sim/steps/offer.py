@@ -32,6 +32,7 @@ class Offer(Triggered):
     refund: Refund = Refund()
     referral: Referral | None = None
     repeat: Repeat | None = None
+    to_layer: Name | None = None  # shown only to the leads in this layer on its day
 
     @model_validator(mode="after")
     def _one_trigger(self) -> Offer:
