@@ -225,6 +225,15 @@ def layer_problems(
         if target != ANY and steps[0] is None:
             yield (("layers", name, "on", what), f"no step has id '{target}'", "")
             continue
+        sellers = sum(kinds[s.type].sells for s in steps if s is not None)
+        if what == "bought" and 0 < sellers < layer.on.times:
+            yield (
+                ("layers", name, "on", "times"),
+                f"no rule leads into layer '{name}': a lead can buy at most {sellers} "
+                f"of {target}, not {layer.on.times}",
+                "lower `times`, or count any step's purchases (`bought: any`)",
+            )
+            continue
         if not any(_gives(kinds[s.type], s, what) for s in steps if s is not None):
             where = "no step" if target == ANY else f"'{target}' ({by_id[target].type})"
             yield (
