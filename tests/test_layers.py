@@ -8,6 +8,7 @@ email, no unsubscribes), the number of clicks is Binomial(2, q), so of L leads
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -17,6 +18,9 @@ import pytest
 import sim
 from conftest import assert_within_4se, base_spec, scenario_from
 from sim.errors import ScenarioError
+from sim.html_report import report_html
+from sim.report import funnel_table, write_outputs
+from sim.run_folder import read_run_folder
 from sim.trace import trace_scenario
 
 OPEN, CLICK = 0.3, 0.5
@@ -157,3 +161,14 @@ def test_the_trace_shows_each_move_and_click() -> None:
     assert moves == ["new", "interested", "keen"], moves
     clicks = [line.day for line in lines if line.what == "email_clicked"]
     assert len(clicks) == 2, lines
+
+
+def test_the_funnel_table_and_the_report_show_the_layers(tmp_path: Any) -> None:
+    spec = _spec(replications=2)
+    run = sim.run_scenario(scenario_from(spec), breakdown=True)
+    rows = [str(cell) for cell in funnel_table(run.summary, {}).columns[0].cells]
+    assert rows[-3:] == ["new", "interested", "keen"], rows
+    write_outputs(run, tmp_path, scenario_text=json.dumps(spec))
+    page = report_html(read_run_folder(tmp_path))
+    assert "<section id='layers'>" in page
+    assert "chart-layers" in page
