@@ -62,6 +62,7 @@ def check_scenario(s: Scenario) -> list[Found]:
         *layer_problems(s.layers, s.funnel, STEP_KINDS),
         *_check_repeats(s),
         *_check_selling_steps(s),
+        *_check_checkouts(s),
         *_check_memory(s),
     ]
 
@@ -263,6 +264,23 @@ def _check_selling_steps(s: Scenario) -> Iterator[Found]:
             f"{len(selling)} steps sell; at most {MAX_SELLING_STEPS} are supported",
             "merge offers, or split the funnel into several scenarios",
         )
+
+
+def _check_checkouts(s: Scenario) -> Iterator[Found]:
+    """A sellable step has at most one checkout (one share of would-be buyers leaving it)."""
+    seen: set[str] = set()
+    for i, step in enumerate(s.funnel):
+        checkout = STEP_KINDS[step.type].checkout
+        if checkout is None:
+            continue
+        sold, _ = checkout(step)
+        if sold in seen:
+            yield (
+                ("funnel", i, "offer"),
+                f"'{sold}' already has a checkout: a second would split its would-be buyers twice",
+                "keep one cart per offer, with all its reminders",
+            )
+        seen.add(sold)
 
 
 def _check_memory(s: Scenario) -> Iterator[Found]:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 import sim
 from conftest import assert_within_4se, base_spec, scenario_from
+from sim.errors import ScenarioError
 
 PRICE = 40.0
 OFFER = {"id": "deal", "type": "offer", "after": "magnet", "price": PRICE, "value": 50, "take": 0.5}
@@ -67,3 +69,15 @@ def test_reminders_on_one_day_act_one_after_the_other() -> None:
     second = carted["cart.reminders"].to_numpy(dtype=float) - left
     se2 = math.sqrt(float(left.sum()) * 0.25) / left.size
     assert_within_4se(float(second.mean()), float(left.mean()) * 0.5, se2, "second reminders")
+
+
+def test_an_offer_has_at_most_one_checkout() -> None:
+    spec = base_spec()
+    spec["funnel"].append(dict(OFFER))
+    cart = {"type": "cart", "offer": "deal", "abandon_rate": 0.5}
+    spec["funnel"] += [{"id": "cart", **cart}, {"id": "cart2", **cart}]
+    with pytest.raises(ScenarioError) as info:
+        scenario_from(spec)
+    (problem,) = info.value.problems
+    assert problem.path == "funnel.cart2.offer", problem
+    assert "already has a checkout" in problem.message, problem
