@@ -17,6 +17,7 @@ from sim import budget
 from sim.scenario import ReferralChannel, Scenario
 from sim.spec import Referral
 from sim.steps import STEP_KINDS
+from sim.steps._layers import layer_problems
 from sim.steps._triggers import after_problems
 
 Path = tuple[str | int, ...]
@@ -58,8 +59,10 @@ def check_scenario(s: Scenario) -> list[Found]:
         *_check_referrals(s),
         *_check_kinds(s),
         *after_problems(s.funnel, STEP_KINDS),
+        *layer_problems(s.layers, s.funnel, STEP_KINDS),
         *_check_repeats(s),
         *_check_selling_steps(s),
+        *_check_checkouts(s),
         *_check_memory(s),
     ]
 
@@ -261,6 +264,23 @@ def _check_selling_steps(s: Scenario) -> Iterator[Found]:
             f"{len(selling)} steps sell; at most {MAX_SELLING_STEPS} are supported",
             "merge offers, or split the funnel into several scenarios",
         )
+
+
+def _check_checkouts(s: Scenario) -> Iterator[Found]:
+    """A sellable step has at most one checkout (one share of would-be buyers leaving it)."""
+    seen: set[str] = set()
+    for i, step in enumerate(s.funnel):
+        checkout = STEP_KINDS[step.type].checkout
+        if checkout is None:
+            continue
+        sold, _ = checkout(step)
+        if sold in seen:
+            yield (
+                ("funnel", i, "offer"),
+                f"'{sold}' already has a checkout: a second would split its would-be buyers twice",
+                "keep one cart per offer, with all its reminders",
+            )
+        seen.add(sold)
 
 
 def _check_memory(s: Scenario) -> Iterator[Found]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -12,6 +13,7 @@ from sim.behavior import FloatArray, paid_clicks
 from sim.scenario import PaidChannel, PartnerChannel, ReferralChannel, Scenario
 from sim.steps import STEP_KINDS, CompileContext, CompiledStep, Trigger
 from sim.steps._email import EmailHabits
+from sim.steps._layers import CompiledLayers
 from sim.steps._referral import CompiledReferral
 
 MAX_SELLABLE = 63  # one bit each in Population.bought
@@ -58,6 +60,7 @@ class CompiledScenario:
     discount_rate: float = 0.0  # annual (costs.discount_rate)
     tail_days: int = 0  # how far past the horizon value still to come is counted
     email_habits: EmailHabits | None = None  # clicks, machine opens, fatigue per segment
+    layers: CompiledLayers | None = None  # engagement layers, if the scenario declares them
 
     @cached_property
     def pays_commission(self) -> bool:
@@ -73,6 +76,14 @@ class CompiledScenario:
     def pays_reward(self) -> bool:
         """Whether any channel pays a reward for a first purchase (most scenarios: none)."""
         return bool(self.channel_reward.any())
+
+
+def _checkouts(scenario: Scenario) -> Iterator[tuple[str, float]]:
+    """Each sellable step with a checkout (a cart), and the share abandoning it."""
+    for spec in scenario.funnel:
+        checkout = STEP_KINDS[spec.type].checkout
+        if checkout is not None:
+            yield checkout(spec)
 
 
 def compile_scenario(scenario: Scenario) -> CompiledScenario:
@@ -98,6 +109,8 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
         channels={name: i for i, name in enumerate(scenario.channels)},
         triggers=triggers,
         teams={s.id: tuple(r.name for r in s.reps) for s in scenario.funnel if hasattr(s, "reps")},
+        abandon_rates=dict(_checkouts(scenario)),
+        layers={name: k for k, name in enumerate(scenario.layers)},
     )
     steps: list[CompiledStep] = []
     for step_id in processing_order(scenario):
@@ -138,6 +151,7 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
         discount_rate=scenario.costs.discount_rate,
         tail_days=round(scenario.costs.tail_years * 365),
         email_habits=EmailHabits.compile(segs.values()),
+        layers=CompiledLayers.compile(scenario.layers, ctx.step_index, ctx.bits),
     )
 
 

@@ -1,6 +1,7 @@
 """The run report: one self-contained HTML page built from a run's output folder.
 
-The page holds the funnel, cumulative cash with its band and payback day, money by offer
+The page holds the funnel, cumulative cash with its band and payback day, the leads in each
+engagement layer over time (when the scenario declares layers), money by offer
 and by channel, the segment breakdown, the economics table and the scenario itself.
 plotly.js is embedded once, so the page opens offline. It is built only from the files of
 the folder (:mod:`sim.run_folder`), so ``sim run --report`` and a later ``sim report DIR``
@@ -27,6 +28,7 @@ from sim.report_charts import (
     FEW_SUBSCRIBERS,
     cash_chart,
     funnel_chart,
+    layers_chart,
     money_chart,
     segments_chart,
 )
@@ -66,6 +68,7 @@ def report_html(run: RunFolder) -> str:
         _funnel_section(run),
         _forecast_section(s),
         _cash_section(run, sign),
+        _layers_section(run),
         _offers_section(run, sign),
         _channels_section(run, sign),
         _segments_section(run, sign),
@@ -239,6 +242,36 @@ def _cash_section(run: RunFolder, sign: str) -> str:
         "zero to the end), the shade its 90% interval."
     )
     return section("cash", "Cumulative cash", note, chart("cash", plot))
+
+
+def _layers_section(run: RunFolder) -> str:
+    """Leads in each engagement layer over time, and who entered each (when declared)."""
+    layers = run.summary.get("layers")
+    if not layers:
+        return ""
+    # the layers' own order is daily.csv's (the JSON's keys may be sorted)
+    names = [c.removeprefix("layer.") for c in run.daily.columns if c.startswith("layer.")]
+    means = run.daily.groupby("day")[[f"layer.{name}" for name in names]].mean()
+    plot = layers_chart(
+        [int(d) for d in means.index],
+        {name: means[f"layer.{name}"].tolist() for name in names},
+    )
+    rows: list[list[Cell]] = [
+        [
+            name,
+            fmt(layers[name]["entered"]["mean"], "count"),
+            fmt(layers[name]["at_end"]["mean"], "count"),
+        ]
+        for name in names
+    ]
+    note = (
+        "Leads in each layer at the end of each day (mean over replications): a lead sits in "
+        "the last layer whose rule holds, and moves when an email is opened or clicked or "
+        "something is bought. The table: leads that ever entered each layer, and those in it "
+        "when the horizon ends."
+    )
+    body = chart("layers", plot) + table(["layer", "entered", "in it at the end"], rows)
+    return section("layers", "Engagement layers", note, body)
 
 
 def _offers_section(run: RunFolder, sign: str) -> str:

@@ -95,6 +95,7 @@ class Ledger:
         n_segments: segments of the scenario.
         breakdown: keep the cells of step × channel × segment (a little slower).
         replications: how many replications the batch holds.
+        more_daily: daily series of the scenario's own (its layers' moves), after DAILY.
     """
 
     def __init__(
@@ -108,10 +109,11 @@ class Ledger:
         n_segments: int,
         breakdown: bool = False,
         replications: int = 1,
+        more_daily: tuple[str, ...] = (),
     ) -> None:
         r = self.replications = replications
         self.horizon = horizon
-        self._d = {name: np.zeros((r, horizon)) for name in DAILY}
+        self._d = {name: np.zeros((r, horizon)) for name in (*DAILY, *more_daily)}
         self._s = {name: np.zeros((r, n_steps)) for name in STEP_TALLIES}
         self._lines = {
             line: np.zeros((r, horizon)) if line in _SHARED else self._d[column]

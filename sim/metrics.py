@@ -13,6 +13,7 @@ from sim import kpis
 from sim.ledger import COST_LINES, DAILY, Ledger
 from sim.population import Population
 from sim.steps import STEP_KINDS
+from sim.steps._layers import daily_layers
 from sim.tail import present_values
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ class ReplicationResult:
     events: pd.DataFrame | None = None
     visitors: pd.DataFrame | None = None  # with the event log: one row per visitor
     breakdown: dict[str, pd.DataFrame] | None = None  # by_step, by_channel, by_segment
+    layers: dict[str, dict[str, float]] | None = None  # layer name -> figure -> value
 
 
 def _ratio(num: float, den: float) -> float:
@@ -69,9 +71,12 @@ def buyers_per_replication(population: Population, replications: int) -> list[in
     return [int(n) for n in np.bincount(rep, minlength=replications)]
 
 
-def daily_series(ledger: Ledger) -> dict[str, np.ndarray]:
-    """The daily series with costs, cash and cumulative cash, in daily.csv's column order."""
-    d = ledger.daily
+def daily_series(ledger: Ledger, layers: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """The daily series with costs, cash and cumulative cash, in daily.csv's column order.
+
+    With ``layers`` (their names), the leads in each layer at the end of each day follow.
+    """
+    d = {name: ledger.daily[name] for name in DAILY}
     costs = d["cogs"] + d["fees"] + d["operating"]
     cash = d["revenue"] - d["refunds"] - d["spend"] - costs
     return {
@@ -80,6 +85,7 @@ def daily_series(ledger: Ledger) -> dict[str, np.ndarray]:
         "costs": costs,
         "cash": cash,
         "cumulative_cash": np.cumsum(cash),
+        **daily_layers(layers, ledger.daily),
     }
 
 

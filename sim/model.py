@@ -271,6 +271,7 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
             n_segments=len(compiled.segments),
             breakdown=breakdown,
             replications=len(roots),
+            more_daily=compiled.layers.series if compiled.layers is not None else (),
         )
         self.log = EventLog() if record_events else None
         # (event, source id) -> [(step, delay)]: who is due when something happens

@@ -21,6 +21,7 @@ from sim.events import events
 from sim.kpis import KPIS
 from sim.runner import RunResult, Summary
 from sim.steps import STEP_KINDS
+from sim.steps._layers import MOVED
 from sim.trace import Journey, Line
 
 
@@ -96,6 +97,16 @@ def funnel_table(summary: Summary, kinds: Mapping[str, str]) -> Table:
         )
         for row in _detail_rows(figs, summary.currency):
             table.add_row(*row, style="dim")
+    for name, figs in (summary.layers or {}).items():
+        entered, now = figs["entered"]["mean"] or 0.0, figs["at_end"]["mean"] or 0.0
+        table.add_row(
+            name,
+            "layer: entered → at end",
+            fmt(entered, "count"),
+            fmt(now, "count"),
+            fmt(now / entered if entered else None, "share"),
+            "",
+        )
     return table
 
 
@@ -502,6 +513,8 @@ def _say(line: Line, money: str) -> str:
         return f"called by {line.who}"
     if line.what == "worked":
         return f"worked by {line.who}"
+    if line.what == MOVED.name:
+        return f"moved to layer {line.who}"
     event = next((e for e in events() if e.name == line.what), None)
     if event is not None and event.paid:
         return f"{event.says} {money}{line.amount:,.2f}"

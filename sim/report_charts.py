@@ -233,3 +233,25 @@ def segments_chart(segments: Groups, currency_sign: str) -> go.Figure:
     fig.update_layout(_LAYOUT, barmode="group", height=420)
     fig.update_layout(legend={"y": -0.25, "yanchor": "top"}, margin={"t": 60})
     return fig
+
+
+def layers_chart(days: Sequence[int], leads: Mapping[str, Sequence[float]]) -> go.Figure:
+    """Leads in each engagement layer at the end of each day (means over replications).
+
+    Args:
+        days: the days of the horizon.
+        leads: layer name → the mean leads in it, one value per day, in the layers' order.
+    """
+    fig = go.Figure()
+    for name, series in leads.items():
+        fig.add_trace(
+            go.Scatter(
+                x=days,
+                y=list(series),
+                name=name,
+                mode="lines",
+                hovertemplate=f"day %{{x}}<br>%{{y:,.0f}} leads<extra>{name}</extra>",
+            )
+        )
+    fig.update_layout(_LAYOUT, height=380, xaxis_title="day", yaxis_title="leads in the layer")
+    return fig

@@ -38,6 +38,7 @@ from sim.metrics import (
 )
 from sim.model import FunnelModel
 from sim.scenario import Scenario
+from sim.steps._layers import layer_figures
 
 Progress = Callable[[int, int], None]
 # visitors a batch of replications holds, about: enough that the per-day, per-step cost is
@@ -66,6 +67,7 @@ class Summary:
     # with uncertain quantities: draws, and each KPI's variance split (sim.assumptions.Spread)
     assumptions: dict[str, Any] | None = None
     forecast: dict[str, Any] | None = None  # a pipeline's (sim/forecast.py); None: no pipeline
+    layers: dict[str, dict[str, Any]] | None = None  # layer -> figure -> {mean, lo, hi}
 
     def to_frame(self) -> pd.DataFrame:
         """The KPI table: one row per KPI (label, unit, mean, lo, hi), in the reports' order.
@@ -98,6 +100,7 @@ class Summary:
             "kpis": self.kpis,
             "economics": profit_formula(),
             "steps": self.steps,
+            **({} if self.layers is None else {"layers": self.layers}),
             **({} if self.forecast is None else {"forecast": self.forecast}),
             "meta": self.meta,
         }
@@ -221,7 +224,8 @@ def _result(
     people: pd.DataFrame | None,
     tables: dict[str, pd.DataFrame] | None,
 ) -> ReplicationResult:
-    daily = daily_series(ledger)
+    names = compiled.layers.names if compiled.layers is not None else ()
+    daily = daily_series(ledger, names)
     return ReplicationResult(
         kpis=replication_kpis(ledger, buyers, daily, discount_rate=compiled.discount_rate),
         steps=step_tallies(ledger, compiled),
@@ -229,6 +233,7 @@ def _result(
         events=log,
         visitors=people,
         breakdown=tables,
+        layers=layer_figures(names, ledger) if names else None,
     )
 
 
@@ -452,6 +457,12 @@ def _assemble(
         for step_id, figures in results[0].steps.items()
         for name in figures
     }
+    layers = results[0].layers or {}
+    step_cols |= {
+        f"layers.{name}.{figure}": [(r.layers or {})[name][figure] for r in results]
+        for name, figures in layers.items()
+        for figure in figures
+    }
     per_rep = pd.concat([per_rep, pd.DataFrame(step_cols)], axis=1)
     per_rep.insert(0, "replication", np.arange(first, first + len(results)))
     uncertain = assumptions.quantities(scenario)
@@ -477,6 +488,11 @@ def _assemble(
         meta=_meta(),
         assumptions=_spread(scenario, per_rep, first) if uncertain else None,
         forecast=pipeline_forecast(scenario, per_rep, [r.daily["revenue"] for r in results]),
+        layers={
+            name: {f: describe(per_rep[f"layers.{name}.{f}"].to_numpy()) for f in figures}
+            for name, figures in layers.items()
+        }
+        or None,
     )
     daily = _daily_table(results, first)
     events = visitors = None

@@ -34,6 +34,7 @@ from sim.spec import (
     may_vary,
 )
 from sim.steps import STEP_KINDS
+from sim.steps._layers import Layer
 
 FORMAT_VERSION: Final = 1
 
@@ -53,6 +54,10 @@ class EmailBehavior(Spec):
     # exp(-open_decay (n - 1)), unsubscribe rate times 1 + unsubscribe_growth (n - 1)
     open_decay: Annotated[Number, Field(ge=0, le=10)] = 0.0
     unsubscribe_growth: Annotated[Number, Field(ge=0, le=100)] = 0.0
+    # trust falls by trust_per_ignored on each email not read once ignored_streak emails in
+    # a row went unread (docs/model.md §3.2); 0: it never falls
+    trust_per_ignored: Rate = 0.0
+    ignored_streak: Annotated[Whole, Field(ge=1, le=1000)] = 3
 
 
 class Segment(Spec):
@@ -241,6 +246,7 @@ class Scenario(Spec):
     objective: Objective = Objective()
     assumptions: Assumptions = Assumptions()
     calibrate: dict[str, Uncertain] = {}  # free parameters and their priors, for `sim calibrate`
+    layers: dict[Name, Layer] = {}  # engagement layers, in order (sim/steps/_layers.py)
 
     def step(self, step_id: str) -> Step:
         """The funnel step with this id.

@@ -22,6 +22,7 @@ from sim.compile import CompiledScenario, compile_scenario
 from sim.runner import run_scenario
 from sim.scenario import Scenario
 from sim.steps import STEP_KINDS
+from sim.steps._layers import MOVED
 
 # --where KEY=VALUE: keys that name an event at a step, and keys that name a visitor trait
 _EVENT_KEYS = {
@@ -42,7 +43,8 @@ WHERE_KEYS = (*_EVENT_KEYS, *_TRAIT_KEYS)
 class Line:
     """One thing that happened: its day, the step, what, and trust after it.
 
-    ``who`` names the person on the other side, where there is one (the rep on a call).
+    ``who`` names the person on the other side, where there is one (the rep on a call),
+    or the layer a lead moved to.
     """
 
     day: int
@@ -215,6 +217,8 @@ class Trace:
             elif event in ("buy", "subscribe") and gains.get(str(step), 0.0):
                 trust = min(trust + gains[str(step)], 1.0)
             rep = teams[str(step)][int(amount) - 1] if event in ("call", "worked") else ""
+            if event == MOVED.name and c.layers is not None:  # the layer's name
+                rep = c.layers.names[int(amount)]
             lines.append(Line(int(day), str(step), str(event), float(amount), trust, rep))
         return Journey(
             visitor=visitor,

@@ -14,7 +14,7 @@ import pytest
 from scipy.stats import lognorm
 
 import sim
-from conftest import assert_within_4se, base_spec, poisson_se_of_mean, scenario_from
+from conftest import assert_within_4se, base_spec, poisson_se_of_mean, run_model, scenario_from
 from sim.errors import ScenarioError
 
 LEADS = 2000.0  # expected leads a replication
@@ -225,3 +225,26 @@ def test_checks_refuse_splits_that_never_fire_and_steps_never_reached() -> None:
     assert "can never be reached" in joined, joined
     assert "funnel.d.after.when" in joined, joined  # a page offer has no clicks
     assert "funnel.e.requires_not" in joined, joined
+
+
+def test_trust_falls_on_emails_ignored_in_a_row_as_the_closed_form_says() -> None:
+    """N emails, each read with p; trust falls by δ on email j if j and the k − 1 before it
+    went unread, so E[trust] = t0 − δ (N − k + 1)(1 − p)^k (no gain per open, no floor hit).
+    """
+    n_emails, k, delta, p, t0 = 6, 2, 0.02, OPEN, 0.6
+    spec = with_email(
+        unsubscribe_rate=0.0, trust_per_open=0.0, trust_per_ignored=delta, ignored_streak=k
+    )
+    spec["funnel"].append(
+        {"id": "nurture", "type": "email_sequence", "after": "magnet", "count": n_emails}
+    )
+    model = run_model(spec)
+    pop = model.population
+    trust = pop.column("trust")[pop.column("lead")]
+    expected = t0 - delta * (n_emails - k + 1) * (1 - p) ** k
+    se_trust = float(trust.std(ddof=1) / math.sqrt(trust.size))
+    assert_within_4se(float(trust.mean()), expected, se_trust, "trust after ignored emails")
+    # default off: the same scenario without the key keeps every lead's trust
+    spec["segments"]["s"]["email"].pop("trust_per_ignored")
+    plain = run_model(spec).population
+    assert np.all(plain.column("trust")[plain.column("lead")] == t0)

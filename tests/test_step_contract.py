@@ -136,6 +136,28 @@ KIND_EXAMPLES: dict[str, list[dict[str, Any]]] = {
             "never_pays": 0.1,
         },
     ],
+    "cart": [
+        {
+            "id": "o_page",
+            "after": "magnet",
+            "delay_days": 1,
+            "refund": {"rate": 0.2, "within_days": 5},
+            **_OFFER,
+        },
+        {"id": "after_o", "type": "email_sequence", "after": "o_page", "days": [1]},
+        {
+            "id": "basket",
+            "type": "cart",
+            "offer": "o_page",
+            "abandon_rate": 0.6,
+            "reminders": [
+                {"after_hours": 1, "recover_rate": 0.2},
+                {"after_hours": 20, "recover_rate": 0.2},
+                {"after_hours": 48, "recover_rate": 0.1},
+            ],
+            "cost_per_reminder": 0.01,
+        },
+    ],
 }
 CHANNELS: dict[str, dict[str, Any]] = {
     "paid": {"type": "paid", "daily_budget": 200, "cpc": 0.5, "half_saturation_budget": 100},

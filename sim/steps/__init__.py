@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import overload
 
 from sim.steps import (
+    cart,
     email_sequence,
     offer,
     optin,
@@ -40,6 +41,7 @@ STEP_KINDS: dict[str, StepKind] = {
         winback.KIND,
         stage.KIND,
         payment.KIND,
+        cart.KIND,
     )
 }
 

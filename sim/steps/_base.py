@@ -29,6 +29,9 @@ class CompileContext:
     # processing order, so a step's trigger is known before the steps that follow it)
     triggers: Mapping[str, Trigger] = field(default_factory=dict)
     teams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # step id -> its reps
+    # sellable step id -> the share of its would-be buyers who abandon the checkout
+    abandon_rates: Mapping[str, float] = field(default_factory=dict)
+    layers: Mapping[str, int] = field(default_factory=dict)  # layer name -> its number
 
     def trigger_event(self, source: str) -> str:
         """What ``after: source`` waits for: opting in to an optin, buying an offer, …."""

@@ -11,6 +11,7 @@ import numpy as np
 from sim.behavior import add_trust
 from sim.steps._base import FloatArray, IntArray
 from sim.steps._kind import Event
+from sim.steps._layers import moved
 from sim.steps._record import record_of
 
 if TYPE_CHECKING:
@@ -40,6 +41,8 @@ class EmailHabits:
     machine_open_share: FloatArray
     open_decay: FloatArray
     unsubscribe_growth: FloatArray
+    trust_per_ignored: FloatArray
+    ignored_streak: FloatArray
 
     @classmethod
     def compile(cls, segments: Iterable[Any]) -> EmailHabits:
@@ -50,6 +53,8 @@ class EmailHabits:
             machine_open_share=np.array([e.machine_open_share for e in emails], dtype=np.float64),
             open_decay=np.array([e.open_decay for e in emails], dtype=np.float64),
             unsubscribe_growth=np.array([e.unsubscribe_growth for e in emails], dtype=np.float64),
+            trust_per_ignored=np.array([e.trust_per_ignored for e in emails], dtype=np.float64),
+            ignored_streak=np.array([e.ignored_streak for e in emails], dtype=np.float64),
         )
 
     @property
@@ -114,6 +119,8 @@ def send_email(
     readers = who[opened]
     pop.trust[readers] = add_trust(pop.trust[readers], c.seg_trust_per_open[seg[opened]])
     pop.subscribed[who[leaving]] = False
+    if habits is not None and habits.trust_per_ignored.any():
+        _ignored(model, who, seg, opened)
     machine = _machine_opens(model, step, who, seg, opened)
     clickers = _clicks(model, step, readers, seg[opened], click_rate)
     counted = who[opened | machine]
@@ -136,7 +143,23 @@ def send_email(
         model.log.add(who[machine], model.day, step, "email_machine_opened")
         model.log.add(clickers, model.day, step, "email_clicked")
         model.log.add(who[leaving], model.day, step, "unsubscribe")
+    moved(model, step, counted)  # an open or a click may move the lead to another layer
     return Sent(who, counted, readers, clickers)
+
+
+def _ignored(model: FunnelModel, who: IntArray, seg: IntArray, read: np.ndarray[Any, Any]) -> None:
+    """Lower the trust of recipients who have left ``ignored_streak`` emails in a row unread.
+
+    ``trust ← max(0, trust − trust_per_ignored)`` for each unread email once the lead's run
+    of unread emails, this one included, is at least ``ignored_streak`` (docs/model.md §3.2).
+    A machine open is not a read.
+    """
+    habits, pop = model.compiled.email_habits, model.population
+    assert habits is not None
+    streak = record_of(pop).unread(who, read)
+    falls = streak >= habits.ignored_streak[seg]
+    losers = who[falls]
+    pop.trust[losers] = np.maximum(0.0, pop.trust[losers] - habits.trust_per_ignored[seg[falls]])
 
 
 def _machine_opens(

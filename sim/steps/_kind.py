@@ -115,6 +115,8 @@ class StepKind:
         daily_cost: what a step costs every day of the horizon (a sales team's pay).
         right_after_trigger: it acts right after the step that triggers it, before that
             step's other followers (an order bump, at checkout).
+        checkout: the sellable step whose checkout it is and the share of that step's
+            would-be buyers who abandon it (a cart); None: it is no checkout.
     """
 
     name: str
@@ -137,6 +139,7 @@ class StepKind:
     counts_visitors: bool = True
     daily_cost: Callable[[Any], float] | None = None
     right_after_trigger: bool = False
+    checkout: Callable[[Any], tuple[str, float]] | None = None
 
     @property
     def title(self) -> str:

@@ -31,6 +31,7 @@ class Record:
         self._counts: dict[tuple[int, str], NDArray[np.int32]] = {}
         self._sent = np.zeros((0, WINDOW_DAYS), dtype=np.int32)  # visitor × day mod window
         self._stamp = np.zeros((0, WINDOW_DAYS), dtype=np.int32)  # the day each slot counts
+        self._unread = np.zeros(0, dtype=np.int32)  # emails unread in a row, per visitor
 
     def _sized(self, array: NDArray[np.int32], fill: int = 0) -> NDArray[np.int32]:
         """``array`` grown (rows) to the population's capacity."""
@@ -56,6 +57,16 @@ class Record:
         inside = who < counts.shape[0]
         out = np.zeros(who.size, dtype=np.int32)
         out[inside] = counts[who[inside]]
+        return out
+
+    def unread(self, who: IntArray, read: NDArray[np.bool_]) -> NDArray[np.int32]:
+        """Count one more email to each of ``who``; each one's run of unread emails after it.
+
+        ``read``: whether each read this one (a read ends the run: 0).
+        """
+        self._unread = self._sized(self._unread)
+        self._unread[who] = np.where(read, 0, self._unread[who] + 1)
+        out: NDArray[np.int32] = self._unread[who]
         return out
 
     def received(self, who: IntArray, day: int) -> IntArray:

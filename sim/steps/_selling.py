@@ -12,6 +12,7 @@ from sim.behavior import add_trust, buys
 from sim.steps._base import CompileContext, FloatArray, IntArray
 from sim.steps._email import send_email
 from sim.steps._kind import Event
+from sim.steps._layers import in_layer, moved
 from sim.steps._referral import refer
 
 if TYPE_CHECKING:
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 SHOWN = Event("shown", 6)
 BUY = Event("buy", 7, "bought", paid=True)
 DECLINE = Event("decline", 8, "declined")
+ABANDONED = "abandoned"  # started checking out and left (see sim/steps/cart.py)
+CART_LEFT = Event("cart_left", 60, "started checking out and left")
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class Pitch:
     requires_steps: tuple[int, ...] = ()  # the step indices of ``requires``
     excludes: tuple[tuple[int, int], ...] = ()  # ``requires_not``: (step index, bit) each
     seen_on_click: bool = False  # via email: only those who click see it
+    layer: int = -1  # ``to_layer``: only leads in this layer (its number) meet it; -1: all
 
     @classmethod
     def compile(cls, spec: object, ctx: CompileContext, *, price: float | None = None) -> Pitch:
@@ -51,6 +55,7 @@ class Pitch:
                 (ctx.step_index[r], ctx.bits[r]) for r in getattr(spec, "requires_not", [])
             ),
             seen_on_click=getattr(spec, "seen_on", "open") == "click",
+            layer=ctx.layers.get(getattr(spec, "to_layer", None) or "", -1),
         )
 
 
@@ -58,8 +63,10 @@ def meeting(model: FunnelModel, who: IntArray, pitch: Pitch) -> IntArray:
     """Those of ``who`` who have bought every step the pitch ``requires``, unrefunded today.
 
     With ``requires_not``, also those who have bought none of those steps (a purchase
-    refunded by today counts as not bought).
+    refunded by today counts as not bought); with ``to_layer``, those in that layer.
     """
+    if pitch.layer >= 0:
+        who = in_layer(model, pitch.layer, who)
     if pitch.excludes:
         who = _excluding(model, who, pitch)
     if not pitch.requires:
@@ -102,12 +109,16 @@ def decide(
     shown: IntArray,
     *,
     scenario_referral: bool = True,
+    abandon: tuple[str, float] | None = None,
 ) -> tuple[IntArray, IntArray]:
     """Split the shown visitors into buyers and decliners, and mark and warm the buyers.
 
     A visitor buys with probability ``take · trust`` if ``wtp_scale · value ≥ price``;
     junk leads never buy. ``scenario_referral`` False: the step's buyers refer by the
     step's own rule instead of the scenario-wide one (see :func:`mark_bought`).
+    ``abandon`` (the step's id, a rate): a share of those who would buy start checking out
+    and leave; they are neither buyers nor decliners, and the step emits ``abandoned``
+    for them (a cart's reminders may win them back).
     """
     pop = model.population
     seg = pop.segment[shown]
@@ -120,12 +131,32 @@ def decide(
         pitch.price,
     )
     bought &= ~pop.junk[shown]
+    if abandon is not None:
+        left = bought & (model.uniforms(step, "abandon", shown) < abandon[1])
+        model.emit(ABANDONED, abandon[0], shown[left])
+        if model.log is not None:
+            model.log.add(shown[left], model.day, step, "cart_left", pitch.price)
+        shown, bought = shown[~left], bought[~left]
     buyers, decliners = shown[bought], shown[~bought]
+    sold(model, step, bit, pitch, buyers, scenario_referral=scenario_referral)
+    return buyers, decliners
+
+
+def sold(
+    model: FunnelModel,
+    step: int,
+    bit: int,
+    pitch: Pitch,
+    buyers: IntArray,
+    *,
+    scenario_referral: bool = True,
+) -> None:
+    """Mark ``buyers`` as buyers of the step, warm them by its trust gain and count them."""
     mark_bought(model, step, bit, buyers, scenario_referral=scenario_referral)
     if pitch.trust_gain:
+        pop = model.population
         pop.trust[buyers] = add_trust(pop.trust[buyers], pitch.trust_gain)
     model.ledger.tally("converted", step, buyers)
-    return buyers, decliners
 
 
 def mark_bought(
@@ -147,6 +178,7 @@ def mark_bought(
             refer(model, step, referral, first)
     pop.bought[buyers] |= np.uint64(1 << bit)
     pop.bought_again(step, buyers)
+    moved(model, step, buyers)  # a purchase may move the buyer to another layer
 
 
 def _pay_rewards(model: FunnelModel, step: int, first: IntArray) -> None:

@@ -12,6 +12,7 @@ from sim.spec import MAX_DAYS, Amount, Day, Days, Name, SegmentRate, StepSpec, W
 from sim.steps._base import CompileContext, FloatArray, IntArray, Trigger
 from sim.steps._email import EMAIL_EVENTS, EMAIL_FIGURES, EMAIL_TALLIES, send_email
 from sim.steps._kind import Reference, StepKind
+from sim.steps._layers import in_layer
 from sim.steps._triggers import After, Gate, after_reference, compile_after
 from sim.steps.offer import FOLLOWS
 
@@ -33,6 +34,7 @@ class EmailSequence(StepSpec):
     first_day: Day = 0
     cost_per_email: Amount = 0.0
     click_rate: SegmentRate | None = None  # among readers; None: each segment's own
+    to_layer: Name | None = None  # only to the leads in this layer on the day of each email
 
     @model_validator(mode="after")
     def _one_schedule(self) -> EmailSequence:
@@ -59,10 +61,13 @@ class CompiledEmailSequence:
     cost_per_email: float
     click_rate: FloatArray | None = None
     gate: Gate | None = None  # its split on behaviour, if it follows one
+    layer: int = -1  # addressed to the leads in this layer (its number); -1: to all
     kind: str = "email_sequence"
 
     def apply(self, model: FunnelModel, who: IntArray) -> None:
         """Send today's email of the sequence to the leads due for one."""
+        if self.layer >= 0:
+            who = in_layer(model, self.layer, who)
         sent = send_email(model, self.index, who, self.cost_per_email, self.click_rate)
         model.ledger.tally("reached", self.index, sent.recipients)
         model.ledger.tally("converted", self.index, sent.opened)
@@ -78,6 +83,7 @@ def compile_step(spec: EmailSequence, ctx: CompileContext) -> CompiledEmailSeque
         cost_per_email=spec.cost_per_email,
         click_rate=None if spec.click_rate is None else ctx.per_segment(spec.click_rate),
         gate=gate,
+        layer=-1 if spec.to_layer is None else ctx.layers[spec.to_layer],
     )
 
 

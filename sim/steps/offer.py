@@ -16,7 +16,7 @@ from sim.steps._money import REFUND, REFUND_FIGURES, schedule_refunds, take_paym
 from sim.steps._record import record_of
 from sim.steps._referral import CompiledReferral, refer
 from sim.steps._repeat import REPEAT, REPEAT_TALLIES, CompiledRepeat, book_repeats
-from sim.steps._selling import BUY, DECLINE, SHOWN, Pitch, decide, show
+from sim.steps._selling import BUY, CART_LEFT, DECLINE, SHOWN, Pitch, decide, show, sold
 from sim.steps._triggers import After, Gate, after_reference, compile_after
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ class Offer(Triggered):
     refund: Refund = Refund()
     referral: Referral | None = None
     repeat: Repeat | None = None
+    to_layer: Name | None = None  # shown only to the leads in this layer on its day
 
     @model_validator(mode="after")
     def _one_trigger(self) -> Offer:
@@ -69,6 +70,7 @@ class CompiledOffer:
     referral: CompiledReferral | None = None
     repeat: CompiledRepeat | None = None
     gate: Gate | None = None  # its split on behaviour, if it follows one
+    abandon_rate: float = 0.0  # of its would-be buyers, at a cart's checkout
 
     def apply(self, model: FunnelModel, who: IntArray) -> None:
         """Show the offer, book the purchases, and tell the steps that follow."""
@@ -81,7 +83,23 @@ class CompiledOffer:
             self.pitch,
             shown,
             scenario_referral=self.referral is None,  # an offer's own referral replaces it
+            abandon=(self.id, self.abandon_rate) if self.abandon_rate > 0 else None,
         )
+        self.book(model, buyers)
+        if model.log is not None:
+            model.log.add(decliners, model.day, self.index, "decline")
+        record_of(model.population).add(self.index, "declined", decliners)
+        model.emit("declined", self.id, decliners)
+
+    def sell_to(self, model: FunnelModel, buyers: IntArray) -> None:
+        """Sell the offer today to ``buyers`` who decided elsewhere (carts won back)."""
+        sold(
+            model, self.index, self.bit, self.pitch, buyers, scenario_referral=self.referral is None
+        )
+        self.book(model, buyers)
+
+    def book(self, model: FunnelModel, buyers: IntArray) -> None:
+        """Book today's purchases of ``buyers`` and tell the steps that follow."""
         take_payments(
             model,
             self.index,
@@ -95,14 +113,11 @@ class CompiledOffer:
         )
         if model.log is not None:
             model.log.add(buyers, model.day, self.index, "buy", self.pitch.price)
-            model.log.add(decliners, model.day, self.index, "decline")
         if self.referral is not None:
             refer(model, self.index, self.referral, buyers)
         if self.repeat is not None:
             book_repeats(model, self.index, self.repeat, buyers)
-        record_of(model.population).add(self.index, "declined", decliners)
         model.emit("bought", self.id, buyers)
-        model.emit("declined", self.id, decliners)
 
 
 def compile_step(spec: Offer, ctx: CompileContext) -> CompiledOffer:
@@ -138,6 +153,7 @@ def compile_sale(spec: Any, ctx: CompileContext, trigger: Trigger, **more: Any) 
         cogs=spec.cogs,
         refund_rate=spec.refund.rate,
         refund_within=spec.refund.within_days,
+        abandon_rate=ctx.abandon_rates.get(spec.id, 0.0),
         **more,
     )
 
@@ -159,5 +175,6 @@ KIND = StepKind(
     figures=(*REFUND_FIGURES, "referred", "repeat_orders", "repeat_revenue"),
     tallies=(*EMAIL_TALLIES, *REPEAT_TALLIES),
     daily=("repeat_orders",),  # repeat purchases (also counted in orders)
-    events=(*EMAIL_EVENTS, *SALE_EVENTS, REPEAT),  # an email offer sends an email first
+    # an email offer sends an email first; with a cart, would-be buyers may leave the checkout
+    events=(*EMAIL_EVENTS, *SALE_EVENTS, REPEAT, CART_LEFT),
 )

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Literal
 from sim.spec import Amount, SegmentRate, StepSpec
 from sim.steps._base import CompileContext, FloatArray, IntArray, Trigger
 from sim.steps._kind import Event, Reference, StepKind
+from sim.steps._layers import MOVED, joined
 
 if TYPE_CHECKING:
     from sim.model import FunnelModel
@@ -51,6 +52,7 @@ class CompiledOptin:
         if model.log is not None:
             model.log.add(leads, model.day, self.index, "optin")
             model.log.add(who[~joins], model.day, self.index, "leave")
+        joined(model, self.index, leads)
         model.emit("optin", self.id, leads)
 
 
@@ -81,5 +83,9 @@ KIND = StepKind(
     entry=True,
     after_event="optin",
     converted="leads",
-    events=(Event("optin", 1, "opted in"), Event("leave", 2, "left without opting in")),
+    events=(
+        Event("optin", 1, "opted in"),
+        Event("leave", 2, "left without opting in"),
+        MOVED,  # a lead's moves between layers (at the step whose outcome moved it)
+    ),
 )
