@@ -172,7 +172,7 @@ KPIS: dict[str, Kpi] = {
     ),
     "cr1": Kpi(_per("leads", "visitors"), "share", "CR1 (leads / visitors)", direction="maximize"),
     "cr2": Kpi(_per("buyers", "leads"), "share", "CR2 (buyers / leads)", direction="maximize"),
-    "cpl": Kpi(_per("spend", "leads"), "money", "CPL (spend / lead)", direction="minimize"),
+    "cpl": Kpi(_per("spend", "leads"), "money", "CPL (traffic / lead)", direction="minimize"),
     "paid_cac": Kpi(
         _per("traffic_spend", "buyers"),
         "money",
