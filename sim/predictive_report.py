@@ -90,7 +90,9 @@ def predictive_page(check: PredictiveCheck) -> str:
 def _figure(b: Band) -> go.Figure:
     days = list(b.days)
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=days, y=list(b.hi), mode="lines", line={"width": 0}, name="95th"))
+    fig.add_trace(
+        go.Scatter(x=days, y=list(b.hi), mode="lines", line={"width": 0}, showlegend=False)
+    )
     fig.add_trace(
         go.Scatter(
             x=days,
