@@ -71,6 +71,15 @@ def test_the_plan_predicts_the_widths_of_simulated_pilots_within_20_percent(
         )
 
 
+def test_the_plan_command_prints_each_parameter() -> None:
+    args = ["--plan", "3", "--budget", "60", "--pilots", "8", "--draws", "1024"]
+    done = runner.invoke(app, ["calibrate", str(ONE_OFFER), *args])
+    assert done.exit_code == 0, done.output
+    assert "A pilot of 3 days with a budget of 60.00" in done.output
+    for path in ("funnel.guide.rate", "funnel.course.take"):
+        assert path in done.output, done.output
+
+
 def test_a_larger_pilot_is_planned_narrower() -> None:
     scenario = load_scenario(ONE_OFFER)
     small = plan_pilot(scenario, 3, 60.0, pilots=16, draws=2**11)
