@@ -1092,8 +1092,10 @@ def _plan_pilot(
         f"A pilot of {days} days with {escape(spend)}, simulated {pilots} times from the priors:",
         highlight=False,
     )
+    from rich.table import Column
+
     table = Table(
-        "parameter",
+        Column("parameter", no_wrap=True, min_width=max(len(w.path) for w in result.widths)),
         "prior 90%",
         "posterior 90%",
         "10th…90th",
