@@ -949,30 +949,198 @@ def validate(
 def calibrate(
     scenario: ScenarioArg,
     pilot: Annotated[
-        Path,
-        typer.Argument(help="The pilot's data (CSV, docs/calibration.md).", show_default=False),
-    ],
+        Path | None,
+        typer.Argument(
+            help="The pilot's data (CSV, docs/calibration.md); leave out with --plan.",
+            show_default=False,
+        ),
+    ] = None,
     out_dir: Annotated[
         Path | None,
-        typer.Option("--out", help="Write calibrated.yaml (the fitted scenario) to this folder."),
+        typer.Option(
+            "--out",
+            help="Write calibrated.yaml (the fitted scenario) and predictive.html here.",
+        ),
     ] = None,
     draws: Annotated[int, typer.Option(min=64, help="Prior draws for importance sampling.")] = 2
     ** 16,
+    check: Annotated[
+        int,
+        typer.Option(
+            "--check",
+            min=0,
+            help="Replays of the pilot from the posterior for the predictive check (0: none).",
+        ),
+    ] = 50,
+    plan: Annotated[
+        int | None,
+        typer.Option(
+            "--plan",
+            metavar="DAYS",
+            min=1,
+            help="Plan a pilot of DAYS days of traffic: the posterior widths to expect.",
+        ),
+    ] = None,
+    budget: Annotated[
+        float | None,
+        typer.Option(
+            "--budget",
+            min=0,
+            help="With --plan: the pilot's whole traffic budget (default: "
+            "the scenario's daily budgets).",
+        ),
+    ] = None,
+    pilots: Annotated[
+        int, typer.Option("--pilots", min=2, help="With --plan: pilots simulated from the priors.")
+    ] = 64,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the replays and the plan.")] = 0,
     overrides: SetOpt = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ADDRESS",
+            help="Run the replays or the planned pilots on a Dask scheduler (tcp://host:port); "
+            "same results.",
+        ),
+    ] = None,
+    jobs: JobsOpt = 1,
 ) -> None:
-    """Fit the scenario's `calibrate:` parameters to a pilot's data; exit 2 on a bad file."""
+    """Fit the scenario's `calibrate:` parameters to a pilot's data, or plan a pilot (--plan)."""
+    _check_out(out_dir, replace=True)
+    if (pilot is None) == (plan is None):
+        _fail("give a pilot file to calibrate on, or --plan DAYS to plan one (not both)")
+    if budget is not None and plan is None:
+        _fail("--budget sizes a planned pilot: use it with --plan DAYS")
+    if cluster is not None:
+        _check_cluster(cluster)
+    from sim import ScenarioSource
+
+    with _user_errors():
+        source = ScenarioSource.from_file(scenario).with_overrides(overrides or [])
+        spec = source.scenario
+    if plan is not None:
+        _plan_pilot(spec, plan, budget, pilots, draws, seed, cluster, jobs)
+        return
+    assert pilot is not None
+    _fit_pilot(source, scenario, pilot, out_dir, draws, check, seed, cluster, jobs)
+
+
+def _check_cluster(address: str) -> None:
+    """Refuse an address that cannot name a Dask scheduler, before any work (exit 2)."""
+    import re
+
+    if not re.fullmatch(r"([a-z]+://)?[^\s:/]+:\d{1,5}", address):
+        _fail(
+            f"--cluster takes a Dask scheduler's address, tcp://host:port; got {escape(address)!r}"
+        )
+
+
+@contextmanager
+def _on_cluster(cluster: str | None) -> Iterator[None]:
+    """A cluster that cannot be reached is exit 2, naming it."""
+    try:
+        yield
+    except OSError as exc:
+        if cluster is None:
+            raise
+        _fail(f"cannot use the cluster at {escape(cluster)}: {escape(str(exc))}")
+
+
+def _ticker(progress: Callable[[int, int], None], total: int) -> Callable[[], None]:
+    done = [0]
+
+    def tick() -> None:
+        done[0] += 1
+        progress(done[0], total)
+
+    return tick
+
+
+def _plan_pilot(
+    spec: Any,
+    days: int,
+    budget: float | None,
+    pilots: int,
+    draws: int,
+    seed: int,
+    cluster: str | None,
+    jobs: int,
+) -> None:
     from rich.table import Table
 
-    from sim import ScenarioSource
+    from sim.plan import CHUNK, plan_pilot
+
+    items = -(-pilots // CHUNK)
+    with (
+        _user_errors(),
+        _on_cluster(cluster),
+        _progress_bar(f"planning a pilot of {days} days", items) as progress,
+    ):
+        result = plan_pilot(
+            spec,
+            days,
+            budget,
+            pilots=pilots,
+            draws=draws,
+            seed=seed,
+            jobs=jobs,
+            cluster=cluster,
+            finished=_ticker(progress, items),
+        )
+    spend = "the scenario's daily budgets" if budget is None else f"a budget of {budget:,.2f}"
+    out.print(
+        f"A pilot of {days} days with {escape(spend)}, simulated {pilots} times from the priors:",
+        highlight=False,
+    )
+    from rich.table import Column
+
+    table = Table(
+        Column("parameter", no_wrap=True, min_width=max(len(w.path) for w in result.widths)),
+        "prior 90%",
+        "posterior 90%",
+        "10th…90th",
+        "narrower",
+        "identified",
+        caption="widths of 90% intervals; posterior: the mean over the simulated pilots ± its "
+        "standard error, and its 10th…90th percentile; identified: share of the pilots",
+        caption_justify="left",
+    )
+    for w in result.widths:
+        table.add_row(
+            escape(w.path),
+            f"{w.prior_width:.3g}",
+            f"{w.expected_width:.3g} ± {w.standard_error:.1g}",
+            f"{w.spread[0]:.3g} … {w.spread[1]:.3g}",
+            f"{1 - w.expected_width / w.prior_width:.0%}",
+            f"{w.identified:.0%}",
+        )
+    out.print(table)
+    reached = ", ".join(f"{escape(k)} {v:,.0f}" for k, v in result.reached.items())
+    out.print(f"reached on average: {reached}", highlight=False)
+
+
+def _fit_pilot(
+    source: Any,
+    scenario: Path,
+    pilot: Path,
+    out_dir: Path | None,
+    draws: int,
+    check: int,
+    seed: int,
+    cluster: str | None,
+    jobs: int,
+) -> None:
+    from rich.table import Table
+
     from sim._atomic import staged_folder
     from sim.calibrate import calibrate as fit_pilot
     from sim.calibrate import calibrated_source
     from sim.pilot import read_pilot
 
     with _user_errors():
-        source = ScenarioSource.from_file(scenario).with_overrides(overrides or [])
         spec = source.scenario
         fit = fit_pilot(spec, read_pilot(pilot, spec), draws=draws)
+        posterior = calibrated_source(source, fit)
     table = Table("parameter", "prior median [90%]", "posterior median [90%]", "moved", "")
     for p in fit.parameters:
         note = "" if p.identified else "not identified by this pilot"
@@ -988,14 +1156,38 @@ def calibrate(
     )
     if fit.effective_sample_size < 100:
         out.print("[yellow]few effective draws: raise --draws or narrow the priors[/]")
+    files = {}
+    if check:
+        from sim.predictive import CHUNK, observed_days, predictive_check
+        from sim.predictive_report import REPORT_FILE, predictive_page, predictive_table
+
+        items = -(-check // CHUNK)
+        with (
+            _user_errors(),
+            _on_cluster(cluster),
+            _progress_bar("replaying the pilot", items) as progress,
+        ):
+            replayed = predictive_check(
+                posterior.scenario,
+                observed_days(pilot, spec),
+                replications=check,
+                seed=seed,
+                jobs=jobs,
+                cluster=cluster,
+                finished=_ticker(progress, items),
+            )
+        out.print(predictive_table(replayed))
+        files[REPORT_FILE] = predictive_page(replayed)
     if out_dir is not None:
         with _user_errors():
-            text = calibrated_source(source, fit).dump(
+            files["calibrated.yaml"] = posterior.dump(
                 comment=f"{scenario.name} calibrated on the pilot {pilot.name}"
             )
-        with staged_folder(out_dir, {"kind": "calibrate", "draws": fit.draws}) as stage:
-            stage.write({"calibrated.yaml": text})
-        out.print(f"[dim]wrote {out_dir / 'calibrated.yaml'}[/]")
+        info = {"kind": "calibrate", "draws": fit.draws, "check": check, "seed": seed}
+        with staged_folder(out_dir, info) as stage:
+            stage.write(files)
+        for name in sorted(files):
+            out.print(f"[dim]wrote {out_dir / name}[/]")
 
 
 def _interval(q: tuple[float, float, float]) -> str:

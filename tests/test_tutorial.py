@@ -30,7 +30,7 @@ def test_the_tutorial_runs_a_command_in_every_lesson() -> None:
     tutorial = load_tutorial()
     text = tutorial.TUTORIAL.read_text(encoding="utf-8")
     lessons = text.split("\n## ")[1:]
-    assert len(lessons) == 15
+    assert len(lessons) == 16
     for lesson in lessons:
         assert tutorial.commands(lesson), lesson.splitlines()[0]
         assert "*Try:*" in lesson, lesson.splitlines()[0]
