@@ -61,8 +61,7 @@ ClusterOpt = Annotated[
     str | None,
     typer.Option(
         metavar="ADDRESS",
-        help="Run on a Dask scheduler (tcp://host:port) instead of local processes; "
-        "same results.",
+        help="Run on a Dask scheduler (tcp://host:port) instead of local processes; same results.",
     ),
 ]
 
@@ -393,6 +392,14 @@ def optimize(
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", min=1, help="Worker processes sharing the study.")
     ] = 1,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ADDRESS",
+            help="Simulate the trials' replications on a Dask scheduler (tcp://host:port); "
+            "same results.",
+        ),
+    ] = None,
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Output folder (default: ./<scenario>-optimize).")
     ] = None,
@@ -421,7 +428,8 @@ def optimize(
     from optimize.pool import Pool  # light: the engine is not imported yet
 
     # Start the simulation processes first: they import the engine while this one does.
-    pool = Pool(jobs)
+    with _user_errors():  # a cluster that cannot be used: exit 2, before any output
+        pool = Pool(jobs, cluster)
     with _user_errors(), closing(pool):  # the processes stop whatever the outcome
         from rich.markup import escape
 
@@ -453,6 +461,7 @@ def optimize(
             timeout=timeout,
             prune=prune,
             jobs=jobs,
+            cluster=cluster,
         )
         try:
             with _trial_bar(trials) as progress:

@@ -137,7 +137,10 @@ class Search:
         first = len(flight.kpis) + flight.pending
         seed = self.plan.seed
         design = (flight.trial.number, flight.design)
-        flight.tickets.append(self.pool.submit(batch_kpis, seed, first, upto, design=design))
+        # one batch locally; on a cluster, pieces that keep its workers busy
+        cuts = np.linspace(first, upto, min(self.pool.pieces, upto - first) + 1).round()
+        for lo, hi in zip(cuts[:-1].astype(int), cuts[1:].astype(int), strict=True):
+            flight.tickets.append(self.pool.submit(batch_kpis, seed, lo, hi, design=design))
         flight.pending += upto - first
 
     def _advance(self, flight: Flight) -> bool:
