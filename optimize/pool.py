@@ -181,7 +181,7 @@ class Pool:
 
         Locally a rung is one batch (the fastest); on a cluster its replications are spread.
         """
-        return 1 if self._remote is None else self._remote.executor.workers
+        return 1 if self._remote is None else self._remote.pieces
 
     def __enter__(self) -> Pool:
         """The pool itself; it is closed at the end of the ``with`` block."""
@@ -230,6 +230,7 @@ class _Remote:
 
     def __init__(self, executor: Executor) -> None:
         self.executor = executor
+        self.pieces = executor.workers  # asked once: a question to the scheduler each time
         self.futures: dict[int, Any] = {}
         self.designs: dict[int, Any] = {}  # key -> the design's future on the cluster
 
