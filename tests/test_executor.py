@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from cli import app
+from optimize import StudyConfig, optimize_scenario, report
 
 RUN = ["run", "scenarios/quickstart.yaml", "-n", "6", "--seed", "3", "--json"]
+PRICE = Path("scenarios/quickstart.yaml").read_text() + (
+    "search:\n  funnel.course.price: {low: 20, high: 120}\n"
+)
 COMPARE = ["compare", "scenarios/quickstart.yaml", "--vs", "funnel.course.price=55", "-n", "4"]
 
 
@@ -24,6 +29,18 @@ def test_run_and_compare_give_the_same_json_in_process_in_processes_and_on_a_clu
             there = CliRunner().invoke(app, [*args, *where])
             assert there.exit_code == 0, (where, there.output)
             assert there.stdout == here.stdout, (args[0], where)
+    # the optimizer: one study process, the trials' replications on the cluster
+    here_study, there_study = (
+        _study(StudyConfig(PRICE, "price", storage="memory", trials=3, replications=4, cluster=c))
+        for c in (None, dask_scheduler)
+    )
+    assert there_study == here_study
+
+
+def _study(config: StudyConfig) -> dict[str, object]:
+    shown = report.result_dict(optimize_scenario(config, top_k=2))
+    shown.pop("storage")
+    return shown
 
 
 def _closed_port() -> int:
