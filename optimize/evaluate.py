@@ -206,7 +206,9 @@ def reevaluate(
     )
     improvement = {
         name: improvement_of(candidates[0].result, baseline, name)
-        for name in dict.fromkeys([k for k, _ in goals] + key_figures())
+        for name in dict.fromkeys(
+            [k for k, _ in goals] + list(measures.described(list(bounds))) + key_figures()
+        )
     }
     states = study.get_trials(deepcopy=False)
     counts = {

@@ -93,8 +93,9 @@ def _decision_rows(result: OptimizeResult) -> list[tuple[str, tuple[str, str, st
 
 
 def shown_kpis(result: OptimizeResult) -> list[str]:
-    """The objective's KPIs, then the key figures."""
-    return list(dict.fromkeys([k for k, _ in result.goals] + key_figures()))
+    """The objective's measures, the constraints' risk measures, then the key figures."""
+    risks = list(measures.described(result.constraints))
+    return list(dict.fromkeys([k for k, _ in result.goals] + risks + key_figures()))
 
 
 def chance_better(
