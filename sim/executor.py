@@ -102,7 +102,7 @@ class Executor:
     def close(self) -> None:
         """Stop the local processes, or leave the cluster (its workers stay)."""
         if self._pool is not None:
-            self._pool.shutdown()
+            self._pool.shutdown(cancel_futures=True)  # after an error, queued work is moot
             self._pool = None
         if self.client is not None:
             self.client.close()
