@@ -57,6 +57,13 @@ JobsOpt = Annotated[
         "see `sim run --help`.",
     ),
 ]
+ClusterOpt = Annotated[
+    str | None,
+    typer.Option(
+        metavar="ADDRESS",
+        help="Run on a Dask scheduler (tcp://host:port) instead of local processes; same results.",
+    ),
+]
 
 
 def _flags_take_no_value() -> None:
@@ -115,15 +122,19 @@ def _user_errors() -> Iterator[None]:
     """The one error handler of every command: bad input exits 2 with a located message.
 
     A scenario's problems (file or override, line, column, key path), a dotted path that
-    names nothing, and a run folder that cannot be read all exit 2 without a traceback;
+    names nothing, a run folder that cannot be read and a --cluster that cannot be used
+    all exit 2 without a traceback;
     anything else is unexpected and exits 1. Tracebacks only with --debug.
     """
     from sim.errors import Problem, ScenarioError
+    from sim.executor import ClusterError
     from sim.paths import PathError
     from sim.run_folder import RunFolderError
 
     try:
         yield
+    except ClusterError as exc:  # a bad or unreachable --cluster address
+        _fail(escape(str(exc)))
     except (ScenarioError, PathError) as exc:
         if _state["debug"]:
             err.print(traceback.format_exc(), markup=False)
@@ -208,6 +219,7 @@ def run(
     ] = None,
     seed: Annotated[int | None, typer.Option(min=0, help="Seed (default: the scenario's).")] = None,
     jobs: JobsOpt = 1,
+    cluster: ClusterOpt = None,
     overrides: SetOpt = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the summary as JSON on stdout, nothing else.")
@@ -244,6 +256,9 @@ def run(
     runs of several batches that take a minute or more with one job, and only with idle
     cores. Measured (quickstart, 2 cores, best of 3): 40 replications 4.2 s with
     --jobs 1 and 16.5 s with 2; 400 replications 6.8 s and 16.9 s.
+
+    --cluster ADDRESS sends the batches to a Dask scheduler instead (pip install
+    'funnelsim[cluster]'); the output is the same, byte for byte.
     """
     if report and out_dir is None:
         out_dir = Path(f"{scenario.stem}-run")
@@ -253,6 +268,7 @@ def run(
     _check_out(out_dir, replace=True)
     with _user_errors():
         from sim import ScenarioSource, run_scenario
+        from sim.executor import Executor
         from sim.report import (
             economics_table,
             forecast_table,
@@ -267,7 +283,10 @@ def run(
         spec = source.scenario
         n = replications or spec.replications
         started = time.perf_counter()
-        with _progress_bar(f"simulating {escape(spec.name)}", n) as progress:
+        with (
+            Executor(jobs, cluster) as executor,
+            _progress_bar(f"simulating {escape(spec.name)}", n) as progress,
+        ):
             result = run_scenario(
                 spec,
                 replications=n,
@@ -276,6 +295,7 @@ def run(
                 events=events,
                 breakdown=out_dir is not None,
                 progress=progress,
+                executor=executor,
             )
         elapsed = time.perf_counter() - started
         written: list[Path] = []
@@ -372,6 +392,14 @@ def optimize(
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", min=1, help="Worker processes sharing the study.")
     ] = 1,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ADDRESS",
+            help="Simulate the trials' replications on a Dask scheduler (tcp://host:port); "
+            "same results.",
+        ),
+    ] = None,
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Output folder (default: ./<scenario>-optimize).")
     ] = None,
@@ -400,7 +428,8 @@ def optimize(
     from optimize.pool import Pool  # light: the engine is not imported yet
 
     # Start the simulation processes first: they import the engine while this one does.
-    pool = Pool(jobs)
+    with _user_errors():  # a cluster that cannot be used: exit 2, before any output
+        pool = Pool(jobs, cluster)
     with _user_errors(), closing(pool):  # the processes stop whatever the outcome
         from rich.markup import escape
 
@@ -432,6 +461,7 @@ def optimize(
             timeout=timeout,
             prune=prune,
             jobs=jobs,
+            cluster=cluster,
         )
         try:
             with _trial_bar(trials) as progress:
@@ -540,6 +570,7 @@ def compare(
     ] = None,
     seed: Annotated[int | None, typer.Option(min=0, help="Seed (default: the first's).")] = None,
     jobs: JobsOpt = 1,
+    cluster: ClusterOpt = None,
     overrides: SetOpt = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the comparison as JSON on stdout, nothing else.")
@@ -563,6 +594,7 @@ def compare(
     _check_out(out_dir, replace=True)
     with _user_errors():
         from sim.compare import compare_scenarios, designs_to_compare
+        from sim.executor import Executor
 
         try:
             designs, labels = designs_to_compare(
@@ -575,7 +607,10 @@ def compare(
         except ValueError as exc:  # too few designs (a bad file raises ScenarioError)
             _fail(str(exc))
         n = replications or designs[0].replications
-        with _progress_bar("simulating designs", n * len(designs)) as progress:
+        with (
+            Executor(jobs, cluster) as executor,
+            _progress_bar("simulating designs", n * len(designs)) as progress,
+        ):
             comparison = compare_scenarios(
                 designs,
                 labels,
@@ -583,6 +618,7 @@ def compare(
                 seed=seed,
                 jobs=jobs,
                 progress=progress,
+                executor=executor,
             )
         written = _published(lambda: _write_comparison(comparison, out_dir, report=report))
     if as_json:

@@ -52,7 +52,9 @@ def optimize_scenario(
     from optimize.study import load_space, run_workers
 
     own = pool is None
-    pool = pool or Pool(config.jobs)  # one pool for the search and the re-evaluation
+    pool = pool or Pool(
+        config.jobs, config.cluster
+    )  # one pool for the search and the re-evaluation
     try:
         space, scenario = load_space(config)
         study = run_workers(config, progress, pool)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -22,7 +22,7 @@ from optuna.trial import TrialState
 from optimize.pool import Pool
 from optimize.space import SearchSpace
 from optimize.study import StudyConfig, finished, replications, run_seed
-from sim import RunResult, Scenario, paired_difference, prepare
+from sim import RunResult, Scenario, measures, paired_difference, prepare
 from sim.kpis import key_figures
 from sim.scenario import Bound
 
@@ -36,9 +36,9 @@ class Candidate:
     search_kpis: dict[str, float | None]
     result: RunResult  # on fresh seeds
 
-    def objective(self, kpi: str) -> float:
-        """Mean of a KPI in the re-evaluation."""
-        return _mean(self.result, kpi)
+    def objective(self, measure: str) -> float:
+        """A measure in the re-evaluation: a KPI's mean (``profit``) or a percentile."""
+        return _mean(self.result, measure)
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ class OptimizeResult:
     candidates: list[Candidate]  # best first
     improvement: dict[str, dict[str, float | None]]  # kpi -> paired difference, best - base
     changes: list[tuple[str, Any, Any]]  # (path, baseline value, best value)
+    constraints: list[str] = field(default_factory=list)  # the measures bounded, as written
 
     @property
     def best(self) -> Candidate:
@@ -80,10 +81,10 @@ class OptimizeResult:
         )
 
 
-def _mean(result: RunResult, kpi: str) -> float:
-    values = result.replications[kpi].to_numpy(dtype=float)
-    values = values[~np.isnan(values)]
-    return float(values.mean()) if values.size else math.nan
+def _mean(result: RunResult, measure: str) -> float:
+    """A measure over a run's replications (for a KPI: its mean, NaN left out)."""
+    found = measures.parse(measure)
+    return found.of(result.replications[found.kpi].to_numpy(dtype=float))
 
 
 def top_trials(study: optuna.Study, k: int) -> list[optuna.trial.FrozenTrial]:
@@ -107,13 +108,55 @@ def rerun(scenario: Scenario, replications: int, seed: int, first: int) -> RunRe
     return prepare(scenario).run(replications=replications, seed=seed, first=first)
 
 
-def improvement_of(best: RunResult, base: RunResult, kpi: str) -> dict[str, float | None]:
-    """Mean of the per-replication differences ``best − base`` and its 90% t-interval."""
-    diff = paired_difference(
-        best.replications[kpi].to_numpy(dtype=float),
-        base.replications[kpi].to_numpy(dtype=float),
-    )
-    return {"mean": diff.mean, "lo": diff.lo, "hi": diff.hi}
+def improvement_of(best: RunResult, base: RunResult, measure: str) -> dict[str, float | None]:
+    """How much better ``best`` measures than ``base``, with a 90% interval.
+
+    For a mean: the mean of the per-replication differences and its t-interval. For a
+    percentile: the difference of the two percentiles, and the 5th and 95th percentiles of
+    that difference over :data:`BOOTSTRAP` paired resamples of the replications.
+    """
+    found = measures.parse(measure)
+    ours = found.sign * best.replications[found.kpi].to_numpy(dtype=float)
+    theirs = found.sign * base.replications[found.kpi].to_numpy(dtype=float)
+    if found.percentile is None:
+        diff = paired_difference(ours, theirs)
+        return {"mean": diff.mean, "lo": diff.lo, "hi": diff.hi}
+    draws = paired_percentile_differences(ours, theirs, found.percentile)
+    if draws.size == 0:
+        return {"mean": None, "lo": None, "hi": None}
+    q = found.percentile / 100
+    point = measures.quantile(ours, q) - measures.quantile(theirs, q)
+    lo, hi = np.quantile(draws, [0.05, 0.95])
+    return {"mean": _real(point), "lo": _real(float(lo)), "hi": _real(float(hi))}
+
+
+# paired resamples of the re-evaluation's replications for a percentile's uncertainty
+BOOTSTRAP = 2000
+
+
+def paired_percentile_differences(ours: np.ndarray, theirs: np.ndarray, p: float) -> np.ndarray:
+    """The ``p``-th percentile of ``ours`` minus that of ``theirs``, over paired resamples.
+
+    Replications are resampled in pairs (the same indices for both designs: they share
+    their random numbers), from a fixed seed so the figures repeat. Pairs where either
+    value is undefined (NaN) are left out; empty if fewer than two remain.
+    """
+    keep = ~(np.isnan(ours) | np.isnan(theirs))
+    ours, theirs = ours[keep], theirs[keep]
+    if ours.size < 2:
+        return np.empty(0)
+    picks = np.random.default_rng(0).integers(0, ours.size, size=(BOOTSTRAP, ours.size))
+    clip = 1e300
+    a = np.quantile(np.clip(ours[picks], -clip, clip), p / 100, axis=1)
+    b = np.quantile(np.clip(theirs[picks], -clip, clip), p / 100, axis=1)
+    with np.errstate(invalid="ignore"):
+        diff = np.asarray(a - b, dtype=float)
+    finite: np.ndarray = diff[np.isfinite(diff)]
+    return finite
+
+
+def _real(x: float) -> float | None:
+    return x if math.isfinite(x) else None
 
 
 def reevaluate(
@@ -139,7 +182,8 @@ def reevaluate(
         raise ValueError("the study has no complete trial that meets the constraints")
     seed, n = run_seed(config, scenario), replications(config, scenario)
     m = reeval_replications or 2 * n
-    # a design per call, each in one process: a design's replications are few and short
+    # a design per call, each in one process (or cluster worker): a design's replications
+    # are few and short
     pool = pool or Pool(1)
     designs = [scenario] + [space.design(t.params) for t in trials]
     baseline, *results = pool.collect([pool.submit(rerun, d, m, seed, n) for d in designs])
@@ -162,7 +206,9 @@ def reevaluate(
     )
     improvement = {
         name: improvement_of(candidates[0].result, baseline, name)
-        for name in dict.fromkeys([k for k, _ in goals] + key_figures())
+        for name in dict.fromkeys(
+            [k for k, _ in goals] + list(measures.described(list(bounds))) + key_figures()
+        )
     }
     states = study.get_trials(deepcopy=False)
     counts = {
@@ -183,13 +229,14 @@ def reevaluate(
         candidates=candidates,
         improvement=improvement,
         changes=space.changes(candidates[0].params),
+        constraints=list(bounds),
     )
 
 
 def meets(candidate: Candidate, bounds: Mapping[str, Bound]) -> bool:
-    """Whether a design's re-evaluated means keep every constraint (``min ≤ mean ≤ max``)."""
-    for kpi, bound in bounds.items():
-        mean = candidate.objective(kpi)
+    """Whether a design's re-evaluated measures keep every constraint (``min ≤ value ≤ max``)."""
+    for measure, bound in bounds.items():
+        mean = candidate.objective(measure)
         if math.isnan(mean):
             return False
         if (bound.min is not None and mean < bound.min) or (

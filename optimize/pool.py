@@ -11,6 +11,12 @@ so it is never idle and no core is spent on a process that mostly waits. Each sp
 process is linked to the study process by a pipe that only the two of them hold: when the
 study process ends, however it ends (Ctrl-C, a kill), the pipe closes and the simulation
 process leaves.
+
+``--cluster ADDRESS`` sends the tasks to a Dask scheduler instead, through
+:class:`sim.executor.Executor`: a design is scattered to the cluster once and every task of
+it refers to that copy. The study process then only samples and stores; the search cuts a
+trial's rung into :attr:`Pool.pieces` batches, so that the trials in flight keep the
+cluster's workers busy (batching never changes a replication's figures).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sim import PreparedScenario
+    from sim.executor import Executor
 
 KPIs = dict[str, float]
 Design = tuple[int, "PreparedScenario"]  # a key unique in the study process, and the design
@@ -79,18 +86,30 @@ class _Designs:
 
 
 class Pool:
-    """Runs replications (and other calls) in this process and ``jobs − 1`` spawned ones."""
+    """Runs replications (and other calls) here and in ``jobs − 1`` spawned processes.
 
-    def __init__(self, jobs: int) -> None:
+    Or, given a cluster's address, on its workers (see the module's description).
+    """
+
+    def __init__(self, jobs: int, cluster: str | None = None) -> None:
         """Start the spawned processes; they import the engine while the study sets up.
 
         Args:
             jobs: processes that simulate, this one included (1: this one alone).
+            cluster: a Dask scheduler's address: simulate there instead (``jobs`` unused).
+
+        Raises:
+            sim.executor.ClusterError: the cluster cannot be used.
         """
         # spawn, not fork: the study process holds database connections and threads
         context = multiprocessing.get_context("spawn")
         self._held: dict[Connection, int] = {}  # tasks sent and not yet answered
         self._designs: dict[Connection, _Designs] = {}
+        self._remote: _Remote | None = None
+        if cluster is not None:
+            from sim.executor import Executor
+
+            self._remote, jobs = _Remote(Executor(cluster=cluster)), 1
         for _ in range(jobs - 1):
             ours, theirs = context.Pipe()
             proc = context.Process(target=serve, args=(theirs,), daemon=True)
@@ -109,6 +128,9 @@ class Pool:
         to each process once, however many calls take it.
         """
         self._next += 1
+        if self._remote is not None:
+            self._remote.submit(self._next, fn, args, design)
+            return self._next
         self._queue[self._next] = (fn, args, design)
         self._dispatch()
         return self._next
@@ -120,6 +142,8 @@ class Pool:
             RuntimeError: a call failed in a spawned process, or one died.
             KeyError: a ticket was never queued, or its result was already collected.
         """
+        if self._remote is not None:
+            return self._remote.collect(tickets)
         missing = list(tickets)
         while True:
             self._receive(timeout=0)
@@ -148,6 +172,16 @@ class Pool:
                 conn.send(None)
             conn.close()
         self._held.clear()
+        if self._remote is not None:
+            self._remote.executor.close()
+
+    @property
+    def pieces(self) -> int:
+        """Into how many batches to cut a trial's replications: the cluster's workers, or 1.
+
+        Locally a rung is one batch (the fastest); on a cluster its replications are spread.
+        """
+        return 1 if self._remote is None else self._remote.pieces
 
     def __enter__(self) -> Pool:
         """The pool itself; it is closed at the end of the ``with`` block."""
@@ -189,6 +223,32 @@ class Pool:
                 raise RuntimeError(f"a replication failed in a simulation process:\n{value}")
             self._results[ticket] = value
         self._dispatch()
+
+
+class _Remote:
+    """The tasks of a pool on a Dask cluster: each design scattered once, futures by ticket."""
+
+    def __init__(self, executor: Executor) -> None:
+        self.executor = executor
+        self.pieces = executor.workers  # asked once: a question to the scheduler each time
+        self.futures: dict[int, Any] = {}
+        self.designs: dict[int, Any] = {}  # key -> the design's future on the cluster
+
+    def submit(
+        self, ticket: int, fn: Callable[..., Any], args: tuple[Any, ...], design: Design | None
+    ) -> None:
+        if design is not None:
+            key, prepared = design
+            if key not in self.designs:
+                if len(self.designs) == _DESIGNS:  # let the cluster drop the oldest
+                    del self.designs[next(iter(self.designs))]
+                self.designs[key] = self.executor.client.scatter(prepared, hash=False)
+            args = (self.designs[key], *args)
+        self.futures[ticket] = self.executor.submit(fn, *args)
+
+    def collect(self, tickets: Sequence[int]) -> list[Any]:
+        futures = [self.futures.pop(t) for t in tickets]
+        return list(self.executor.client.gather(futures))
 
 
 def serve(conn: Connection) -> None:

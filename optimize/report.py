@@ -20,8 +20,9 @@ import optuna
 from rich.markup import escape
 from rich.table import Table
 
-from optimize.evaluate import Candidate, OptimizeResult
+from optimize.evaluate import Candidate, OptimizeResult, paired_percentile_differences
 from optimize.study import masked
+from sim import measures
 from sim._atomic import MANIFEST, manifest_json, write_files
 from sim.kpis import KPIS, key_figures
 from sim.metrics import describe
@@ -42,7 +43,10 @@ def best_table(result: OptimizeResult) -> Table:
     """Changed parameters, then the objective and key KPIs: baseline → best, re-evaluated."""
     best = result.best
     m = len(best.result.replications)
-    objective = ", ".join(f"{d} {k}" for k, d in result.goals)
+    labels = measures.described([k for k, _ in result.goals])
+    objective = ", ".join(
+        f"{d} {k}" + (f" ({labels[k]})" if k in labels else "") for k, d in result.goals
+    )
     table = Table(
         title=(
             f"Best design — trial {best.trial} of study '{escape(result.config.study_name)}'\n"
@@ -68,24 +72,30 @@ def _decision_rows(result: OptimizeResult) -> list[tuple[str, tuple[str, str, st
     currency = result.baseline.summary.currency
     rows = [(path, (_plain(old), _plain(new), "")) for path, old, new in result.changes]
     for kpi in shown_kpis(result):
-        base = result.baseline.replications[kpi].to_numpy()
-        ours = result.best.result.replications[kpi].to_numpy()
+        measure = measures.parse(kpi)
+        unit = KPIS[measure.kpi].unit
+        base = result.baseline.replications[measure.kpi].to_numpy()
+        ours = result.best.result.replications[measure.kpi].to_numpy()
         diff = result.improvement.get(kpi)
         change = ""
         if diff and diff["mean"] is not None:
-            unit = KPIS[kpi].unit
             change = fmt(diff["mean"], unit, currency)
             if diff["lo"] is not None:
                 change += (
                     f" ({fmt(diff['lo'], unit, currency)} … {fmt(diff['hi'], unit, currency)})"
                 )
-        rows.append((kpi, (_figure(base, kpi, currency), _figure(ours, kpi, currency), change)))
+        if measure.plain:
+            cells = (_figure(base, kpi, currency), _figure(ours, kpi, currency))
+        else:  # a percentile, or a derived figure: its value alone
+            cells = (fmt(measure.of(base), unit, currency), fmt(measure.of(ours), unit, currency))
+        rows.append((kpi, (*cells, change)))
     return rows
 
 
 def shown_kpis(result: OptimizeResult) -> list[str]:
-    """The objective's KPIs, then the key figures."""
-    return list(dict.fromkeys([k for k, _ in result.goals] + key_figures()))
+    """The objective's measures, the constraints' risk measures, then the key figures."""
+    risks = list(measures.described(result.constraints))
+    return list(dict.fromkeys([k for k, _ in result.goals] + risks + key_figures()))
 
 
 def chance_better(
@@ -98,20 +108,30 @@ def chance_better(
     Returns the paired replications where best did better, how many pairs there are,
     and the chance that its mean is better: ``T(d̄ / (s / √m))`` with ``T`` Student's t
     with ``m − 1`` degrees of freedom, the posterior of the mean difference under a flat
-    prior (None with fewer than two pairs; 1 or 0 when every difference is equal).
+    prior (None with fewer than two pairs; 1 or 0 when every difference is equal). For a
+    percentile objective, the chance is the share of paired resamples of the replications
+    in which its percentile is better (ties count half).
     """
     from scipy import stats
 
-    kpi, direction = result.goals[0]
+    text, direction = result.goals[0]
+    measure = measures.parse(text)
     sign = 1.0 if direction == "maximize" else -1.0
-    best = (candidate or result.best).result.replications[kpi].to_numpy(dtype=float)
-    base = result.baseline.replications[kpi].to_numpy(dtype=float)
+    # the measure's figure per replication (cash needed is minus cash_low)
+    ours = (candidate or result.best).result.replications[measure.kpi].to_numpy(dtype=float)
+    best = measure.sign * ours
+    base = measure.sign * result.baseline.replications[measure.kpi].to_numpy(dtype=float)
     with np.errstate(invalid="ignore"):
         diff = sign * (best - base)
     diff = diff[np.isfinite(diff)]
     wins, m = int((diff > 0).sum()), int(diff.size)
     if m < 2:
         return wins, m, None
+    if measure.percentile is not None:
+        draws = sign * paired_percentile_differences(best, base, measure.percentile)
+        if draws.size == 0:
+            return wins, m, None
+        return wins, m, float(np.mean(draws > 0) + 0.5 * np.mean(draws == 0))
     sd = float(diff.std(ddof=1))
     if sd == 0:
         return wins, m, 1.0 if diff.mean() > 0 else 0.0
@@ -178,35 +198,58 @@ def study_json(study: optuna.Study) -> str:
 def result_dict(result: OptimizeResult) -> dict[str, Any]:
     """The result as JSON-ready data (what ``--json`` prints and result.json holds)."""
     best = result.best
-    return _clean(
-        {
-            "study": result.config.study_name,
-            "storage": masked(result.config.storage),
-            "objective": [f"{d} {k}" for k, d in result.goals],
-            "trials": result.counts,
-            "seed": result.seed,
-            "search_replications": result.search_replications,
-            "reevaluation_replications": len(best.result.replications),
-            "best": {
-                "trial": best.trial,
-                "params": best.params,
-                "changes": [{"path": p, "from": a, "to": b} for p, a, b in result.changes],
-                "search_kpis": best.search_kpis,
-                "reevaluated": best.result.summary.kpis,
-            },
-            "baseline": result.baseline.summary.kpis,
-            "improvement": result.improvement,
-            "candidates": [
-                {
-                    "trial": c.trial,
-                    "params": c.params,
-                    "reevaluated": {k: c.objective(k) for k, _ in result.goals},
-                    "chance_better": chance_better(result, c)[2],
-                }
-                for c in result.candidates
-            ],
+    data: dict[str, Any] = {
+        "study": result.config.study_name,
+        "storage": masked(result.config.storage),
+        "objective": [f"{d} {k}" for k, d in result.goals],
+        "trials": result.counts,
+        "seed": result.seed,
+        "search_replications": result.search_replications,
+        "reevaluation_replications": len(best.result.replications),
+        "best": {
+            "trial": best.trial,
+            "params": best.params,
+            "changes": [{"path": p, "from": a, "to": b} for p, a, b in result.changes],
+            "search_kpis": best.search_kpis,
+            "reevaluated": best.result.summary.kpis,
+        },
+        "baseline": result.baseline.summary.kpis,
+        "improvement": result.improvement,
+        "candidates": [
+            {
+                "trial": c.trial,
+                "params": c.params,
+                "reevaluated": {k: c.objective(k) for k, _ in result.goals},
+                "chance_better": chance_better(result, c)[2],
+            }
+            for c in result.candidates
+        ],
+        **_risk_measures(result),
+    }
+    cleaned: dict[str, Any] = _clean(data)
+    return cleaned
+
+
+def _risk_measures(result: OptimizeResult) -> dict[str, Any]:
+    """Percentiles and derived figures of the objective: label, baseline's and best's value."""
+    labels = measures.described([k for k, _ in result.goals] + result.constraints)
+    if not labels:
+        return {}
+    return {
+        "measures": {
+            text: {
+                "label": label,
+                "baseline": _measure_of(result.baseline.replications, text),
+                "best": result.best.objective(text),
+            }
+            for text, label in labels.items()
         }
-    )
+    }
+
+
+def _measure_of(replications: Any, text: str) -> float:
+    measure = measures.parse(text)
+    return measure.of(replications[measure.kpi].to_numpy(dtype=float))
 
 
 @overload
@@ -227,13 +270,15 @@ def _clean(x: Any) -> Any:
 def decision_html(result: OptimizeResult) -> str:
     """What to change, and how sure that is: the page's first section."""
     kpi, direction = result.goals[0]
+    measure = measures.parse(kpi)
     wins, m, chance = chance_better(result)
     better = "higher" if direction == "maximize" else "lower"
+    what = f"mean {measure.label}" if measure.percentile is None else measure.label
     if chance is None:
         sure = "too few replications to say how sure"
     else:
         sure = (
-            f"the chance that its mean {html.escape(KPIS[kpi].label)} is {better} than the "
+            f"the chance that its {html.escape(what)} is {better} than the "
             f"baseline's: <b>{100 * chance:.0f}%</b> (it did better in {wins} of {m} paired "
             "replications)"
         )
@@ -249,10 +294,9 @@ def decision_html(result: OptimizeResult) -> str:
 
 
 def _label(name: str) -> str:
-    """A KPI by its label, with its key when they differ (``CAC (…) (cac)``)."""
-    if name not in KPIS or KPIS[name].label == name:
-        return name
-    return f"{KPIS[name].label} ({name})"
+    """A measure by its label, with its key when they differ (``CAC (…) (cac)``)."""
+    label = _measure_label(name)
+    return name if label == name else f"{label} ({name})"
 
 
 def plots_html(
@@ -307,16 +351,26 @@ def plots_html(
         except (ValueError, RuntimeError, ZeroDivisionError) as exc:  # too few trials for it
             note, body = f"Not drawn: {html.escape(str(exc))}.", ""
         sections.append(section(key, title, note, body))
-    objective = ", ".join(f"{d} {KPIS[k].label}" if k in KPIS else f"{d} {k}" for k, d in goals)
+    objective = ", ".join(f"{d} {_measure_label(k)}" for k, d in goals)
     return shell(f"Study {study.study_name}: {objective}", "".join(sections))
 
 
+def _measure_label(text: str) -> str:
+    """A measure by its label (``10th percentile of profit``); text that is none as it is."""
+    try:
+        return measures.parse(text).label
+    except measures.MeasureError:
+        return text
+
+
 def _axis(kpi: str, currency: str) -> str:
-    """A KPI as an axis names it: its label, and the currency for money."""
-    if kpi not in KPIS:
+    """A measure as an axis names it: its label, and the currency for money."""
+    try:
+        measure = measures.parse(kpi)
+    except measures.MeasureError:
         return kpi
-    unit = KPIS[kpi].unit
-    return f"{KPIS[kpi].label} ({currency})" if unit == "money" and currency else KPIS[kpi].label
+    unit = KPIS[measure.kpi].unit
+    return f"{measure.label} ({currency})" if unit == "money" and currency else measure.label
 
 
 def write_study_outputs(result: OptimizeResult, out_dir: str | Path) -> list[Path]:

@@ -26,7 +26,7 @@ from optuna.trial import FrozenTrial, TrialState
 from optimize.mirror import DONE, Mirror
 from optimize.pool import KPIs, Pool, batch_kpis
 from optimize.space import SearchSpace
-from sim import PreparedScenario, Scenario, ScenarioError, prepare
+from sim import PreparedScenario, Scenario, ScenarioError, measures, prepare
 
 Progress = Callable[[int, int, float | None], None]
 
@@ -67,15 +67,24 @@ class Flight:
     pending: int = 0  # replications queued and not yet collected
 
 
+def measured(kpis: Sequence[KPIs], measure: measures.Measure) -> float:
+    """A measure (a KPI's mean, or a percentile) over a trial's replications."""
+    return measure.of([r[measure.kpi] for r in kpis])
+
+
 @dataclass
 class Plan:
     """What every trial of a study runs: the seed, the rungs, the objective."""
 
     seed: int
     stages: list[int]  # replication counts at which the trial is looked at; the last is all
-    goals: list[tuple[str, str]]
-    constraints: dict[str, tuple[float | None, float | None]]  # KPI -> (min, max)
+    goals: list[tuple[str, str]]  # (measure as written, direction)
+    constraints: dict[str, tuple[float | None, float | None]]  # measure -> (min, max)
     worker: str  # recorded with every trial: which study process ran it
+
+    def value(self, kpis: Sequence[KPIs], text: str) -> float:
+        """A goal's or constraint's measure over these replications."""
+        return measured(kpis, measures.parse(text))
 
     @classmethod
     def of(cls, scenario: Scenario, seed: int, n: int, prune: bool, worker: str) -> Plan:
@@ -137,7 +146,10 @@ class Search:
         first = len(flight.kpis) + flight.pending
         seed = self.plan.seed
         design = (flight.trial.number, flight.design)
-        flight.tickets.append(self.pool.submit(batch_kpis, seed, first, upto, design=design))
+        # one batch locally; on a cluster, pieces that keep its workers busy
+        cuts = np.linspace(first, upto, min(self.pool.pieces, upto - first) + 1).round()
+        for lo, hi in zip(cuts[:-1].astype(int), cuts[1:].astype(int), strict=True):
+            flight.tickets.append(self.pool.submit(batch_kpis, seed, lo, hi, design=design))
         flight.pending += upto - first
 
     def _advance(self, flight: Flight) -> bool:
@@ -150,7 +162,7 @@ class Search:
         flight.tickets, flight.pending = [], 0
         done, stages = len(flight.kpis), self.plan.stages
         if done < stages[-1]:
-            flight.trial.report(kpi_means(flight.kpis)[self.plan.goals[0][0]], step=done)
+            flight.trial.report(self.plan.value(flight.kpis, self.plan.goals[0][0]), step=done)
             if flight.trial.should_prune():
                 self._record(self.study.tell(flight.trial, state=TrialState.PRUNED))
                 return False
@@ -162,12 +174,13 @@ class Search:
     def _finish(self, flight: Flight) -> None:
         trial, means = flight.trial, kpi_means(flight.kpis)
         trial.set_user_attr("kpis", {k: _jsonable(v) for k, v in means.items()})
-        for kpi, (low, high) in self.plan.constraints.items():
+        for text, (low, high) in self.plan.constraints.items():
+            value = self.plan.value(flight.kpis, text)
             if high is not None:
-                trial.set_constraint(f"{kpi}<={high:g}", _finite(means[kpi] - high))
+                trial.set_constraint(f"{text}<={high:g}", _finite(value - high))
             if low is not None:
-                trial.set_constraint(f"{kpi}>={low:g}", _finite(low - means[kpi]))
-        values = [means[kpi] for kpi, _ in self.plan.goals]
+                trial.set_constraint(f"{text}>={low:g}", _finite(low - value))
+        values = [self.plan.value(flight.kpis, text) for text, _ in self.plan.goals]
         self._record(self.study.tell(trial, values[0] if len(values) == 1 else values))
 
     def _record(self, trial: FrozenTrial) -> None:

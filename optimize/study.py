@@ -74,6 +74,7 @@ class StudyConfig:
     timeout: float | None = None
     prune: bool = True
     jobs: int = 1
+    cluster: str | None = None  # a Dask scheduler's address: simulate there
 
     def scenario_source(self) -> ScenarioSource:
         """The scenario file's text with the overrides applied (not yet validated)."""
@@ -358,7 +359,7 @@ def run_workers(
         The stored study (for storage "memory", the in-memory one).
     """
     own = pool is None
-    pool = pool or Pool(config.jobs)
+    pool = pool or Pool(config.jobs, config.cluster)
     try:
         space, scenario = load_space(config)
         worker = f"{os.uname().nodename}:{os.getpid()}"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.executor import Executor
 from sim.kpis import KPIS
 from sim.runner import Progress, RunResult, run_scenario
 from sim.scenario import Scenario
@@ -186,6 +188,7 @@ def compare_scenarios(
     seed: int | None = None,
     jobs: int = 1,
     progress: Progress | None = None,
+    executor: Executor | None = None,
 ) -> Comparison:
     """Run every design on the same replication seeds and pair their replications.
 
@@ -194,8 +197,10 @@ def compare_scenarios(
         labels: a short name for each design (default: each scenario's name, made unique).
         replications: per design; default the first scenario's ``replications``.
         seed: default the first scenario's ``seed``; every design uses the same one.
-        jobs: worker processes per design; results do not depend on it.
+        jobs: worker processes; results do not depend on it.
         progress: called as ``progress(done, total)`` over all designs' replications.
+        executor: where the replications run (local processes or a Dask cluster), one
+            for every design; default ``jobs`` local processes. Results do not depend on it.
 
     Raises:
         ValueError: fewer than two designs, or labels that do not match them.
@@ -209,11 +214,16 @@ def compare_scenarios(
     n = scenarios[0].replications if replications is None else replications
     s = scenarios[0].seed if seed is None else seed
     runs = []
-    for i, scenario in enumerate(scenarios):
-        step = None
-        if progress is not None:
-            step = _offset(progress, i * n, len(scenarios) * n)
-        runs.append(run_scenario(scenario, replications=n, seed=s, jobs=jobs, progress=step))
+    with Executor(jobs) if executor is None else nullcontext(executor) as where:
+        for i, scenario in enumerate(scenarios):
+            step = None
+            if progress is not None:
+                step = _offset(progress, i * n, len(scenarios) * n)
+            runs.append(
+                run_scenario(
+                    scenario, replications=n, seed=s, jobs=jobs, progress=step, executor=where
+                )
+            )
     return Comparison(labels=list(labels), runs=runs, seed=s, replications=n)
 
 

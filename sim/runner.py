@@ -10,10 +10,9 @@ replications, each with its own books and the same results as alone.
 
 from __future__ import annotations
 
-import itertools
-import multiprocessing
+import functools
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import nullcontext
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -24,6 +23,7 @@ import pandas as pd
 from sim import assumptions, budget
 from sim.breakdown import breakdown_tables
 from sim.compile import CompiledScenario, compile_scenario
+from sim.executor import Executor
 from sim.forecast import pipeline_forecast
 from sim.kpis import KPIS, profit_formula
 from sim.ledger import Ledger
@@ -247,6 +247,7 @@ def run_scenario(
     breakdown: bool = False,
     progress: Progress | None = None,
     first_replication: int = 0,
+    executor: Executor | None = None,
 ) -> RunResult:
     """Run a scenario's replications and summarize them.
 
@@ -261,6 +262,9 @@ def run_scenario(
         progress: called as ``progress(done, total)`` after each replication.
         first_replication: run replications ``first … first + n − 1`` of the seed (fresh
             seeds for a re-evaluation that must not reuse the search's replications).
+        executor: where the replications run (:class:`sim.executor.Executor`: local
+            processes or a Dask cluster); default ``jobs`` local processes. The result
+            does not depend on it.
 
     Returns:
         The summary, one row per replication, the daily series and, with ``events``,
@@ -281,6 +285,7 @@ def run_scenario(
         events=events,
         breakdown=breakdown,
         progress=progress,
+        executor=executor,
     )
 
 
@@ -333,12 +338,14 @@ class PreparedScenario:
         breakdown: bool = False,
         progress: Progress | None = None,
         batch: int | None = None,
+        executor: Executor | None = None,
     ) -> RunResult:
         """Run replications ``first … first + n − 1`` and summarize them.
 
         The arguments are those of :func:`run_scenario` (``first`` is its
         ``first_replication``); ``batch`` is how many replications run together (default:
         :func:`batch_size`; 1 with ``events`` or ``breakdown``). Neither it nor ``jobs``
+        nor ``executor`` (where the batches run; default ``jobs`` local processes)
         changes a result.
 
         Raises:
@@ -350,22 +357,24 @@ class PreparedScenario:
             raise ValueError(f"replications must be >= 1, got {n}")
         if jobs < 1:
             raise ValueError(f"jobs must be >= 1, got {jobs}")
-        central = assumptions.central(self.scenario)
-        budget.check_run(central, replications=n, jobs=jobs, events=events)
         if batch is not None and batch < 1:
             raise ValueError(f"batch must be >= 1, got {batch}")
+        central = assumptions.central(self.scenario)
+        local = jobs if executor is None else executor.local_processes
+        budget.check_run(central, replications=n, jobs=local, events=events)
         indices = range(first, first + n)
-        results = _run_all(
-            self.compiled,
-            s,
-            indices,
-            jobs=jobs,
-            events=events,
-            breakdown=breakdown,
-            progress=progress,
-            batch=batch,
-            drawn=self.scenario if self.uncertain else None,
-        )
+        with Executor(jobs) if executor is None else nullcontext(executor) as where:
+            results = _run_all(
+                self.compiled,
+                s,
+                indices,
+                executor=where,
+                events=events,
+                breakdown=breakdown,
+                progress=progress,
+                batch=batch,
+                drawn=self.scenario if self.uncertain else None,
+            )
         return _assemble(self.scenario, s, results, first=first)
 
 
@@ -392,7 +401,7 @@ def _run_all(
     seed: int,
     indices: range,
     *,
-    jobs: int,
+    executor: Executor,
     events: bool,
     breakdown: bool,
     progress: Progress | None,
@@ -400,7 +409,7 @@ def _run_all(
     drawn: Scenario | None = None,
 ) -> list[ReplicationResult]:
     n = len(indices)
-    size = batch_size(compiled, n, jobs) if batch is None else batch
+    size = batch_size(compiled, n, executor.workers) if batch is None else batch
     if events or breakdown or drawn is not None:
         # per-visitor tables and the breakdown come one replication at a time, and so do
         # replications that draw their own assumptions (each compiled on its own)
@@ -410,36 +419,19 @@ def _run_all(
     target: CompiledScenario | Scenario = compiled
     if drawn is not None:
         call, target = run_drawn, drawn
-    if jobs == 1 or len(chunks) == 1:
-        out: list[ReplicationResult] = []
-        for chunk in chunks:
-            out += call(target, seed, chunk, events=events, breakdown=breakdown)
-            if progress:
-                progress(len(out), n)
-        return out
-    slots: list[list[ReplicationResult] | None] = [None] * len(chunks)
-    # spawn, set here rather than at import, so workers start clean on every platform
-    context = multiprocessing.get_context("spawn")
-    workers = min(jobs, len(chunks))
-    waiting = iter(enumerate(chunks))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        # two chunks per worker in flight: workers never idle, memory stays bounded
-        running: dict[Any, int] = {}
-        done = 0
-        while True:
-            for slot, chunk in itertools.islice(waiting, 2 * workers - len(running)):
-                future = pool.submit(call, target, seed, chunk, events=events, breakdown=breakdown)
-                running[future] = slot
-            if not running:
-                break
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                slot = running.pop(future)
-                slots[slot] = future.result()
-                done += len(chunks[slot])
-                if progress:
-                    progress(done, n)
-    return [r for chunk in slots if chunk is not None for r in chunk]
+    done = 0
+
+    def finished(i: int) -> None:
+        nonlocal done
+        done += len(chunks[i])
+        if progress:
+            progress(done, n)
+
+    # the executor keeps two chunks per worker in flight: workers never idle, memory stays
+    # bounded; the chunks come back in order, wherever they ran
+    run = functools.partial(call, events=events, breakdown=breakdown)
+    slots = executor.map(run, [(target, seed, chunk) for chunk in chunks], finished)
+    return [r for chunk in slots for r in chunk]
 
 
 def _one(

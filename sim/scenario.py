@@ -169,7 +169,7 @@ class Variant(Spec):
 
 
 class Bound(Spec):
-    """A limit on a KPI's mean: ``min``, ``max`` or both."""
+    """A limit on a measure (a KPI's mean, or a percentile): ``min``, ``max`` or both."""
 
     min: Number | None = None
     max: Number | None = None
@@ -182,7 +182,11 @@ class Bound(Spec):
 
 
 class Objective(Spec):
-    """KPIs to maximize or minimize (their means over replications), and constraints."""
+    """Measures to maximize or minimize, and constraints (see :mod:`sim.measures`).
+
+    A measure is a KPI's mean over replications (``profit``), a percentile of it
+    (``profit@p10``), or of the cash needed (``cash_needed@p90``).
+    """
 
     maximize: str | list[str] = "profit"
     minimize: str | list[str] = []
@@ -190,7 +194,7 @@ class Objective(Spec):
 
     @property
     def goals(self) -> list[tuple[str, str]]:
-        """(kpi, "maximize" | "minimize") pairs, maximized ones first."""
+        """(measure, "maximize" | "minimize") pairs, maximized ones first."""
         up = [self.maximize] if isinstance(self.maximize, str) else list(self.maximize)
         down = [self.minimize] if isinstance(self.minimize, str) else list(self.minimize)
         return [(k, "maximize") for k in up] + [(k, "minimize") for k in down]

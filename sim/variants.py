@@ -12,10 +12,9 @@ import copy
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from sim import paths
+from sim import measures, paths
 from sim._checks import Found, near
 from sim.errors import ScenarioError
-from sim.kpis import optimizable
 from sim.scenario import NumberRange, Scenario
 
 VARIANT = "variant"  # the search key that chooses among variants
@@ -84,19 +83,28 @@ def check_search(base: Mapping[str, Any], scenario: Scenario, validate: Validate
 
 
 def _check_objective(s: Scenario) -> Iterator[Found]:
-    known = optimizable()
     for direction in ("maximize", "minimize"):
         names = getattr(s.objective, direction)
-        for i, kpi in enumerate([names] if isinstance(names, str) else names):
-            if kpi not in known:
+        for i, text in enumerate([names] if isinstance(names, str) else names):
+            problem = _measure_problem(text)
+            if problem is not None:
                 at: tuple[str | int, ...] = ("objective", direction)
-                where = at if isinstance(names, str) else (*at, i)
-                yield where, f"unknown KPI '{kpi}'", near(kpi, known)
-    for kpi in s.objective.constraints:
-        if kpi not in known:
-            yield ("objective", "constraints", kpi), f"unknown KPI '{kpi}'", near(kpi, known)
+                yield (at if isinstance(names, str) else (*at, i)), *problem
+    for text in s.objective.constraints:
+        problem = _measure_problem(text)
+        if problem is not None:
+            yield ("objective", "constraints", text), *problem
     if not s.objective.goals:
         yield ("objective",), "nothing to maximize or minimize", "e.g. maximize: profit"
+
+
+def _measure_problem(text: str) -> tuple[str, str] | None:
+    """What is wrong with an objective's measure (``profit``, ``profit@p10``), if anything."""
+    try:
+        measures.parse(text)
+    except measures.MeasureError as exc:
+        return exc.message, exc.hint
+    return None
 
 
 def _design_problem(validate: Validate, tree: Any) -> str | None:

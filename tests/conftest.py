@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,16 @@ def assert_within_4se(estimate: float, expected: float, se: float, what: str) ->
     assert abs(z) <= 4, (
         f"{what}: estimate {estimate:.6g}, expected {expected:.6g}, SE {se:.4g}, z {z:.2f}"
     )
+
+
+@pytest.fixture(scope="session")
+def dask_scheduler() -> Iterator[str]:
+    """A Dask scheduler and two worker processes on loopback, started once per session."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1"
+    ) as cluster:
+        yield cluster.scheduler_address
 
 
 @pytest.fixture

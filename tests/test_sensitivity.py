@@ -162,17 +162,15 @@ def test_every_chart_of_the_page_draws_in_headless_chromium_offline(tmp_path: Pa
 
 
 @pytest.mark.slow
-def test_a_dask_cluster_and_local_processes_give_the_same_json_as_one_process() -> None:
-    distributed = pytest.importorskip("distributed")
+def test_a_dask_cluster_and_local_processes_give_the_same_json_as_one_process(
+    dask_scheduler: str,
+) -> None:
     args = ["sensitivity", "scenarios/quickstart_ranges.yaml", "--reps", "2", "--sobol-n", "4"]
     local = CliRunner().invoke(app, [*args, "--json"])
     assert local.exit_code == 0, local.output
     two = CliRunner().invoke(app, [*args, "--json", "--jobs", "2"])
     assert two.exit_code == 0, two.output
     assert two.stdout == local.stdout
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1"
-    ) as cluster:
-        remote = CliRunner().invoke(app, [*args, "--json", "--cluster", cluster.scheduler_address])
+    remote = CliRunner().invoke(app, [*args, "--json", "--cluster", dask_scheduler])
     assert remote.exit_code == 0, remote.output
     assert remote.stdout == local.stdout
