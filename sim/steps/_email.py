@@ -102,7 +102,7 @@ def send_email(
     """
     pop, c, day = model.population, model.compiled, model.day
     habits = c.email_habits
-    record = record_of(pop)
+    record = record_of(model)
     who = who[pop.subscribed[who]]
     seg = pop.segment[who].astype(np.int64)
     open_p, unsub_p = c.seg_open_rate[seg], c.seg_unsubscribe_rate[seg]

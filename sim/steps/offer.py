@@ -72,7 +72,7 @@ class CompiledOffer:
 
     def apply(self, model: FunnelModel, who: IntArray) -> None:
         """Show the offer, book the purchases, and tell the steps that follow."""
-        record_of(model.population).add(self.index, "due", who)
+        record_of(model).add(self.index, "due", who)
         shown = show(model, self.index, self.pitch, who)
         buyers, decliners = decide(
             model,
@@ -100,7 +100,7 @@ class CompiledOffer:
             refer(model, self.index, self.referral, buyers)
         if self.repeat is not None:
             book_repeats(model, self.index, self.repeat, buyers)
-        record_of(model.population).add(self.index, "declined", decliners)
+        record_of(model).add(self.index, "declined", decliners)
         model.emit("bought", self.id, buyers)
         model.emit("declined", self.id, decliners)
 
