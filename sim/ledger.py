@@ -363,7 +363,7 @@ class Ledger:
     def _counted(self, amount: float | IntArray) -> float | RealArray:
         """A count per replication: of the visitors given, or a number (one replication)."""
         if isinstance(amount, np.ndarray):
-            if self.replications == 1:
+            if self.replications == 1 or amount.size == 0:
                 return float(amount.size)
             return self._count(self._people.replication[amount])
         if self.replications > 1:

@@ -49,6 +49,10 @@ class Record:
         grown[: array.shape[0]] = array
         return grown
 
+    def watches(self, step: int) -> bool:
+        """Whether a split asks about step ``step`` (only then are its counts kept)."""
+        return step in self._watched
+
     def add(self, step: int, what: str, who: IntArray) -> None:
         """``who`` did ``what`` with step ``step`` once more (each visitor at most once)."""
         if step not in self._watched:
