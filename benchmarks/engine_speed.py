@@ -109,13 +109,13 @@ def sizes(scenario: str, replications: int, repeat: int, counts: tuple[int, ...]
     top = alone[largest]
     print(f"visitors per second of processor time, median of {repeat} rounds (lowest-highest)")
     print(
-        f"{'visitors':>12} {'one at a time':>28} {'batches of ' + str(replications):>28} "
+        f"{'visitors':>12} {'one at a time':>33} {'batches of ' + str(replications):>33} "
         f"{'batches vs ' + format(largest, ','):>22}"
     )
     for n in counts:
         shares = [100 * b / t for b, t in zip(batched[n], top, strict=True)]
         print(
-            f"{n:>12,} {_spread(alone[n]):>28} {_spread(batched[n]):>28} "
+            f"{n:>12,} {_spread(alone[n]):>33} {_spread(batched[n]):>33} "
             f"{_spread(shares).replace(' (', '% ('):>22}"
         )
 
