@@ -10,7 +10,8 @@ prints the median visitors per second. With ``--sizes``: at 5,000, 20,000, 100,0
 1,000,000 visitors, one replication at a time and in batches of B replications (as
 ``sim run`` and the optimizer run them), visitors per second of this process's CPU time
 each way (so that other load on the machine does not count), and each size's batches
-against one replication of the largest size.
+against one replication of the largest size. The sizes run in turn, R rounds after one
+that warms up; each figure is the median over the rounds, with the lowest and highest.
 """
 
 from __future__ import annotations
