@@ -10,7 +10,8 @@ prints the median visitors per second. With ``--sizes``: at 5,000, 20,000, 100,0
 1,000,000 visitors, one replication at a time and in batches of B replications (as
 ``sim run`` and the optimizer run them), visitors per second of this process's CPU time
 each way (so that other load on the machine does not count), and each size's batches
-against one replication of the largest size.
+against one replication of the largest size. The sizes run in turn, R rounds after one
+that warms up; each figure is the median over the rounds, with the lowest and highest.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import time
 from pathlib import Path
 
 import sim
-from sim.compile import compile_scenario
+from sim.compile import CompiledScenario, compile_scenario
 from sim.runner import run_batch, run_replication
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,40 +51,74 @@ def scale_overrides(scenario: sim.Scenario, visitors: float) -> list[str]:
 SIZES = (5_000, 20_000, 100_000, 1_000_000)
 
 
-def speed(scenario: str, visitors: float, replications: int, batch: int, repeat: int) -> float:
-    """Median visitors per second: ``replications`` replications in batches of ``batch``."""
+def _compiled(scenario: str, visitors: float) -> tuple[CompiledScenario, int]:
     base = sim.load_scenario(scenario)
     compiled = compile_scenario(
         sim.load_scenario(scenario, overrides=scale_overrides(base, visitors))
     )
-    rates = []
-    for r in range(repeat):
-        first = r * replications
-        started = time.process_time()  # this process's CPU: other load does not count
-        done = 0.0
-        for i in range(first, first + replications, batch):
-            chunk = range(i, min(i + batch, first + replications))
-            done += sum(res.kpis["visitors"] for res in run_batch(compiled, base.seed, chunk))
-        rates.append(done / (time.process_time() - started))
+    return compiled, base.seed
+
+
+def _rate(
+    compiled: CompiledScenario, seed: int, first: int, replications: int, batch: int
+) -> float:
+    """Visitors per second of processor time: ``replications`` replications in batches."""
+    started = time.process_time()  # this process's CPU: other load does not count
+    done = 0.0
+    for i in range(first, first + replications, batch):
+        chunk = range(i, min(i + batch, first + replications))
+        done += sum(res.kpis["visitors"] for res in run_batch(compiled, seed, chunk))
+    return done / (time.process_time() - started)
+
+
+def speed(scenario: str, visitors: float, replications: int, batch: int, repeat: int) -> float:
+    """Median visitors per second: ``replications`` replications in batches of ``batch``."""
+    compiled, seed = _compiled(scenario, visitors)
+    rates = [_rate(compiled, seed, r * replications, replications, batch) for r in range(repeat)]
     return statistics.median(rates)
 
 
+def _spread(values: list[float]) -> str:
+    """``median (min–max)`` of a list of rates or shares."""
+    return f"{statistics.median(values):,.0f} ({min(values):,.0f}-{max(values):,.0f})"
+
+
 def sizes(scenario: str, replications: int, repeat: int, counts: tuple[int, ...] = SIZES) -> None:
-    """Print visitors per second at each size, alone and in batches."""
+    """Print visitors per second at each size, alone and in batches, with their spread.
+
+    The measurements go in rounds: each round runs every size once each way, in turn, so
+    that a change in the machine's speed during the run reaches all of them alike. Each
+    figure is the median over ``repeat`` rounds (after one round that is not counted: the
+    first runs pay for loading code and growing the process's memory), with the lowest and
+    highest in brackets; "batches vs" is each round's batched rate over the largest size's
+    one-at-a-time rate in the same round, so it too is a median of paired figures.
+    """
     print(f"scenario     {scenario}")
-    rows = []
-    for n in counts:
-        reps = replications if n < 1_000_000 else 1
-        rows.append(
-            (n, speed(scenario, n, reps, 1, repeat), speed(scenario, n, reps, reps, repeat))
-        )
-    largest, top, _ = rows[-1]  # the largest size, one replication at a time
+    largest = counts[-1]
+    setups = {n: _compiled(scenario, n) for n in counts}
+    reps = {n: replications if n < 1_000_000 else 1 for n in counts}
+    alone: dict[int, list[float]] = {n: [] for n in counts}
+    batched: dict[int, list[float]] = {n: [] for n in counts}
+    for r in range(repeat + 1):
+        for n in counts:
+            (compiled, seed), k = setups[n], reps[n]
+            one = _rate(compiled, seed, r * k, k, 1)
+            many = one if k == 1 else _rate(compiled, seed, r * k, k, k)
+            if r:  # the first round warms up
+                alone[n].append(one)
+                batched[n].append(many)
+    top = alone[largest]
+    print(f"visitors per second of processor time, median of {repeat} rounds (lowest-highest)")
     print(
-        f"{'visitors':>12} {'one at a time':>16} {'batches of ' + str(replications):>16} "
+        f"{'visitors':>12} {'one at a time':>33} {'batches of ' + str(replications):>33} "
         f"{'batches vs ' + format(largest, ','):>22}"
     )
-    for n, alone, batched in rows:
-        print(f"{n:>12,} {alone:>16,.0f} {batched:>16,.0f} {batched / top:>22.0%}")
+    for n in counts:
+        shares = [100 * b / t for b, t in zip(batched[n], top, strict=True)]
+        print(
+            f"{n:>12,} {_spread(alone[n]):>33} {_spread(batched[n]):>33} "
+            f"{_spread(shares).replace(' (', '% ('):>22}"
+        )
 
 
 def main() -> None:

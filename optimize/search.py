@@ -7,8 +7,11 @@ the sequence of asks, reports and tells — and with it every design the sampler
 and every figure of the study — is the same with one simulation process or many.
 
 Every trial runs its design on the same replication seeds (common random numbers). With
-pruning, a trial first runs a quarter of its replications and reports its objective; the
-pruner stops it if it is clearly worse than the trials before it at that point.
+pruning, a trial reports its objective over the first quarter of its replications; the
+pruner stops it if it is clearly worse than the trials before it at that point. All of a
+trial's replications run as one batch from the start, which costs less than a batch per
+look even counting the replications of pruned trials, thrown away; the looks, and every
+ask, report and tell, come in the same order as if the rest had waited for the look.
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ class Flight:
     kpis: list[KPIs] = field(default_factory=list)
     tickets: list[int] = field(default_factory=list)  # one per batch of replications
     pending: int = 0  # replications queued and not yet collected
+    looks: int = 0  # the looks (rungs before the last) the trial has passed
 
 
 def measured(kpis: Sequence[KPIs], measure: measures.Measure) -> float:
@@ -139,7 +143,7 @@ class Search:
             self._record(self.study.tell(trial, state=TrialState.PRUNED))
             return None
         flight = Flight(trial, prepare(scenario))
-        self._queue(flight, self.plan.stages[0])
+        self._queue(flight, self.plan.stages[-1])
         return flight
 
     def _queue(self, flight: Flight, upto: int) -> None:
@@ -160,14 +164,17 @@ class Search:
             self._record(self.study.tell(flight.trial, state=TrialState.FAIL))
             raise
         flight.tickets, flight.pending = [], 0
-        done, stages = len(flight.kpis), self.plan.stages
-        if done < stages[-1]:
-            flight.trial.report(self.plan.value(flight.kpis, self.plan.goals[0][0]), step=done)
+        stages = self.plan.stages
+        if flight.looks < len(stages) - 1:
+            upto = stages[flight.looks]
+            flight.looks += 1
+            flight.trial.report(
+                self.plan.value(flight.kpis[:upto], self.plan.goals[0][0]), step=upto
+            )
             if flight.trial.should_prune():
                 self._record(self.study.tell(flight.trial, state=TrialState.PRUNED))
                 return False
-            self._queue(flight, next(s for s in stages if s > done))
-            return True
+            return True  # finished on its next turn, where it would have had the rest
         self._finish(flight)
         return False
 

@@ -365,7 +365,7 @@ class Ledger:
     def _counted(self, amount: float | IntArray) -> float | RealArray:
         """A count per replication: of the visitors given, or a number (one replication)."""
         if isinstance(amount, np.ndarray):
-            if self.replications == 1:
+            if self.replications == 1 or amount.size == 0:
                 return float(amount.size)
             return self._count(self._people.replication[amount])
         if self.replications > 1:
@@ -381,6 +381,12 @@ class Ledger:
 
     def tally(self, name: str, step: int, amount: float | IntArray) -> None:
         """Add to one step's tally: the visitors given (ids), or a number (one replication)."""
+        if self.replications > 1 and isinstance(amount, np.ndarray):
+            if amount.size:  # a batch: each replication's count added into its row, in place
+                column = self._s[name][:, step]
+                counts = np.bincount(self._people.replication[amount], minlength=self.replications)
+                np.add(column, counts, out=column)
+            return
         self._s[name][self._row, step] += self._counted(amount)
 
     def tally_each(self, name: str, step: int, who: IntArray, each: float | FloatArray) -> None:

@@ -11,6 +11,7 @@ two designs run on the same seed give a visitor the same dice wherever they do n
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -105,6 +106,18 @@ def uniforms(luck: U64, key: int, draw: int | NDArray[np.integer] = 0) -> FloatA
         h = luck ^ np.uint64(mix_int(key ^ int(draw)))
     else:
         h = luck ^ fold(key, draw)
+    return mixed_uniforms(h)
+
+
+def salted_uniforms(luck: U64, salts: Sequence[int | np.uint64]) -> FloatArray:
+    """``mixed_uniforms(luck ^ salt)`` for several salts at once: row k is salt k's.
+
+    The same values as one call per salt, in one pass over all of them (a few draws of
+    each visitor in the array operations of one).
+    """
+    h = np.empty((len(salts), luck.size), dtype=np.uint64)
+    for row, salt in zip(h, salts, strict=True):
+        np.bitwise_xor(luck, np.uint64(salt), out=row)
     return mixed_uniforms(h)
 
 

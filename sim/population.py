@@ -111,6 +111,18 @@ class Population:
         """The first :attr:`size` entries of a column (a view, not a copy)."""
         return getattr(self, name)[: self.size]  # type: ignore[no-any-return]
 
+    def release(self) -> None:
+        """Give the columns' memory back now; the population is empty afterwards.
+
+        A model is freed only by the garbage collector (its agents refer to it), which
+        may run long after: a process that runs many models would hold every one's
+        visitors until then.
+        """
+        for name in COLUMNS:
+            setattr(self, name, np.zeros(0, dtype=getattr(self, name).dtype))
+        self.refund_day = {}
+        self.size = self.capacity = 0
+
     def _grow(self, needed: int) -> None:
         capacity = max(needed, 2 * self.capacity)
         for name in COLUMNS:

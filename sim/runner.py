@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from sim import assumptions, budget
+from sim._alloc import reuse_freed_memory
 from sim.breakdown import breakdown_tables
 from sim.compile import CompiledScenario, compile_scenario
 from sim.executor import Executor
@@ -157,6 +158,7 @@ def run_replication(
     breakdown: bool = False,
 ) -> ReplicationResult:
     """Simulate one replication (a top-level function, so worker processes can run it)."""
+    reuse_freed_memory()
     model = FunnelModel(
         compiled, rng=replication_seed(seed, index), record_events=events, breakdown=breakdown
     )
@@ -168,6 +170,7 @@ def run_replication(
         people = visitor_table(model.population, compiled.segments, channels)
     (buyers,) = buyers_per_replication(model.population, 1)
     tables = breakdown_tables(model.ledger, model.population, compiled) if breakdown else None
+    model.population.release()
     return _result(compiled, model.ledger, buyers, log, people, tables)
 
 
@@ -207,9 +210,11 @@ def run_batch(
     """
     if len(indices) == 1:
         return [run_replication(compiled, seed, indices[0])]
+    reuse_freed_memory()
     model = FunnelModel(compiled, seeds=[replication_seed(seed, r) for r in indices])
     model.run()
     buyers = buyers_per_replication(model.population, len(indices))
+    model.population.release()
     return [
         _result(compiled, model.ledger.replication(i), buyers[i], None, None, None)
         for i in range(len(indices))

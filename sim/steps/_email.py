@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -57,10 +58,20 @@ class EmailHabits:
             ignored_streak=np.array([e.ignored_streak for e in emails], dtype=np.float64),
         )
 
-    @property
+    @cached_property
     def fatigued(self) -> bool:
         """Whether how often a lead is mailed changes anything."""
         return bool(self.open_decay.any() or self.unsubscribe_growth.any())
+
+    @cached_property
+    def machine_opens(self) -> bool:
+        """Whether any segment's mail apps open emails."""
+        return bool(self.machine_open_share.any())
+
+    @cached_property
+    def clicks(self) -> bool:
+        """Whether any segment's readers click."""
+        return bool(self.click_rate.any())
 
 
 @dataclass(frozen=True)
@@ -107,42 +118,46 @@ def send_email(
     """
     pop, c, day = model.population, model.compiled, model.day
     habits = c.email_habits
-    record = record_of(pop)
+    record = record_of(model)
     who = who[pop.subscribed[who]]
     seg = pop.segment[who].astype(np.int64)
     open_p, unsub_p = c.seg_open_rate[seg], c.seg_unsubscribe_rate[seg]
     if habits is not None and habits.fatigued:
         recent = record.received(who, day)
         open_p, unsub_p = fatigue(habits, seg, recent, open_p, unsub_p)
-    opened = model.uniforms(step, "open", who, day) < open_p
-    leaving = model.uniforms(step, "unsubscribe", who, day) < unsub_p
-    readers = who[opened]
-    pop.trust[readers] = add_trust(pop.trust[readers], c.seg_trust_per_open[seg[opened]])
-    pop.subscribed[who[leaving]] = False
+    u_open, u_leave = model.draws(step, ("open", "unsubscribe"), who, day)
+    opened = u_open < open_p
+    leaving = u_leave < unsub_p
+    readers, seg_read, gone = who[opened], seg[opened], who[leaving]
+    pop.trust[readers] = add_trust(pop.trust[readers], c.seg_trust_per_open[seg_read])
+    pop.subscribed[gone] = False
     if habits is not None and habits.trust_per_ignored.any():
         _ignored(model, who, seg, opened)
     machine = _machine_opens(model, step, who, seg, opened)
-    clickers = _clicks(model, step, readers, seg[opened], click_rate)
-    counted = who[opened | machine]
+    clickers = _clicks(model, step, readers, seg_read, click_rate)
+    counted = readers if machine is None else who[opened | machine]
     ledger = model.ledger
     ledger.cost_each("acquisition", model.day, cost, who, step=step)
     ledger.tally("sent", step, who)
     ledger.tally("opened", step, counted)
-    ledger.tally("unsubscribed", step, who[leaving])
+    ledger.tally("unsubscribed", step, gone)
     ledger.tally("clicked", step, clickers)
-    for what, people in (
-        ("sent", who),
-        ("opened", counted),
-        ("clicked", clickers),
-        ("unsubscribed", who[leaving]),
-    ):
-        record.add(step, what, people)
+    if record.watches(step):
+        for what, people in (
+            ("sent", who),
+            ("opened", counted),
+            ("clicked", clickers),
+            ("unsubscribed", gone),
+        ):
+            record.add(step, what, people)
     if model.log is not None:
+        if machine is None:
+            machine = np.zeros(who.size, dtype=np.bool_)
         model.log.add(readers, model.day, step, "email_opened")
         model.log.add(who[~opened & ~machine], model.day, step, "email_ignored")
         model.log.add(who[machine], model.day, step, "email_machine_opened")
         model.log.add(clickers, model.day, step, "email_clicked")
-        model.log.add(who[leaving], model.day, step, "unsubscribe")
+        model.log.add(gone, model.day, step, "unsubscribe")
     moved(model, step, counted)  # an open or a click may move the lead to another layer
     return Sent(who, counted, readers, clickers)
 
@@ -156,7 +171,7 @@ def _ignored(model: FunnelModel, who: IntArray, seg: IntArray, read: np.ndarray[
     """
     habits, pop = model.compiled.email_habits, model.population
     assert habits is not None
-    streak = record_of(pop).unread(who, read)
+    streak = record_of(model).unread(who, read)
     falls = streak >= habits.ignored_streak[seg]
     losers = who[falls]
     pop.trust[losers] = np.maximum(0.0, pop.trust[losers] - habits.trust_per_ignored[seg[falls]])
@@ -164,11 +179,14 @@ def _ignored(model: FunnelModel, who: IntArray, seg: IntArray, read: np.ndarray[
 
 def _machine_opens(
     model: FunnelModel, step: int, who: IntArray, seg: IntArray, opened: np.ndarray[Any, Any]
-) -> np.ndarray[Any, Any]:
-    """Which recipients' mail apps opened the email though they did not (never read)."""
+) -> np.ndarray[Any, Any] | None:
+    """Which recipients' mail apps opened the email though they did not (never read).
+
+    None: no segment's mail apps open emails (nobody).
+    """
     habits = model.compiled.email_habits
-    if habits is None or not habits.machine_open_share.any():
-        return np.zeros(who.size, dtype=np.bool_)
+    if habits is None or not habits.machine_opens:
+        return None
     u = model.uniforms(step, "machine_open", who, model.day)
     return np.asarray((u < habits.machine_open_share[seg]) & ~opened)
 
@@ -184,7 +202,7 @@ def _clicks(
     habits = model.compiled.email_habits
     rate = click_rate
     if rate is None:
-        if habits is None or not habits.click_rate.any():
+        if habits is None or not habits.clicks:
             return readers[:0]
         rate = habits.click_rate
     u = model.uniforms(step, "click", readers, model.day)

@@ -105,7 +105,7 @@ class CompiledLayers:
 
     def layer_of(self, model: FunnelModel, who: IntArray) -> NDArray[np.int64]:
         """Each lead's layer now: the last whose rule holds (0, the first, if none does)."""
-        record, pop = record_of(model.population), model.population
+        record, pop = record_of(model), model.population
         out = np.zeros(who.size, dtype=np.int64)
         for k, (what, steps, mask, times) in enumerate(self.rules, start=1):
             if what == "bought":

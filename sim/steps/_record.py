@@ -9,7 +9,7 @@ per batch of replications: a visitor's counts are their own, so a batch changes 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-from weakref import WeakKeyDictionary
+from weakref import WeakKeyDictionary, proxy
 
 import numpy as np
 from numpy.typing import NDArray
@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 from sim.steps._base import IntArray
 
 if TYPE_CHECKING:
+    from sim.model import FunnelModel
     from sim.population import Population
 
 WINDOW_DAYS = 7  # how far back fatigue counts the emails a lead received
@@ -24,10 +25,17 @@ _NEVER = -(1 << 30)
 
 
 class Record:
-    """Per step and behaviour, how many times each visitor did it; emails per recent day."""
+    """Per step and behaviour, how many times each visitor did it; emails per recent day.
 
-    def __init__(self, population: Population) -> None:
-        self._population = population
+    Only the steps in ``watched`` (those a split or a layer's rule asks about, and steps that
+    read their own counts) are counted: the counts of any other step would never be read.
+    """
+
+    def __init__(self, population: Population, watched: frozenset[int]) -> None:
+        # weakly: the record is the value of a weak-keyed entry for this population, and a
+        # strong reference from it would keep the population (and the record) alive forever
+        self._population = proxy(population)
+        self._watched = watched
         self._counts: dict[tuple[int, str], NDArray[np.int32]] = {}
         self._sent = np.zeros((0, WINDOW_DAYS), dtype=np.int32)  # visitor × day mod window
         self._stamp = np.zeros((0, WINDOW_DAYS), dtype=np.int32)  # the day each slot counts
@@ -42,8 +50,14 @@ class Record:
         grown[: array.shape[0]] = array
         return grown
 
+    def watches(self, step: int) -> bool:
+        """Whether a split asks about step ``step`` (only then are its counts kept)."""
+        return step in self._watched
+
     def add(self, step: int, what: str, who: IntArray) -> None:
         """``who`` did ``what`` with step ``step`` once more (each visitor at most once)."""
+        if step not in self._watched:
+            return
         key = (step, what)
         counts = self._sized(self._counts.get(key, np.zeros(0, dtype=np.int32)))
         counts[who] += 1
@@ -89,9 +103,22 @@ class Record:
 _RECORDS: WeakKeyDictionary[Population, Record] = WeakKeyDictionary()
 
 
-def record_of(population: Population) -> Record:
-    """The record of a population (made on first use)."""
+def record_of(model: FunnelModel) -> Record:
+    """The record of the model's population (made on first use)."""
+    population = model.population
     found = _RECORDS.get(population)
     if found is None:
-        found = _RECORDS[population] = Record(population)
+        found = _RECORDS[population] = Record(population, _asked_about(model))
     return found
+
+
+def _asked_about(model: FunnelModel) -> frozenset[int]:
+    """The steps whose counts are read: a split's source, a layer rule's, a step's own."""
+    from sim.steps._triggers import Gate  # which imports this module
+
+    compiled = model.compiled
+    asked = {s.source for s in compiled.steps if isinstance(s, Gate)}
+    asked.update(s.index for s in compiled.steps if getattr(s, "recalls_itself", False))
+    if compiled.layers is not None:
+        asked.update(step for _, steps, _, _ in compiled.layers.rules for step in steps)
+    return frozenset(asked)

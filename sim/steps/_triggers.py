@@ -105,7 +105,7 @@ class Gate:
 
 def did(model: FunnelModel, step: int, bit: int, when: str, who: IntArray) -> NDArray[np.bool_]:
     """Whether each of ``who`` did ``when`` with step ``step`` by now (and met the step at all)."""
-    record = record_of(model.population)
+    record = record_of(model)
     if when in EMAIL_BEHAVIOURS:
         met = record.times(step, "sent", who) > 0
         if when == "unsubscribed":

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
@@ -65,10 +65,11 @@ class CompiledCart:
     recover_rates: tuple[float, ...]
     cost_per_reminder: float
     kind: str = "cart"
+    recalls_itself: ClassVar[bool] = True  # it counts how many times each cart came due
 
     def apply(self, model: FunnelModel, who: IntArray) -> None:
         """Count today's abandoned carts and send the reminders due today."""
-        record = record_of(model.population)
+        record = record_of(model)
         # the how-many-th time the cart is due for each: the index of today's delay
         visit = record.times(self.index, "due", who).astype(np.int64)
         record.add(self.index, "due", who)

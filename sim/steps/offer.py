@@ -74,7 +74,7 @@ class CompiledOffer:
 
     def apply(self, model: FunnelModel, who: IntArray) -> None:
         """Show the offer, book the purchases, and tell the steps that follow."""
-        record_of(model.population).add(self.index, "due", who)
+        record_of(model).add(self.index, "due", who)
         shown = show(model, self.index, self.pitch, who)
         buyers, decliners = decide(
             model,
@@ -88,7 +88,7 @@ class CompiledOffer:
         self.book(model, buyers)
         if model.log is not None:
             model.log.add(decliners, model.day, self.index, "decline")
-        record_of(model.population).add(self.index, "declined", decliners)
+        record_of(model).add(self.index, "declined", decliners)
         model.emit("declined", self.id, decliners)
 
     def sell_to(self, model: FunnelModel, buyers: IntArray) -> None:
