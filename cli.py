@@ -973,11 +973,16 @@ def calibrate(
         source = ScenarioSource.from_file(scenario).with_overrides(overrides or [])
         spec = source.scenario
         fit = fit_pilot(spec, read_pilot(pilot, spec), draws=draws)
-    table = Table("parameter", "prior median [90%]", "posterior median [90%]", "moved", "")
+    table = Table("parameter", "prior median [90%]", "posterior median [90%]", "moved", "fit", "")
     for p in fit.parameters:
         note = "" if p.identified else "not identified by this pilot"
         table.add_row(
-            escape(p.path), _interval(p.prior), _interval(p.posterior), f"{p.moved:+.2f}", note
+            escape(p.path),
+            _interval(p.prior),
+            _interval(p.posterior),
+            f"{p.moved:+.2f}",
+            p.method,
+            note,
         )
     out.print(table)
     used = ", ".join(fit.steps_used) or "none"
@@ -986,6 +991,12 @@ def calibrate(
         f"of {fit.draws} draws",
         highlight=False,
     )
+    if fit.simulated:
+        out.print(
+            f"no exact likelihood at {escape(', '.join(fit.simulated))}: fitted by ABC-SMC on "
+            f"{fit.simulations} simulated pilots",
+            highlight=False,
+        )
     if fit.effective_sample_size < 100:
         out.print("[yellow]few effective draws: raise --draws or narrow the priors[/]")
     if out_dir is not None:
