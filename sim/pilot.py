@@ -183,8 +183,9 @@ def pilot_from_run(result: RunResult, replication: int) -> pd.DataFrame:
     """One replication of a run with its event log, as a pilot's rows (day, step, counts).
 
     A visitor is reached by a step on the day of its first event at that step and converted
-    by an opt-in or a purchase there (docs/calibration.md). Rows of days with no one reached
-    are left out.
+    by an opt-in or a purchase there, counted on the day it was reached (a lead called days
+    after it queued counts with that day's leads), so no day converts more than it reached
+    (docs/calibration.md). Rows of days with no one reached are left out.
 
     Raises:
         ValueError: the run kept no event log (run it with ``events=True``).
@@ -199,7 +200,8 @@ def pilot_rows(events: pd.DataFrame) -> pd.DataFrame:
     events = events[events["event"] != "arrive"]
     first = events.drop_duplicates(["visitor", "step"])
     reached = first.groupby(["day", "step"], observed=True).size().rename("reached")
-    won = events[events["event"].isin(_CONVERTING_EVENTS)]
+    won = events[events["event"].isin(_CONVERTING_EVENTS)].drop(columns="day")
+    won = won.merge(first[["visitor", "step", "day"]], on=["visitor", "step"])  # day reached
     converted = won.groupby(["day", "step"], observed=True).size().rename("converted")
     revenue = won.groupby(["day", "step"], observed=True)["amount"].sum().rename("revenue")
     table = pd.concat([reached, converted, revenue], axis=1).fillna(0).reset_index()
