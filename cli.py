@@ -973,16 +973,16 @@ def calibrate(
         source = ScenarioSource.from_file(scenario).with_overrides(overrides or [])
         spec = source.scenario
         fit = fit_pilot(spec, read_pilot(pilot, spec), draws=draws)
-    table = Table("parameter", "prior median [90%]", "posterior median [90%]", "moved", "fit", "")
+    table = Table("parameter", "prior median [90%]", "posterior median [90%]", "moved", "")
     for p in fit.parameters:
-        note = "" if p.identified else "not identified by this pilot"
+        notes = [] if p.method == "exact" else [f"by {p.method}"]
+        notes += [] if p.identified else ["not identified by this pilot"]
         table.add_row(
             escape(p.path),
             _interval(p.prior),
             _interval(p.posterior),
             f"{p.moved:+.2f}",
-            p.method,
-            note,
+            "; ".join(notes),
         )
     out.print(table)
     used = ", ".join(fit.steps_used) or "none"
