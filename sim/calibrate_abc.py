@@ -34,6 +34,7 @@ from sim.paths import set_value
 from sim.pilot import Observed, Pilot, pilot_totals
 from sim.runner import prepare, run_replication
 from sim.scenario import Scenario
+from sim.spec import EDGE, TOP
 
 if TYPE_CHECKING:
     from sim.calibrate import Posterior
@@ -50,6 +51,8 @@ class AbcSettings:
         seed: the seed of every draw; the same seed, the same posterior.
         history: an SQLite file keeping the generations (None: a temporary one); a run
             given the file of an unfinished run of the same fit resumes it.
+        adjust: correct the last generation by local-linear regression on its summaries
+            (Beaumont, Zhang and Balding 2002), as if the tolerance were zero.
     """
 
     population: int = 300
@@ -57,6 +60,7 @@ class AbcSettings:
     min_acceptance: float = 0.05
     seed: int = 0
     history: Path | None = None
+    adjust: bool = True
 
 
 @dataclass(frozen=True)
@@ -101,21 +105,27 @@ def fit_by_simulation(
     }
     keys = [f"u{i}" for i in range(len(paths))]
     prior = pyabc.Distribution(**{k: pyabc.RV("uniform", 0, 1) for k in keys})
+    scales = _scales(pilot, steps)
     abc = pyabc.ABCSMC(
         simulator,
         prior,
-        pyabc.PNormDistance(p=2, fixed_weights=_scales(pilot, steps)),
+        pyabc.PNormDistance(p=2, fixed_weights=scales),
         population_size=settings.population,
         sampler=pyabc.sampler.SingleCoreSampler(),
     )
     if settings.history is not None:
-        return _generations(abc, observed, Path(settings.history), settings, simulator)
+        return _generations(abc, observed, scales, Path(settings.history), settings, simulator)
     with tempfile.TemporaryDirectory(prefix="funnelsim-abc-") as folder:
-        return _generations(abc, observed, Path(folder) / "abc.db", settings, simulator)
+        return _generations(abc, observed, scales, Path(folder) / "abc.db", settings, simulator)
 
 
 def _generations(
-    abc: Any, observed: dict[str, float], path: Path, settings: AbcSettings, simulator: _Simulator
+    abc: Any,
+    observed: dict[str, float],
+    scales: dict[str, float],
+    path: Path,
+    settings: AbcSettings,
+    simulator: _Simulator,
 ) -> Simulated:
     """Run (or resume) the generations kept in ``path``; the last one's weighted particles."""
     db = f"sqlite:///{path}"
@@ -126,14 +136,42 @@ def _generations(
         # uninterrupted one would have
         np.random.seed([settings.seed % 2**32, history.max_t + 1])  # noqa: NPY002
         history = abc.run(max_nr_populations=1)
-    frame, weights = history.get_distribution(m=0, t=history.max_t)
-    weights = np.asarray(weights, float)  # in the frame's order
+    particles = history.get_population(t=history.max_t).particles
+    k = len(simulator.paths)
+    u = np.array([[p.parameter[f"u{i}"] for i in range(k)] for p in particles], float)
+    weights = np.array([p.weight for p in particles], float)
+    if settings.adjust:
+        u = _regression_adjusted(u, weights, particles, observed, scales)
     values = {
-        name: np.asarray(prior.ppf(np.clip(frame[f"u{i}"].to_numpy(), 0, 1)), float)
+        name: np.asarray(prior.ppf(np.clip(u[:, i], EDGE, TOP)), float)
         for i, (name, prior) in enumerate(zip(simulator.paths, simulator.priors, strict=True))
     }
     total = int(history.get_all_populations()["samples"].sum())
     return Simulated(values, weights / weights.sum(), total, history.max_t + 1)
+
+
+def _regression_adjusted(
+    u: np.ndarray,
+    weights: np.ndarray,
+    particles: Sequence[Any],
+    observed: dict[str, float],
+    scales: dict[str, float],
+) -> np.ndarray:
+    """Particles moved along a weighted local-linear fit of parameter on summary.
+
+    ``u_i − β (s_i − s_obs)``, β from least squares weighted by the particle's weight times
+    the Epanechnikov kernel of its distance: what the particle would be had its pilot matched
+    the observed one exactly, to first order.
+    """
+    names = list(observed)
+    gap = np.array([[(p.sum_stat[n] - observed[n]) * scales[n] for n in names] for p in particles])
+    distance = np.array([p.distance for p in particles], float)
+    reach = float(distance.max()) or 1.0
+    w = weights * np.clip(1.0 - (distance / (reach * 1.0001)) ** 2, 0.0, None)
+    design = np.column_stack([np.ones(len(particles)), gap])
+    root = np.sqrt(w)[:, None]
+    beta, *_ = np.linalg.lstsq(design * root, u * root, rcond=None)
+    return np.asarray(u - gap @ beta[1:], float)
 
 
 def _stalled(history: Any, settings: AbcSettings) -> bool:
