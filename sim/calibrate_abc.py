@@ -7,7 +7,9 @@ extra ``calibrate``) fits them on pilots simulated by the engine: each particle 
 with its free parameters set, run for the pilot's days through :func:`sim.prepare`, and read
 back as the pilot file would be (:func:`sim.pilot.pilot_totals`). The summary of a pilot is the
 share of reached visitors each simulated step converted; particles whose shares come close to
-the observed ones survive, the tolerance shrinking generation by generation.
+the observed ones survive, the tolerance shrinking generation by generation; the last
+generation is then regression-adjusted (Beaumont, Zhang and Balding 2002) toward a zero
+tolerance.
 
 The parameters the exact likelihood fits are not refitted: each simulation draws them from
 their exact posterior (a "cut" posterior: the simulated steps do not feed back into them).
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from scipy import special
 
 from sim.errors import ScenarioError
 from sim.paths import set_value
@@ -159,9 +162,10 @@ def _regression_adjusted(
 ) -> np.ndarray:
     """Particles moved along a weighted local-linear fit of parameter on summary.
 
-    ``u_i − β (s_i − s_obs)``, β from least squares weighted by the particle's weight times
-    the Epanechnikov kernel of its distance: what the particle would be had its pilot matched
-    the observed one exactly, to first order.
+    ``logit u_i − β (s_i − s_obs)`` (on the logit scale, so adjusted particles stay inside
+    the prior's range), β from least squares weighted by the particle's weight times the
+    Epanechnikov kernel of its distance: what the particle would be had its pilot matched the
+    observed one exactly, to first order.
     """
     names = list(observed)
     gap = np.array([[(p.sum_stat[n] - observed[n]) * scales[n] for n in names] for p in particles])
@@ -170,8 +174,9 @@ def _regression_adjusted(
     w = weights * np.clip(1.0 - (distance / (reach * 1.0001)) ** 2, 0.0, None)
     design = np.column_stack([np.ones(len(particles)), gap])
     root = np.sqrt(w)[:, None]
-    beta, *_ = np.linalg.lstsq(design * root, u * root, rcond=None)
-    return np.asarray(u - gap @ beta[1:], float)
+    z = special.logit(np.clip(u, EDGE, TOP))  # unbounded, so no particle leaves the prior
+    beta, *_ = np.linalg.lstsq(design * root, z * root, rcond=None)
+    return np.asarray(special.expit(z - gap @ beta[1:]), float)
 
 
 def _stalled(history: Any, settings: AbcSettings) -> bool:
