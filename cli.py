@@ -1179,9 +1179,14 @@ def _fit_pilot(
         posterior = calibrated_source(source, fit)
     table = Table("parameter", "prior median [90%]", "posterior median [90%]", "moved", "")
     for p in fit.parameters:
-        note = "" if p.identified else "not identified by this pilot"
+        notes = [] if p.method == "exact" else [f"by {p.method}"]
+        notes += [] if p.identified else ["not identified by this pilot"]
         table.add_row(
-            escape(p.path), _interval(p.prior), _interval(p.posterior), f"{p.moved:+.2f}", note
+            escape(p.path),
+            _interval(p.prior),
+            _interval(p.posterior),
+            f"{p.moved:+.2f}",
+            "; ".join(notes),
         )
     out.print(table)
     used = ", ".join(fit.steps_used) or "none"
@@ -1190,6 +1195,12 @@ def _fit_pilot(
         f"of {fit.draws} draws",
         highlight=False,
     )
+    if fit.simulated:
+        out.print(
+            f"no exact likelihood at {escape(', '.join(fit.simulated))}: fitted by ABC-SMC on "
+            f"{fit.simulations} simulated pilots",
+            highlight=False,
+        )
     if fit.effective_sample_size < 100:
         out.print("[yellow]few effective draws: raise --draws or narrow the priors[/]")
     files = {}

@@ -26,9 +26,9 @@ Examples:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import stats
@@ -41,8 +41,14 @@ from sim.pilot import Pilot
 from sim.scenario import Scenario
 from sim.source import ScenarioSource
 from sim.spec import EDGE, TOP, Distribution
+from sim.steps import STEP_KINDS
+
+if TYPE_CHECKING:
+    from sim.calibrate_abc import AbcSettings
 
 QUANTILES = (0.05, 0.5, 0.95)
+EXACT = "exact"  # a parameter fitted on the Binomial likelihood
+ABC = "abc-smc"  # a parameter fitted on simulated pilots
 UNIDENTIFIED = 0.8  # posterior 90% width over prior 90% width above which the pilot says little
 _Z95 = float(stats.norm.ppf(0.95))
 Values = Mapping[str, np.ndarray]
@@ -50,11 +56,16 @@ Values = Mapping[str, np.ndarray]
 
 @dataclass(frozen=True)
 class Fitted:
-    """One free parameter: its prior's and posterior's 5th, 50th and 95th percentiles."""
+    """One free parameter: its prior's and posterior's 5th, 50th and 95th percentiles.
+
+    ``method`` says how its posterior was found: ``"exact"`` (the Binomial likelihood) or
+    ``"abc-smc"`` (simulated pilots, for a step with no tractable likelihood).
+    """
 
     path: str
     prior: tuple[float, float, float]
     posterior: tuple[float, float, float]
+    method: str = EXACT
 
     @property
     def identified(self) -> bool:
@@ -71,22 +82,46 @@ class Fitted:
 
 @dataclass(frozen=True)
 class Calibration:
-    """The fit: one entry per free parameter, the effective sample size and the draws used."""
+    """The fit: one entry per free parameter, the effective sample size and the draws used.
+
+    ``simulated`` names the observed steps fitted by simulation (no exact likelihood) and
+    ``simulations`` counts the pilots simulated for them (0: the likelihood was exact).
+    """
 
     parameters: tuple[Fitted, ...]
     effective_sample_size: float
     draws: int
     steps_used: tuple[str, ...]
+    simulated: tuple[str, ...] = ()
+    simulations: int = 0
+
+
+@dataclass(frozen=True)
+class Posterior:
+    """Importance-sampled draws of every free parameter and their normalized weights."""
+
+    values: dict[str, np.ndarray]
+    weights: np.ndarray
 
 
 def calibrate(
-    scenario: Scenario, pilot: Pilot, *, draws: int = 2**16, seed: int = 0
+    scenario: Scenario,
+    pilot: Pilot,
+    *,
+    draws: int = 2**16,
+    seed: int = 0,
+    abc: AbcSettings | None = None,
 ) -> Calibration:
     """The posterior of the scenario's ``calibrate:`` parameters given the pilot.
 
+    Parameters that only steps with an exact likelihood read are fitted by importance
+    sampling; those an observed step with no tractable likelihood reads (a queue, trust
+    that emails or earlier purchases change, referrals) by ABC-SMC on simulated pilots
+    (:mod:`sim.calibrate_abc`, settings ``abc``), with the others drawn from their exact
+    posterior. The same seed gives the same posterior, bit for bit.
+
     Raises:
-        ScenarioError: no free parameters, a path names nothing or no number, or a step the
-            likelihood needs holds a value per segment.
+        ScenarioError: no free parameters, or a path names nothing or no number.
     """
     priors = dict(scenario.calibrate)
     if not priors:
@@ -94,32 +129,121 @@ def calibrate(
     tree = scenario.model_dump(by_alias=True)
     for path in priors:
         _check_path(tree, path)
+    exact, simulated = likelihood_steps(scenario, pilot)
+    by_simulation = simulation_parameters(scenario, simulated)
+    posterior, used = _importance(scenario, pilot, exact, draws, seed)
+    uniform = np.full(draws, 1.0 / draws)
+    fitted = {
+        path: Fitted(path, _quantiles(v, uniform), _quantiles(v, posterior.weights))
+        for path, v in posterior.values.items()
+    }
+    simulations = 0
+    if by_simulation:
+        from sim.calibrate_abc import AbcSettings, fit_by_simulation
+
+        found = fit_by_simulation(
+            scenario, pilot, by_simulation, simulated, posterior, abc or AbcSettings(seed=seed)
+        )
+        simulations = found.simulations
+        for path in by_simulation:
+            fitted[path] = Fitted(
+                path, fitted[path].prior, _quantiles(found.values[path], found.weights), ABC
+            )
+    ess = float(1.0 / np.sum(posterior.weights**2))
+    return Calibration(
+        tuple(fitted[p] for p in priors), ess, draws, used, tuple(simulated), simulations
+    )
+
+
+def _importance(
+    scenario: Scenario, pilot: Pilot, exact: Sequence[str], draws: int, seed: int
+) -> tuple[Posterior, tuple[str, ...]]:
+    """Prior draws on a scrambled Sobol grid weighted by the exact steps' likelihood."""
+    priors = scenario.calibrate
     u = qmc.Sobol(len(priors), scramble=True, seed=seed).random(draws)
     u = np.clip(u, EDGE, TOP)
     values = {path: np.asarray(d.ppf(u[:, i]), float) for i, (path, d) in enumerate(priors.items())}
     log_w = np.zeros(draws)
     used = []
-    for step_id, seen in (
-        (s.id, pilot.steps[s.id]) for s in scenario.funnel if s.id in pilot.steps
-    ):
-        chance = _conversion(scenario, step_id, values, pilot)
-        if chance is None:
+    for step_id in exact:
+        found = _counts(scenario, step_id, pilot)
+        if found is None:
             continue
+        reached, converted = found
+        chance = _conversion(scenario, step_id, values, pilot)
         used.append(step_id)
         p = np.clip(chance, 1e-12, 1 - 1e-12)
-        log_w += seen.converted * np.log(p) + (seen.reached - seen.converted) * np.log1p(-p)
+        log_w += converted * np.log(p) + (reached - converted) * np.log1p(-p)
     weights = np.exp(log_w - log_w.max())
     weights /= weights.sum()
-    ess = float(1.0 / np.sum(weights**2))
-    fitted = tuple(
-        Fitted(
-            path,
-            _quantiles(values[path], np.full(draws, 1.0 / draws)),
-            _quantiles(values[path], weights),
-        )
-        for path in priors
+    return Posterior(values, weights), tuple(used)
+
+
+def likelihood_steps(scenario: Scenario, pilot: Pilot) -> tuple[list[str], list[str]]:
+    """The observed steps with an exact likelihood, and those only simulation can fit.
+
+    A step's likelihood is exact when its kind has a closed form (an opt-in's rate, a
+    sale's take, price and value) and nothing earlier in the funnel changed its visitors'
+    trust or mailing (no email sent, no sale with a trust gain) and no referral brings
+    visitors; a step that neither opts in nor sells (an email sequence) tells nothing.
+    """
+    exact: list[str] = []
+    simulated: list[str] = []
+    disturbed = scenario.referral is not None or any(
+        getattr(ch, "type", "") == "referral" for ch in scenario.channels.values()
     )
-    return Calibration(fitted, ess, draws, tuple(used))
+    for step in scenario.funnel:
+        kind = STEP_KINDS[step.type]
+        observed = step.id in pilot.steps or step.id in pilot.converted_by_day
+        if observed and (kind.entry or kind.sells):
+            closed = _closed_form(step)
+            if closed and not disturbed and _counts(scenario, step.id, pilot) is not None:
+                exact.append(step.id)
+            elif step.id in pilot.steps:
+                simulated.append(step.id)
+        sends_email = "sent" in kind.tallies or getattr(step, "via", "page") == "email"
+        if sends_email or float(getattr(step, "trust_gain", 0.0) or 0.0) > 0:
+            disturbed = True
+    return exact, simulated
+
+
+def simulation_parameters(scenario: Scenario, simulated: Sequence[str]) -> list[str]:
+    """The free parameters a step fitted by simulation reads: its own, and any not a step's."""
+    if not simulated:
+        return []
+    prefixes = tuple(f"funnel.{step}." for step in simulated)
+    return [
+        path
+        for path in scenario.calibrate
+        if path.startswith(prefixes) or not path.startswith("funnel.")
+    ]
+
+
+def _closed_form(step: Any) -> bool:
+    if hasattr(step, "rate") and not hasattr(step, "take"):
+        return True
+    return all(hasattr(step, key) for key in ("take", "price", "value"))
+
+
+def _counts(scenario: Scenario, step_id: str, pilot: Pilot) -> tuple[int, int] | None:
+    """(reached, converted) of a step: as observed, or reached as those due by the end.
+
+    A pilot that counted a sale's purchases but not whom it reached (a checkout export) is
+    fitted on the visitors due by the pilot's last day: those who converted at the step it
+    follows at least ``delay_days`` before the end. Later ones have had no chance to buy yet,
+    and counting them would bias the take low.
+    """
+    if step_id in pilot.steps:
+        seen = pilot.steps[step_id]
+        return seen.reached, seen.converted
+    step = scenario.step(step_id)
+    before = getattr(step, "after", None)
+    if not isinstance(before, str) or before not in pilot.converted_by_day:
+        return None
+    last = pilot.last_day - int(getattr(step, "delay_days", 0))
+    due = sum(n for day, n in pilot.converted_by_day[before].items() if day <= last)
+    converted = sum(pilot.converted_by_day.get(step_id, {}).values())
+    return (due, converted) if due >= converted else None
 
 
 def _check_path(tree: Any, path: str) -> None:
@@ -132,7 +256,7 @@ def _check_path(tree: Any, path: str) -> None:
 
 
 def _quantiles(x: np.ndarray, weights: np.ndarray) -> tuple[float, float, float]:
-    order = np.argsort(x)
+    order = np.argsort(x, kind="stable")
     cumulative = np.cumsum(weights[order])
     cumulative /= cumulative[-1]
     at = np.searchsorted(cumulative, QUANTILES)
@@ -141,36 +265,46 @@ def _quantiles(x: np.ndarray, weights: np.ndarray) -> tuple[float, float, float]
 
 
 def _conversion(scenario: Scenario, step_id: str, values: Values, pilot: Pilot) -> Any:
-    """p(θ) for a step, one per draw; None for a step whose conversion has no closed form."""
+    """p(θ) for a step with a closed form, one per draw, averaged over the segments.
+
+    An offer sent by email is seen by those who read the email (the segment's open rate),
+    whose trust the open raised by the segment's ``trust_per_open``.
+    """
     step = scenario.step(step_id)
-    here = _reader(scenario, values)
+    here = _reader(values)
     prefix = f"funnel.{step_id}"
-    if hasattr(step, "rate") and not hasattr(step, "take"):
-        return here(f"{prefix}.rate", step.rate)
-    if not all(hasattr(step, key) for key in ("take", "price", "value")):
-        return None
-    take = here(f"{prefix}.take", getattr(step, "take"))  # noqa: B009 (any kind with a take)
-    price = here(f"{prefix}.price", getattr(step, "price"))  # noqa: B009
     total: Any = 0.0
     for segment, share in _segment_shares(scenario, pilot).items():
+        if hasattr(step, "rate") and not hasattr(step, "take"):
+            total = total + share[0] * here(f"{prefix}.rate", step.rate, segment)
+            continue
         seg = scenario.segments[segment]
         base = f"segments.{segment}"
-        value = here(f"{prefix}.value", getattr(step, "value"))  # noqa: B009
-        trust = np.clip(here(f"{base}.trust", seg.trust) + share[1], 0.0, 1.0)
-        sigma = here(f"{base}.price_dispersion", seg.price_dispersion)
-        junk = here(f"{base}.junk_share", seg.junk_share)
-        total = total + share[0] * (1 - junk) * take * trust * price_acceptance(price, value, sigma)
+        take = here(f"{prefix}.take", getattr(step, "take"), segment)  # noqa: B009
+        price = here(f"{prefix}.price", getattr(step, "price"), segment)  # noqa: B009
+        value = here(f"{prefix}.value", getattr(step, "value"), segment)  # noqa: B009
+        trust = here(f"{base}.trust", seg.trust, segment) + share[1]
+        seen: Any = 1.0
+        if getattr(step, "via", "page") == "email":
+            seen = here(f"{base}.email.open_rate", seg.email.open_rate, segment)
+            trust = trust + here(f"{base}.email.trust_per_open", seg.email.trust_per_open, segment)
+        trust = np.clip(trust, 0.0, 1.0)
+        sigma = here(f"{base}.price_dispersion", seg.price_dispersion, segment)
+        junk = here(f"{base}.junk_share", seg.junk_share, segment)
+        acceptance = price_acceptance(price, value, sigma)
+        total = total + share[0] * seen * (1 - junk) * take * trust * acceptance
     return total
 
 
-def _reader(scenario: Scenario, values: Values) -> Callable[[str, Any], Any]:
-    def read(path: str, fixed: Any) -> Any:
-        if path in values:
-            return values[path]
-        if not isinstance(fixed, int | float):
-            raise ScenarioError.at(
-                path, "calibration reads one number here, not a value per segment", ""
-            )
+def _reader(values: Values) -> Callable[[str, Any, str], Any]:
+    """Reads a number: a free parameter's draws, else the scenario's value for the segment."""
+
+    def read(path: str, fixed: Any, segment: str) -> Any:
+        for name in (path, f"{path}.{segment}"):
+            if name in values:
+                return values[name]
+        if isinstance(fixed, Mapping):
+            return float(fixed[segment])
         return float(fixed)
 
     return read

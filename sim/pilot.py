@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from sim.errors import Problem, ScenarioError
@@ -49,11 +50,18 @@ class Pilot:
         steps: step id → its reached and converted totals (rows with both counts only).
         visitors: channel id → visitors over the pilot (rows that give them only).
         days: how many distinct days the file covers.
+        converted_by_day: step id → day → converted that day (every row giving
+            ``converted``, with or without ``reached``): a step's daily conversions, which
+            are the next step's arrivals, and the purchases of an offer whose reach the
+            pilot's tools did not export.
+        last_day: the last day of the file (−1: none).
     """
 
     steps: dict[str, Observed] = field(default_factory=dict)
     visitors: dict[str, int] = field(default_factory=dict)
     days: int = 0
+    converted_by_day: dict[str, dict[int, int]] = field(default_factory=dict)
+    last_day: int = -1
 
 
 def read_pilot(path: str | Path, scenario: Scenario) -> Pilot:
@@ -79,6 +87,7 @@ def read_pilot(path: str | Path, scenario: Scenario) -> Pilot:
     reached: dict[str, int] = {}
     converted: dict[str, int] = {}
     visitors: dict[str, int] = {}
+    by_day: dict[str, dict[int, int]] = {}
     days: set[int] = set()
     for line, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
@@ -88,8 +97,12 @@ def read_pilot(path: str | Path, scenario: Scenario) -> Pilot:
         problems += found
         if found:
             continue
-        days.add(int(values["day"]))
+        day = int(values["day"])
+        days.add(day)
         step, channel = cells.get("step", ""), cells.get("channel", "")
+        if step and "converted" in values:
+            daily = by_day.setdefault(step, {})
+            daily[day] = daily.get(day, 0) + int(values["converted"])
         if step and "reached" in values and "converted" in values:
             reached[step] = reached.get(step, 0) + int(values["reached"])
             converted[step] = converted.get(step, 0) + int(values["converted"])
@@ -98,7 +111,7 @@ def read_pilot(path: str | Path, scenario: Scenario) -> Pilot:
     if problems:
         raise ScenarioError(problems)
     observed = {s: Observed(reached[s], converted[s]) for s in reached}
-    return Pilot(observed, visitors, len(days))
+    return Pilot(observed, visitors, len(days), by_day, max(days, default=-1))
 
 
 def _check_header(header: Sequence[str], name: str) -> list[Problem]:
@@ -170,19 +183,25 @@ def pilot_from_run(result: RunResult, replication: int) -> pd.DataFrame:
     """One replication of a run with its event log, as a pilot's rows (day, step, counts).
 
     A visitor is reached by a step on the day of its first event at that step and converted
-    by an opt-in or a purchase there (docs/calibration.md). Rows of days with no one reached
-    are left out.
+    by an opt-in or a purchase there, counted on the day it was reached (a lead called days
+    after it queued counts with that day's leads), so no day converts more than it reached
+    (docs/calibration.md). Rows of days with no one reached are left out.
 
     Raises:
         ValueError: the run kept no event log (run it with ``events=True``).
     """
     if result.events is None:
         raise ValueError("the run kept no event log: run it with events=True")
-    events = result.events[result.events["replication"] == replication]
+    return pilot_rows(result.events[result.events["replication"] == replication])
+
+
+def pilot_rows(events: pd.DataFrame) -> pd.DataFrame:
+    """One replication's event log as a pilot's rows (see :func:`pilot_from_run`)."""
     events = events[events["event"] != "arrive"]
     first = events.drop_duplicates(["visitor", "step"])
     reached = first.groupby(["day", "step"], observed=True).size().rename("reached")
-    won = events[events["event"].isin(_CONVERTING_EVENTS)]
+    won = events[events["event"].isin(_CONVERTING_EVENTS)].drop(columns="day")
+    won = won.merge(first[["visitor", "step", "day"]], on=["visitor", "step"])  # day reached
     converted = won.groupby(["day", "step"], observed=True).size().rename("converted")
     revenue = won.groupby(["day", "step"], observed=True)["amount"].sum().rename("revenue")
     table = pd.concat([reached, converted, revenue], axis=1).fillna(0).reset_index()
@@ -191,3 +210,24 @@ def pilot_from_run(result: RunResult, replication: int) -> pd.DataFrame:
     for column in ("reached", "converted"):
         table[column] = table[column].astype(int)
     return table.sort_values(["day", "step"], ignore_index=True)
+
+
+def pilot_totals(events: pd.DataFrame) -> dict[str, Observed]:
+    """One replication's event log as a pilot's totals per step: :func:`pilot_rows` summed.
+
+    The same counts as summing the rows over days (a visitor is reached once per step), at a
+    fraction of the cost: what a fit by simulation reads from each simulated pilot.
+    """
+    events = events[events["event"] != "arrive"]
+    steps = events["step"].cat.codes.to_numpy().astype(np.int64)
+    names = list(events["step"].cat.categories)
+    visitor = events["visitor"].to_numpy().astype(np.int64)
+    pairs = np.unique(visitor * (len(names) + 1) + steps)
+    reached = np.bincount(pairs % (len(names) + 1), minlength=len(names))
+    won = events["event"].isin(_CONVERTING_EVENTS).to_numpy()
+    converted = np.bincount(steps[won], minlength=len(names))
+    return {
+        str(name): Observed(int(reached[i]), int(converted[i]))
+        for i, name in enumerate(names)
+        if reached[i] > 0
+    }
