@@ -1047,9 +1047,12 @@ def calibrate(
         _fail("give a pilot file to calibrate on, or --plan DAYS to plan one (not both)")
     if budget is not None and plan is None:
         _fail("--budget sizes a planned pilot: use it with --plan DAYS")
-    if cluster is not None:
-        _check_cluster(cluster)
     from sim import ScenarioSource
+    from sim.executor import Executor
+
+    if cluster is not None:
+        with _user_errors():  # a cluster that cannot be used fails before the fit
+            Executor(jobs, cluster).close()
 
     with _user_errors():
         source = ScenarioSource.from_file(scenario).with_overrides(overrides or [])
@@ -1059,27 +1062,6 @@ def calibrate(
         return
     assert pilot is not None
     _fit_pilot(source, scenario, pilot, out_dir, draws, check, seed, cluster, jobs)
-
-
-def _check_cluster(address: str) -> None:
-    """Refuse an address that cannot name a Dask scheduler, before any work (exit 2)."""
-    import re
-
-    if not re.fullmatch(r"([a-z]+://)?[^\s:/]+:\d{1,5}", address):
-        _fail(
-            f"--cluster takes a Dask scheduler's address, tcp://host:port; got {escape(address)!r}"
-        )
-
-
-@contextmanager
-def _on_cluster(cluster: str | None) -> Iterator[None]:
-    """A cluster that cannot be reached is exit 2, naming it."""
-    try:
-        yield
-    except OSError as exc:
-        if cluster is None:
-            raise
-        _fail(f"cannot use the cluster at {escape(cluster)}: {escape(str(exc))}")
 
 
 def _ticker(progress: Callable[[int, int], None], total: int) -> Callable[[], None]:
@@ -1109,7 +1091,6 @@ def _plan_pilot(
     items = -(-pilots // CHUNK)
     with (
         _user_errors(),
-        _on_cluster(cluster),
         _progress_bar(f"planning a pilot of {days} days", items) as progress,
     ):
         result = plan_pilot(
@@ -1211,7 +1192,6 @@ def _fit_pilot(
         items = -(-check // CHUNK)
         with (
             _user_errors(),
-            _on_cluster(cluster),
             _progress_bar("replaying the pilot", items) as progress,
         ):
             replayed = predictive_check(

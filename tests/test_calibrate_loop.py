@@ -173,8 +173,8 @@ def test_calibrate_writes_the_predictive_page_with_a_manifest(tmp_path: Path) ->
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (["--plan", "3", "--cluster", "not an address"], "--cluster takes"),
-        (["--plan", "3", "--cluster", "nonsense"], "--cluster takes"),
+        (["--plan", "3", "--cluster", "not an address"], "not a scheduler address"),
+        (["--plan", "3", "--cluster", "tcp://127.0.0.1:1"], "cannot reach a Dask scheduler"),
         (["--budget", "100"], "--budget sizes a planned pilot"),
         ([], "give a pilot file"),
     ],
