@@ -18,11 +18,12 @@ Examples:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from sim.calibrate import calibrate
+from sim.calibrate import calibrate, likelihood_steps, simulation_parameters
+from sim.calibrate_abc import AbcSettings
 from sim.errors import ScenarioError
 from sim.executor import run_all
 from sim.pilot import Observed, Pilot
@@ -30,6 +31,7 @@ from sim.runner import run_scenario
 from sim.scenario import Scenario
 
 CHUNK = 8  # simulated pilots per work item
+PLAN_ABC = AbcSettings(population=50, generations=3)  # ABC-SMC of each planned pilot's fit
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ def plan_pilot(
     jobs: int = 1,
     cluster: str | None = None,
     finished: Callable[[], None] | None = None,
+    abc: AbcSettings | None = None,
 ) -> PilotPlan:
     """Simulate ``pilots`` pilots from the priors and fit each: the posterior widths to expect.
 
@@ -120,6 +123,9 @@ def plan_pilot(
         jobs: local worker processes (the same results).
         cluster: a Dask scheduler's address to run on (None: here; the same results).
         finished: called as each work item of ``CHUNK`` pilots finishes.
+        abc: the ABC-SMC settings of each fit, when a step has no exact likelihood
+            (:func:`simulated_steps`; None: ``PLAN_ABC``, small, as every pilot is fitted);
+            pilot ``k`` is fitted with seed ``seed + k``, and no history is kept.
 
     Raises:
         ScenarioError: no ``calibrate:`` section, or a bad days or budget.
@@ -132,8 +138,9 @@ def plan_pilot(
         for path, prior in scenario.calibrate.items()
     }
     truth = fitted.with_changes({**priors, "assumptions.replications_per_draw": 1})
+    settings = replace(abc or PLAN_ABC, history=None, progress=None)
     items = [
-        (truth, fitted, seed, first, min(CHUNK, pilots - first), draws)
+        (truth, fitted, seed, first, min(CHUNK, pilots - first), draws, settings)
         for first in range(0, pilots, CHUNK)
     ]
     rows = [
@@ -165,10 +172,26 @@ def _planned(path: str, prior: object, widths: np.ndarray) -> PlannedWidth:
     )
 
 
+def simulated_steps(scenario: Scenario) -> list[str]:
+    """The steps a planned pilot's fit fits by simulation (ABC-SMC); empty: all exact.
+
+    A planned pilot observes every step's reached and converted counts.
+    """
+    every = Pilot({s.id: Observed(1, 0) for s in scenario.funnel}, {}, scenario.acquisition_days)
+    simulated = likelihood_steps(scenario, every)[1]
+    return simulated if simulation_parameters(scenario, simulated) else []
+
+
 def fit_simulated(
-    truth: Scenario, fitted: Scenario, seed: int, first: int, count: int, draws: int
+    truth: Scenario,
+    fitted: Scenario,
+    seed: int,
+    first: int,
+    count: int,
+    draws: int,
+    abc: AbcSettings = PLAN_ABC,
 ) -> list[tuple[list[float], list[float]]]:
-    """Simulate pilots ``first … first + count − 1`` and fit each.
+    """Simulate pilots ``first … first + count − 1`` and fit each (ABC-SMC with ``abc``).
 
     Returns:
         Per pilot: each free parameter's posterior 90% width, and each step's reached count.
@@ -192,7 +215,8 @@ def fit_simulated(
             _visitors(result.breakdown, first + k),
             fitted.acquisition_days,
         )
-        fit = calibrate(fitted, pilot, draws=draws, seed=seed)
+        abc_k = replace(abc, seed=seed + first + k)
+        fit = calibrate(fitted, pilot, draws=draws, seed=seed, abc=abc_k)
         widths = [p.posterior[2] - p.posterior[0] for p in fit.parameters]
         out.append((widths, [float(row.get(f"{s}.reached", 0.0)) for s in steps]))
     return out
