@@ -1034,8 +1034,8 @@ def calibrate(
         typer.Option(
             "--particles",
             min=10,
-            help="ABC-SMC particles a generation, for steps with no exact likelihood "
-            "(default 300; with --plan 50).",
+            help="ABC-SMC particles a generation, for steps with no exact likelihood; that "
+            "fit runs on one core (default 300; with --plan 50).",
             show_default=False,
         ),
     ] = None,
