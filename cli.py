@@ -1277,7 +1277,8 @@ def _fit_pilot(
     if fit.simulated:
         out.print(
             f"no exact likelihood at {escape(', '.join(fit.simulated))}: fitted by ABC-SMC on "
-            f"{fit.simulations} simulated pilots",
+            f"{fit.simulations} simulated pilots in {fit.generations} generations "
+            f"(at most {abc.generations})",
             highlight=False,
         )
     for c in fit.combinations:

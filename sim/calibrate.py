@@ -103,6 +103,7 @@ class Calibration:
 
     ``simulated`` names the observed steps fitted by simulation (no exact likelihood) and
     ``simulations`` counts the pilots simulated for them (0: the likelihood was exact).
+    ``generations`` counts ABC-SMC's generations (with those a resumed history held).
     ``combinations`` holds, for each exactly fitted step that two or more free parameters act
     on, the conversion probability the pilot pins down in their place.
     """
@@ -114,6 +115,7 @@ class Calibration:
     simulated: tuple[str, ...] = ()
     simulations: int = 0
     combinations: tuple[Combination, ...] = ()
+    generations: int = 0
 
 
 @dataclass(frozen=True)
@@ -157,14 +159,14 @@ def calibrate(
         path: Fitted(path, _quantiles(v, uniform), _quantiles(v, posterior.weights))
         for path, v in posterior.values.items()
     }
-    simulations = 0
+    simulations = generations = 0
     if by_simulation:
         from sim.calibrate_abc import AbcSettings, fit_by_simulation
 
         found = fit_by_simulation(
             scenario, pilot, by_simulation, simulated, posterior, abc or AbcSettings(seed=seed)
         )
-        simulations = found.simulations
+        simulations, generations = found.simulations, found.generations
         for path in by_simulation:
             fitted[path] = Fitted(
                 path, fitted[path].prior, _quantiles(found.values[path], found.weights), ABC
@@ -178,6 +180,7 @@ def calibrate(
         tuple(simulated),
         simulations,
         _combinations(scenario, pilot, used, posterior),
+        generations,
     )
 
 
