@@ -23,6 +23,8 @@ from rich.console import Console
 from rich.markup import escape
 
 if TYPE_CHECKING:
+    from sim.calibrate import Combination
+    from sim.calibrate_abc import AbcSettings
     from sim.compare import Comparison
     from sim.errors import ScenarioError
 
@@ -1148,11 +1150,11 @@ def _plan_pilot(
     seed: int,
     cluster: str | None,
     jobs: int,
-    abc: Any,
+    abc: AbcSettings,
 ) -> None:
     from rich.table import Table
 
-    from sim.plan import CHUNK, plan_pilot, simulated_steps
+    from sim.plan import chunk_size, plan_pilot, simulated_steps
 
     with _user_errors():
         slow = simulated_steps(spec)
@@ -1166,7 +1168,7 @@ def _plan_pilot(
             highlight=False,
             soft_wrap=True,
         )
-    items = -(-pilots // CHUNK)
+    items = -(-pilots // chunk_size(spec))
     with (
         _user_errors(),
         _progress_bar(f"planning a pilot of {days} days", items) as progress,
@@ -1225,7 +1227,7 @@ def _fit_pilot(
     seed: int,
     cluster: str | None,
     jobs: int,
-    abc: Any,
+    abc: AbcSettings,
 ) -> None:
     from dataclasses import replace
 
@@ -1242,7 +1244,7 @@ def _fit_pilot(
         slow = likelihood_steps(spec, data)[1]
         if not simulation_parameters(spec, slow):
             slow = []
-    if slow and abc.history is not None and abc.history.exists():
+    if slow and abc.history is not None and abc.history.is_file() and abc.history.stat().st_size:
         err.print(f"[dim]resuming the fit kept in {escape(str(abc.history))}[/]", highlight=False)
     elif abc.history is not None and not slow:
         err.print("[dim]every step has an exact likelihood: --history is not used[/]")
@@ -1283,9 +1285,10 @@ def _fit_pilot(
         )
     for c in fit.combinations:
         names = ", ".join(p.removeprefix(f"funnel.{c.step}.") for p in c.paths)
+        seen = ", seen at one price" if "price" in c.formula else ""
         out.print(
             f"[yellow]not separately identifiable:[/] {escape(names)} (all act on "
-            f"{escape(c.step)}'s conversion, seen at one price). The pilot pins down only "
+            f"{escape(c.step)}'s conversion{seen}). The pilot pins down only "
             f"{escape(c.step)}'s conversion probability, median [90%]:",
             highlight=False,
         )
@@ -1330,7 +1333,7 @@ def _fit_pilot(
             out.print(f"[dim]wrote {out_dir / name}[/]")
 
 
-def _combination_note(c: Any) -> str:
+def _combination_note(c: Combination) -> str:
     """A comment line of calibrated.yaml: what the pilot pinned down in place of ``c.paths``."""
     return (
         f"\nnot separately identifiable: {', '.join(c.paths)}; the pilot pins down "

@@ -30,7 +30,7 @@ from sim.pilot import Observed, Pilot
 from sim.runner import run_scenario
 from sim.scenario import Scenario
 
-CHUNK = 8  # simulated pilots per work item
+CHUNK = 8  # simulated pilots per work item (one when each fit runs ABC-SMC: see chunk_size)
 PLAN_ABC = AbcSettings(population=50, generations=3)  # ABC-SMC of each planned pilot's fit
 
 
@@ -122,7 +122,7 @@ def plan_pilot(
         seed: the simulation's seed.
         jobs: local worker processes (the same results).
         cluster: a Dask scheduler's address to run on (None: here; the same results).
-        finished: called as each work item of ``CHUNK`` pilots finishes.
+        finished: called as each work item of :func:`chunk_size` pilots finishes.
         abc: the ABC-SMC settings of each fit, when a step has no exact likelihood
             (:func:`simulated_steps`; None: ``PLAN_ABC``, small, as every pilot is fitted);
             pilot ``k`` is fitted with seed ``seed + k``, and no history is kept.
@@ -139,9 +139,10 @@ def plan_pilot(
     }
     truth = fitted.with_changes({**priors, "assumptions.replications_per_draw": 1})
     settings = replace(abc or PLAN_ABC, history=None, progress=None)
+    chunk = chunk_size(scenario)
     items = [
-        (truth, fitted, seed, first, min(CHUNK, pilots - first), draws, settings)
-        for first in range(0, pilots, CHUNK)
+        (truth, fitted, seed, first, min(chunk, pilots - first), draws, settings)
+        for first in range(0, pilots, chunk)
     ]
     rows = [
         row for chunk in run_all(fit_simulated, items, cluster, finished, jobs) for row in chunk
@@ -180,6 +181,14 @@ def simulated_steps(scenario: Scenario) -> list[str]:
     every = Pilot({s.id: Observed(1, 0) for s in scenario.funnel}, {}, scenario.acquisition_days)
     simulated = likelihood_steps(scenario, every)[1]
     return simulated if simulation_parameters(scenario, simulated) else []
+
+
+def chunk_size(scenario: Scenario) -> int:
+    """Simulated pilots per work item: one if each is fitted by ABC-SMC (a long fit), else CHUNK.
+
+    The pilots' seeds and draws are keyed by their number, so the plan is the same either way.
+    """
+    return 1 if simulated_steps(scenario) else CHUNK
 
 
 def fit_simulated(
