@@ -1236,6 +1236,7 @@ def _fit_pilot(
     from sim._atomic import staged_folder
     from sim.calibrate import calibrate as fit_pilot
     from sim.calibrate import calibrated_source, likelihood_steps, simulation_parameters
+    from sim.calibrate_abc import AbcSettings
     from sim.pilot import read_pilot
 
     with _user_errors():
@@ -1246,8 +1247,11 @@ def _fit_pilot(
             slow = []
     if slow and abc.history is not None and abc.history.is_file() and abc.history.stat().st_size:
         err.print(f"[dim]resuming the fit kept in {escape(str(abc.history))}[/]", highlight=False)
-    elif abc.history is not None and not slow:
-        err.print("[dim]every step has an exact likelihood: --history is not used[/]")
+    elif not slow and abc != AbcSettings(seed=abc.seed):
+        err.print(
+            "[dim]every step has an exact likelihood: --particles, --generations and "
+            "--history are not used[/]"
+        )
     with _user_errors():
         if slow:  # the long part: a progress bar over its generations
             label = f"ABC-SMC at {escape(', '.join(slow))}, generations"
