@@ -23,6 +23,8 @@ from rich.console import Console
 from rich.markup import escape
 
 if TYPE_CHECKING:
+    from sim.calibrate import Combination
+    from sim.calibrate_abc import AbcSettings
     from sim.compare import Comparison
     from sim.errors import ScenarioError
 
@@ -1029,7 +1031,38 @@ def calibrate(
     pilots: Annotated[
         int, typer.Option("--pilots", min=2, help="With --plan: pilots simulated from the priors.")
     ] = 64,
-    seed: Annotated[int, typer.Option(min=0, help="Seed of the replays and the plan.")] = 0,
+    particles: Annotated[
+        int | None,
+        typer.Option(
+            "--particles",
+            min=10,
+            help="ABC-SMC particles a generation, for steps with no exact likelihood; that "
+            "fit runs on one core (default 300; with --plan 50).",
+            show_default=False,
+        ),
+    ] = None,
+    generations: Annotated[
+        int | None,
+        typer.Option(
+            "--generations",
+            min=1,
+            max=50,
+            help="ABC-SMC generations at most (default 6; with --plan 3).",
+            show_default=False,
+        ),
+    ] = None,
+    history: Annotated[
+        Path | None,
+        typer.Option(
+            "--history",
+            metavar="FILE",
+            help="Keep the ABC-SMC generations in this SQLite file; given the file of an "
+            "interrupted fit, resume it (not with --plan).",
+        ),
+    ] = None,
+    seed: Annotated[
+        int, typer.Option(min=0, help="Seed of the fit, the replays and the plan.")
+    ] = 0,
     overrides: SetOpt = None,
     cluster: Annotated[
         str | None,
@@ -1047,6 +1080,8 @@ def calibrate(
         _fail("give a pilot file to calibrate on, or --plan DAYS to plan one (not both)")
     if budget is not None and plan is None:
         _fail("--budget sizes a planned pilot: use it with --plan DAYS")
+    if history is not None:
+        _check_history(history, plan)
     from sim import ScenarioSource
     from sim.executor import Executor
 
@@ -1057,11 +1092,43 @@ def calibrate(
     with _user_errors():
         source = ScenarioSource.from_file(scenario).with_overrides(overrides or [])
         spec = source.scenario
+    from sim.calibrate_abc import AbcSettings
+
     if plan is not None:
-        _plan_pilot(spec, plan, budget, pilots, draws, seed, cluster, jobs)
+        from sim.plan import PLAN_ABC
+
+        abc = AbcSettings(
+            population=particles or PLAN_ABC.population,
+            generations=generations or PLAN_ABC.generations,
+        )
+        _plan_pilot(spec, plan, budget, pilots, draws, seed, cluster, jobs, abc)
         return
     assert pilot is not None
-    _fit_pilot(source, scenario, pilot, out_dir, draws, check, seed, cluster, jobs)
+    default = AbcSettings()
+    abc = AbcSettings(
+        population=particles or default.population,
+        generations=generations or default.generations,
+        seed=seed,
+        history=history,
+    )
+    _fit_pilot(source, scenario, pilot, out_dir, draws, check, seed, cluster, jobs, abc)
+
+
+def _check_history(history: Path, plan: int | None) -> None:
+    """Refuse an ABC-SMC history that cannot be kept, before any work (exit 2)."""
+    if plan is not None:
+        _fail("--history keeps one fit's generations: a plan fits many pilots, leave it out")
+    if history.is_dir():
+        _fail(f"--history {escape(str(history))} is a folder: name a file (say abc.db)")
+    if not history.parent.is_dir():
+        _fail(f"--history {escape(str(history))}: its folder does not exist")
+    if history.exists() and history.stat().st_size > 0:
+        with history.open("rb") as head:
+            if head.read(16) != b"SQLite format 3\x00":
+                _fail(
+                    f"--history {escape(str(history))} is not an SQLite history: "
+                    "name a new file or one an earlier fit kept"
+                )
 
 
 def _ticker(progress: Callable[[int, int], None], total: int) -> Callable[[], None]:
@@ -1083,12 +1150,25 @@ def _plan_pilot(
     seed: int,
     cluster: str | None,
     jobs: int,
+    abc: AbcSettings,
 ) -> None:
     from rich.table import Table
 
-    from sim.plan import CHUNK, plan_pilot
+    from sim.plan import chunk_size, plan_pilot, simulated_steps
 
-    items = -(-pilots // CHUNK)
+    with _user_errors():
+        slow = simulated_steps(spec)
+    if slow:
+        err.print(
+            f"[yellow]no exact likelihood at {escape(', '.join(slow))}:[/] each of the {pilots} "
+            f"planned pilots is fitted by ABC-SMC ({abc.population} particles, "
+            f"{abc.generations} generations at most, one core each), which takes seconds to "
+            "minutes a pilot; fewer --pilots, --particles or --generations, or more --jobs, "
+            "make it faster",
+            highlight=False,
+            soft_wrap=True,
+        )
+    items = -(-pilots // chunk_size(spec))
     with (
         _user_errors(),
         _progress_bar(f"planning a pilot of {days} days", items) as progress,
@@ -1103,6 +1183,7 @@ def _plan_pilot(
             jobs=jobs,
             cluster=cluster,
             finished=_ticker(progress, items),
+            abc=abc,
         )
     spend = "the scenario's daily budgets" if budget is None else f"a budget of {budget:,.2f}"
     out.print(
@@ -1146,17 +1227,40 @@ def _fit_pilot(
     seed: int,
     cluster: str | None,
     jobs: int,
+    abc: AbcSettings,
 ) -> None:
+    from dataclasses import replace
+
     from rich.table import Table
 
     from sim._atomic import staged_folder
     from sim.calibrate import calibrate as fit_pilot
-    from sim.calibrate import calibrated_source
+    from sim.calibrate import calibrated_source, likelihood_steps, simulation_parameters
+    from sim.calibrate_abc import AbcSettings
     from sim.pilot import read_pilot
 
     with _user_errors():
         spec = source.scenario
-        fit = fit_pilot(spec, read_pilot(pilot, spec), draws=draws)
+        data = read_pilot(pilot, spec)
+        slow = likelihood_steps(spec, data)[1]
+        if not simulation_parameters(spec, slow):
+            slow = []
+    if slow and abc.history is not None and abc.history.is_file() and abc.history.stat().st_size:
+        err.print(f"[dim]resuming the fit kept in {escape(str(abc.history))}[/]", highlight=False)
+    elif not slow and abc != AbcSettings(seed=abc.seed):
+        err.print(
+            "[dim]every step has an exact likelihood: --particles, --generations and "
+            "--history are not used[/]"
+        )
+    with _user_errors():
+        if slow:  # the long part: a progress bar over its generations
+            label = f"ABC-SMC at {escape(', '.join(slow))}, generations"
+            with _progress_bar(label, abc.generations) as progress:
+                fit = fit_pilot(
+                    spec, data, draws=draws, seed=seed, abc=replace(abc, progress=progress)
+                )
+        else:
+            fit = fit_pilot(spec, data, draws=draws, seed=seed, abc=abc)
         posterior = calibrated_source(source, fit)
     table = Table("parameter", "prior median [90%]", "posterior median [90%]", "moved", "")
     for p in fit.parameters:
@@ -1179,7 +1283,22 @@ def _fit_pilot(
     if fit.simulated:
         out.print(
             f"no exact likelihood at {escape(', '.join(fit.simulated))}: fitted by ABC-SMC on "
-            f"{fit.simulations} simulated pilots",
+            f"{fit.simulations} simulated pilots in {fit.generations} generations "
+            f"(at most {abc.generations})",
+            highlight=False,
+        )
+    for c in fit.combinations:
+        names = ", ".join(p.removeprefix(f"funnel.{c.step}.") for p in c.paths)
+        seen = ", seen at one price" if "price" in c.formula else ""
+        out.print(
+            f"[yellow]not separately identifiable:[/] {escape(names)} (all act on "
+            f"{escape(c.step)}'s conversion{seen}). The pilot pins down only "
+            f"{escape(c.step)}'s conversion probability, median [90%]:",
+            highlight=False,
+        )
+        out.print(
+            f"  {escape(c.step)}: {escape(c.formula)} = {_interval(c.posterior)}  "
+            f"(prior {_interval(c.prior)})",
             highlight=False,
         )
     if fit.effective_sample_size < 100:
@@ -1209,12 +1328,21 @@ def _fit_pilot(
         with _user_errors():
             files["calibrated.yaml"] = posterior.dump(
                 comment=f"{scenario.name} calibrated on the pilot {pilot.name}"
+                + "".join(_combination_note(c) for c in fit.combinations)
             )
         info = {"kind": "calibrate", "draws": fit.draws, "check": check, "seed": seed}
         with staged_folder(out_dir, info) as stage:
             stage.write(files)
         for name in sorted(files):
             out.print(f"[dim]wrote {out_dir / name}[/]")
+
+
+def _combination_note(c: Combination) -> str:
+    """A comment line of calibrated.yaml: what the pilot pinned down in place of ``c.paths``."""
+    return (
+        f"\nnot separately identifiable: {', '.join(c.paths)}; the pilot pins down "
+        f"{c.step}: {c.formula} = {_interval(c.posterior)} (median [90%])"
+    )
 
 
 def _interval(q: tuple[float, float, float]) -> str:

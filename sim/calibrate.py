@@ -81,11 +81,31 @@ class Fitted:
 
 
 @dataclass(frozen=True)
+class Combination:
+    """What an observed step pins down when several free parameters act on its conversion.
+
+    At the one price the pilot showed, its counts fix only the step's conversion probability
+    ``p(θ)`` (the exact likelihood's formula, ``formula`` in words), not the parameters
+    ``paths`` apart: many (take, value) pairs give the same share of buyers. ``prior`` and
+    ``posterior`` are p's 5th, 50th and 95th percentiles.
+    """
+
+    step: str
+    paths: tuple[str, ...]
+    formula: str
+    prior: tuple[float, float, float]
+    posterior: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
 class Calibration:
     """The fit: one entry per free parameter, the effective sample size and the draws used.
 
     ``simulated`` names the observed steps fitted by simulation (no exact likelihood) and
     ``simulations`` counts the pilots simulated for them (0: the likelihood was exact).
+    ``generations`` counts ABC-SMC's generations (with those a resumed history held).
+    ``combinations`` holds, for each exactly fitted step that two or more free parameters act
+    on, the conversion probability the pilot pins down in their place.
     """
 
     parameters: tuple[Fitted, ...]
@@ -94,6 +114,8 @@ class Calibration:
     steps_used: tuple[str, ...]
     simulated: tuple[str, ...] = ()
     simulations: int = 0
+    combinations: tuple[Combination, ...] = ()
+    generations: int = 0
 
 
 @dataclass(frozen=True)
@@ -137,22 +159,73 @@ def calibrate(
         path: Fitted(path, _quantiles(v, uniform), _quantiles(v, posterior.weights))
         for path, v in posterior.values.items()
     }
-    simulations = 0
+    simulations = generations = 0
     if by_simulation:
         from sim.calibrate_abc import AbcSettings, fit_by_simulation
 
         found = fit_by_simulation(
             scenario, pilot, by_simulation, simulated, posterior, abc or AbcSettings(seed=seed)
         )
-        simulations = found.simulations
+        simulations, generations = found.simulations, found.generations
         for path in by_simulation:
             fitted[path] = Fitted(
                 path, fitted[path].prior, _quantiles(found.values[path], found.weights), ABC
             )
     ess = float(1.0 / np.sum(posterior.weights**2))
     return Calibration(
-        tuple(fitted[p] for p in priors), ess, draws, used, tuple(simulated), simulations
+        tuple(fitted[p] for p in priors),
+        ess,
+        draws,
+        used,
+        tuple(simulated),
+        simulations,
+        _combinations(scenario, pilot, used, posterior),
+        generations,
     )
+
+
+def _combinations(
+    scenario: Scenario, pilot: Pilot, used: Sequence[str], posterior: Posterior
+) -> tuple[Combination, ...]:
+    """The conversion probability of each used step that two or more free parameters act on."""
+    out = []
+    draws = len(posterior.weights)
+    uniform = np.full(draws, 1.0 / draws)
+    for step_id in used:
+        acting: set[str] = set()
+        chance = _conversion(scenario, step_id, posterior.values, pilot, acting)
+        if len(acting) < 2:
+            continue
+        p = np.broadcast_to(np.asarray(chance, float), (draws,))
+        out.append(
+            Combination(
+                step_id,
+                tuple(path for path in scenario.calibrate if path in acting),
+                _formula(scenario, step_id, acting),
+                _quantiles(p, uniform),
+                _quantiles(p, posterior.weights),
+            )
+        )
+    return tuple(out)
+
+
+def _formula(scenario: Scenario, step_id: str, acting: set[str]) -> str:
+    """The exact likelihood's conversion probability of a step, in words."""
+    step = scenario.step(step_id)
+    over = " (averaged over the segments)" if len(scenario.segments) > 1 else ""
+    if hasattr(step, "rate") and not hasattr(step, "take"):
+        return f"rate{over}"
+    segments = scenario.segments.values()
+    factors = []
+    if getattr(step, "via", "page") == "email":
+        factors.append("open rate")
+    if any(s.junk_share for s in segments) or any(p.endswith("junk_share") for p in acting):
+        factors.append("(1 − junk share)")
+    factors.append("take")
+    if any(s.trust != 1 for s in segments) or any(".trust" in p for p in acting):
+        factors.append("trust")
+    factors.append("P(willingness to pay ≥ price)")
+    return " × ".join(factors) + over
 
 
 def _importance(
@@ -264,14 +337,17 @@ def _quantiles(x: np.ndarray, weights: np.ndarray) -> tuple[float, float, float]
     return float(q[0]), float(q[1]), float(q[2])
 
 
-def _conversion(scenario: Scenario, step_id: str, values: Values, pilot: Pilot) -> Any:
+def _conversion(
+    scenario: Scenario, step_id: str, values: Values, pilot: Pilot, acting: set[str] | None = None
+) -> Any:
     """p(θ) for a step with a closed form, one per draw, averaged over the segments.
 
     An offer sent by email is seen by those who read the email (the segment's open rate),
-    whose trust the open raised by the segment's ``trust_per_open``.
+    whose trust the open raised by the segment's ``trust_per_open``. The free parameters
+    the formula reads are added to ``acting``.
     """
     step = scenario.step(step_id)
-    here = _reader(values)
+    here = _reader(values, acting)
     prefix = f"funnel.{step_id}"
     total: Any = 0.0
     for segment, share in _segment_shares(scenario, pilot).items():
@@ -296,12 +372,17 @@ def _conversion(scenario: Scenario, step_id: str, values: Values, pilot: Pilot) 
     return total
 
 
-def _reader(values: Values) -> Callable[[str, Any, str], Any]:
-    """Reads a number: a free parameter's draws, else the scenario's value for the segment."""
+def _reader(values: Values, acting: set[str] | None = None) -> Callable[[str, Any, str], Any]:
+    """Reads a number: a free parameter's draws, else the scenario's value for the segment.
+
+    Each free parameter read is added to ``acting``.
+    """
 
     def read(path: str, fixed: Any, segment: str) -> Any:
         for name in (path, f"{path}.{segment}"):
             if name in values:
+                if acting is not None:
+                    acting.add(name)
                 return values[name]
         if isinstance(fixed, Mapping):
             return float(fixed[segment])

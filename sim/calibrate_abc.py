@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +56,9 @@ class AbcSettings:
             given the file of an unfinished run of the same fit resumes it.
         adjust: correct the last generation by local-linear regression on its summaries
             (Beaumont, Zhang and Balding 2002), as if the tolerance were zero.
+        progress: called as ``progress(done, generations)`` when a run starts or resumes
+            and after each generation (not part of the fit: settings that differ only
+            in it are equal).
     """
 
     population: int = 300
@@ -64,6 +67,7 @@ class AbcSettings:
     seed: int = 0
     history: Path | None = None
     adjust: bool = True
+    progress: Callable[[int, int], None] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -134,11 +138,15 @@ def _generations(
     db = f"sqlite:///{path}"
     resumed = path.exists() and path.stat().st_size > 0
     history = abc.load(db, 1) if resumed else abc.new(db, observed)
+    if settings.progress is not None:
+        settings.progress(history.max_t + 1, settings.generations)
     while history.max_t + 1 < settings.generations and not _stalled(history, settings):
         # each generation seeded by (seed, generation): a resumed run draws what an
         # uninterrupted one would have
         np.random.seed([settings.seed % 2**32, history.max_t + 1])  # noqa: NPY002
         history = abc.run(max_nr_populations=1)
+        if settings.progress is not None:
+            settings.progress(history.max_t + 1, settings.generations)
     particles = history.get_population(t=history.max_t).particles
     k = len(simulator.paths)
     u = np.array([[p.parameter[f"u{i}"] for i in range(k)] for p in particles], float)

@@ -18,18 +18,20 @@ Examples:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from sim.calibrate import calibrate
+from sim.calibrate import calibrate, likelihood_steps, simulation_parameters
+from sim.calibrate_abc import AbcSettings
 from sim.errors import ScenarioError
 from sim.executor import run_all
 from sim.pilot import Observed, Pilot
 from sim.runner import run_scenario
 from sim.scenario import Scenario
 
-CHUNK = 8  # simulated pilots per work item
+CHUNK = 8  # simulated pilots per work item (one when each fit runs ABC-SMC: see chunk_size)
+PLAN_ABC = AbcSettings(population=50, generations=3)  # ABC-SMC of each planned pilot's fit
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ def plan_pilot(
     jobs: int = 1,
     cluster: str | None = None,
     finished: Callable[[], None] | None = None,
+    abc: AbcSettings | None = None,
 ) -> PilotPlan:
     """Simulate ``pilots`` pilots from the priors and fit each: the posterior widths to expect.
 
@@ -119,7 +122,10 @@ def plan_pilot(
         seed: the simulation's seed.
         jobs: local worker processes (the same results).
         cluster: a Dask scheduler's address to run on (None: here; the same results).
-        finished: called as each work item of ``CHUNK`` pilots finishes.
+        finished: called as each work item of :func:`chunk_size` pilots finishes.
+        abc: the ABC-SMC settings of each fit, when a step has no exact likelihood
+            (:func:`simulated_steps`; None: ``PLAN_ABC``, small, as every pilot is fitted);
+            pilot ``k`` is fitted with seed ``seed + k``, and no history is kept.
 
     Raises:
         ScenarioError: no ``calibrate:`` section, or a bad days or budget.
@@ -132,9 +138,11 @@ def plan_pilot(
         for path, prior in scenario.calibrate.items()
     }
     truth = fitted.with_changes({**priors, "assumptions.replications_per_draw": 1})
+    settings = replace(abc or PLAN_ABC, history=None, progress=None)
+    chunk = chunk_size(scenario)
     items = [
-        (truth, fitted, seed, first, min(CHUNK, pilots - first), draws)
-        for first in range(0, pilots, CHUNK)
+        (truth, fitted, seed, first, min(chunk, pilots - first), draws, settings)
+        for first in range(0, pilots, chunk)
     ]
     rows = [
         row for chunk in run_all(fit_simulated, items, cluster, finished, jobs) for row in chunk
@@ -165,10 +173,34 @@ def _planned(path: str, prior: object, widths: np.ndarray) -> PlannedWidth:
     )
 
 
+def simulated_steps(scenario: Scenario) -> list[str]:
+    """The steps a planned pilot's fit fits by simulation (ABC-SMC); empty: all exact.
+
+    A planned pilot observes every step's reached and converted counts.
+    """
+    every = Pilot({s.id: Observed(1, 0) for s in scenario.funnel}, {}, scenario.acquisition_days)
+    simulated = likelihood_steps(scenario, every)[1]
+    return simulated if simulation_parameters(scenario, simulated) else []
+
+
+def chunk_size(scenario: Scenario) -> int:
+    """Simulated pilots per work item: one if each is fitted by ABC-SMC (a long fit), else CHUNK.
+
+    The pilots' seeds and draws are keyed by their number, so the plan is the same either way.
+    """
+    return 1 if simulated_steps(scenario) else CHUNK
+
+
 def fit_simulated(
-    truth: Scenario, fitted: Scenario, seed: int, first: int, count: int, draws: int
+    truth: Scenario,
+    fitted: Scenario,
+    seed: int,
+    first: int,
+    count: int,
+    draws: int,
+    abc: AbcSettings = PLAN_ABC,
 ) -> list[tuple[list[float], list[float]]]:
-    """Simulate pilots ``first … first + count − 1`` and fit each.
+    """Simulate pilots ``first … first + count − 1`` and fit each (ABC-SMC with ``abc``).
 
     Returns:
         Per pilot: each free parameter's posterior 90% width, and each step's reached count.
@@ -192,7 +224,8 @@ def fit_simulated(
             _visitors(result.breakdown, first + k),
             fitted.acquisition_days,
         )
-        fit = calibrate(fitted, pilot, draws=draws, seed=seed)
+        abc_k = replace(abc, seed=seed + first + k)
+        fit = calibrate(fitted, pilot, draws=draws, seed=seed, abc=abc_k)
         widths = [p.posterior[2] - p.posterior[0] for p in fit.parameters]
         out.append((widths, [float(row.get(f"{s}.reached", 0.0)) for s in steps]))
     return out
