@@ -11,8 +11,6 @@ import math
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from scipy.stats import gamma
-
 from sim import budget
 from sim.scenario import ReferralChannel, Scenario
 from sim.spec import Referral
@@ -244,6 +242,8 @@ def _check_repeats(s: Scenario) -> Iterator[Found]:
         elif repeat is not None:
             # the rate's heavy tail: a Gamma with a small shape gives a few customers
             # thousands of orders a day, each drawn one by one
+            from scipy.stats import gamma  # here: only repeat orders need it
+
             eager = float(gamma.ppf(1 - 1e-6, repeat.r, scale=1 / repeat.alpha))
             orders = eager * s.horizon_days
             if not orders <= MAX_REPEAT_ORDERS:

@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 from pydantic import BaseModel
-from scipy import stats
 
 from sim._checks import check_scenario
 from sim.errors import ScenarioError
@@ -132,6 +131,8 @@ def draw_values(scenario: Scenario, seed: int, index: int) -> dict[str, float]:
     u = np.clip(uniforms(seed, index, paths), EDGE, TOP)
     corr = correlation_matrix(scenario, paths)
     if corr is not None:
+        from scipy import stats  # here: only correlated ranges need it
+
         z = np.linalg.cholesky(corr) @ stats.norm.ppf(u)
         u = np.clip(stats.norm.cdf(z), EDGE, TOP)
     return {q.path: float(q.distribution.ppf(u[i])) for i, q in enumerate(found)}

@@ -26,7 +26,6 @@ from pydantic import (
     WrapValidator,
     model_validator,
 )
-from scipy import stats
 
 # Upper bounds of the format (docs/limits.md): far above any real funnel, low enough that
 # no sum of them overflows and no array they size exhausts memory.
@@ -132,6 +131,8 @@ class Pert(Distribution):
 
     def ppf(self, u: Any) -> Any:  # noqa: D102
         a, b, lo, width = self._shape()
+        from scipy import stats  # here: scenarios without ranges never load scipy.stats
+
         return lo + width * stats.beta.ppf(u, a, b)
 
     def moments(self) -> tuple[float, float]:  # noqa: D102
@@ -166,6 +167,8 @@ class BetaDist(Distribution):
         return m * k, (1 - m) * k
 
     def ppf(self, u: Any) -> Any:  # noqa: D102
+        from scipy import stats  # here: scenarios without ranges never load scipy.stats
+
         return stats.beta.ppf(u, *self._shape())
 
     def moments(self) -> tuple[float, float]:  # noqa: D102
@@ -185,6 +188,8 @@ class LogNormal(Distribution):
     lognormal: MedianSdLog
 
     def ppf(self, u: Any) -> Any:  # noqa: D102
+        from scipy import stats  # here: scenarios without ranges never load scipy.stats
+
         return self.lognormal.median * np.exp(self.lognormal.sd_log * stats.norm.ppf(u))
 
     def moments(self) -> tuple[float, float]:  # noqa: D102
@@ -198,6 +203,8 @@ class NormalDist(Distribution):
     normal: MeanSd
 
     def ppf(self, u: Any) -> Any:  # noqa: D102
+        from scipy import stats  # here: scenarios without ranges never load scipy.stats
+
         return self.normal.mean + self.normal.sd * stats.norm.ppf(u)
 
     def moments(self) -> tuple[float, float]:  # noqa: D102

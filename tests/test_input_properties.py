@@ -35,7 +35,7 @@ FAST = settings(
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
-LONG = settings(FAST, max_examples=400)
+LONG = settings(FAST, max_examples=200)
 
 scalars = st.one_of(
     st.none(),

@@ -201,9 +201,9 @@ def test_a_study_stopped_in_its_first_random_trials_repeats_no_design(
 
 @pytest.mark.slow
 def test_a_kill_in_the_first_random_trials_then_resume_repeats_no_design(tmp_path: Path) -> None:
-    # Each trial takes about a second, so the poll below sees the count climb one by one
-    # and the kill lands inside the first trials even on a loaded machine.
-    scenario, out = write_scenario(tmp_path, visitors=80000, replications=24), tmp_path / "out"
+    # Each trial takes about half a second, ten times the poll below, so it sees the count
+    # climb one by one and the kill lands inside the first trials even on a loaded machine.
+    scenario, out = write_scenario(tmp_path, visitors=40000, replications=24), tmp_path / "out"
     cmd = optimize_cmd(scenario, out, "--trials", "9")
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     storage = f"sqlite:///{out / 'study.db'}"
