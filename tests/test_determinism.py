@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +12,7 @@ from test_cli import sim_cli
 
 import sim
 from conftest import ROOT
+from sim.executor import Executor
 
 SMALL = ROOT / "tests" / "data" / "small.yaml"
 
@@ -28,6 +30,13 @@ def test_jobs_1_and_2_write_identical_files(tmp_path: Path) -> None:
     assert outputs[1] == outputs[2] == outputs[3]
 
 
+@pytest.fixture(scope="module")
+def two_processes() -> Iterator[Executor]:
+    """Two worker processes, started once for every scenario below."""
+    with Executor(jobs=2) as executor:
+        yield executor
+
+
 @pytest.mark.parametrize(
     "name",
     [
@@ -40,7 +49,7 @@ def test_jobs_1_and_2_write_identical_files(tmp_path: Path) -> None:
         "crm_pipeline",
     ],
 )
-def test_batches_of_any_size_give_identical_results(name: str) -> None:
+def test_batches_of_any_size_give_identical_results(name: str, two_processes: Executor) -> None:
     """A replication run alone or in a batch (of any size, in any process): same bytes.
 
     The sales queue (b2b) acts replication by replication inside a batch; referred
@@ -49,9 +58,9 @@ def test_batches_of_any_size_give_identical_results(name: str) -> None:
     """
     prepared = sim.prepare(sim.load_scenario(ROOT / "scenarios" / f"{name}.yaml"))
     runs = {
-        (batch, jobs): prepared.run(replications=5, seed=4, batch=batch, jobs=jobs)
-        for batch, jobs in [(1, 1), (2, 1), (5, 1), (None, 1), (2, 2)]
+        (batch, 1): prepared.run(replications=5, seed=4, batch=batch) for batch in (1, 2, 5, None)
     }
+    runs[2, 2] = prepared.run(replications=5, seed=4, batch=2, executor=two_processes)
     first = runs[1, 1]
     text = json.dumps(first.summary.to_dict() | {"meta": None}, sort_keys=True)
     for key, run in runs.items():
