@@ -7,6 +7,7 @@ option), 1 anything unexpected. Heavy imports (numpy, mesa) happen inside the co
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -1097,21 +1098,23 @@ def calibrate(
     if plan is not None:
         from sim.plan import PLAN_ABC
 
-        abc = AbcSettings(
-            population=particles or PLAN_ABC.population,
-            generations=generations or PLAN_ABC.generations,
-        )
+        abc = _abc_settings(PLAN_ABC, particles, generations)
         _plan_pilot(spec, plan, budget, pilots, draws, seed, cluster, jobs, abc)
         return
     assert pilot is not None
-    default = AbcSettings()
-    abc = AbcSettings(
-        population=particles or default.population,
-        generations=generations or default.generations,
-        seed=seed,
-        history=history,
+    abc = dataclasses.replace(
+        _abc_settings(AbcSettings(), particles, generations), seed=seed, history=history
     )
     _fit_pilot(source, scenario, pilot, out_dir, draws, check, seed, cluster, jobs, abc)
+
+
+def _abc_settings(base: AbcSettings, particles: int | None, generations: int | None) -> AbcSettings:
+    """``base`` with the particles and generations the command line set."""
+    return dataclasses.replace(
+        base,
+        population=particles or base.population,
+        generations=generations or base.generations,
+    )
 
 
 def _check_history(history: Path, plan: int | None) -> None:
@@ -1229,8 +1232,6 @@ def _fit_pilot(
     jobs: int,
     abc: AbcSettings,
 ) -> None:
-    from dataclasses import replace
-
     from rich.table import Table
 
     from sim._atomic import staged_folder
@@ -1257,7 +1258,11 @@ def _fit_pilot(
             label = f"ABC-SMC at {escape(', '.join(slow))}, generations"
             with _progress_bar(label, abc.generations) as progress:
                 fit = fit_pilot(
-                    spec, data, draws=draws, seed=seed, abc=replace(abc, progress=progress)
+                    spec,
+                    data,
+                    draws=draws,
+                    seed=seed,
+                    abc=dataclasses.replace(abc, progress=progress),
                 )
         else:
             fit = fit_pilot(spec, data, draws=draws, seed=seed, abc=abc)

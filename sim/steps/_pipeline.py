@@ -8,7 +8,7 @@ owner works and by the payment that closes it.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
@@ -137,12 +137,18 @@ def _chance_from(funnel: Sequence[Any], step_id: str, owner: str) -> float:
     return 0.0  # a chain that never reaches a payment never closes
 
 
-def rep_figures(tallies: dict[str, FloatArray], names: Sequence[str]) -> dict[str, float]:
-    """Per rep of a team: calls, closes, close rate and revenue, keyed ``reps.NAME.figure``.
+def rep_figures(
+    reps: Mapping[int, dict[str, FloatArray]], step: int, names: Sequence[str]
+) -> dict[str, float]:
+    """Per rep of step ``step``'s team: calls, closes, close rate and revenue, ``reps.NAME.figure``.
 
-    With a ``days_to_close`` tally, also each rep's mean days to close.
+    ``reps`` is the books' per-rep tallies by step (none booked: no figures). With a
+    ``days_to_close`` tally, also each rep's mean days to close.
     """
     out: dict[str, float] = {}
+    tallies = reps.get(step)
+    if tallies is None:
+        return out
     for i, name in enumerate(names):
         calls, closes = float(tallies["calls"][i]), float(tallies["closes"][i])
         out[f"reps.{name}.calls"] = calls

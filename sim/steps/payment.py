@@ -161,11 +161,7 @@ def _tally(ledger: Ledger, step: CompiledStep, figures: Figures) -> Figures:
     figures["mean_delay_days"] = figures.pop("delay_days") / paid if paid else math.nan
     figures["mean_days_to_close"] = figures.pop("days_to_close") / paid if paid else math.nan
     assert isinstance(step, CompiledPayment)
-    tallies = ledger.reps.get(step.index)
-    if tallies is None:
-        return figures
-    figures |= rep_figures(tallies, step.reps)
-    return figures
+    return figures | rep_figures(ledger.reps, step.index, step.reps)
 
 
 KIND = StepKind(

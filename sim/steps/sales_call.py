@@ -665,11 +665,7 @@ def _tally(ledger: Ledger, step: CompiledStep, figures: Figures) -> Figures:
         REASON_FIGURES if step.junk_reasons is None else ()
     ):
         del figures[name]
-    tallies = ledger.reps.get(step.index)
-    if tallies is None:
-        return figures
-    figures |= rep_figures(tallies, step.reps)
-    return figures
+    return figures | rep_figures(ledger.reps, step.index, step.reps)
 
 
 KIND = StepKind(
