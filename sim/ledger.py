@@ -98,6 +98,9 @@ class Ledger:
         more_daily: daily series of the scenario's own (its layers' moves), after DAILY.
     """
 
+    # make every visitor array booked in a batch read-only (tests: proves none changes)
+    check_unchanged = False
+
     def __init__(
         self,
         horizon: int,
@@ -131,6 +134,10 @@ class Ledger:
         # per step: COGS per first order, COGS share of a repeat order (their cells' rates)
         self._unit_cogs, self._share_cogs = np.zeros(n_steps), np.zeros(n_steps)
         self._zero = np.zeros(0, dtype=np.intp)
+        # the last visitor array a batch booked, its visitors' replications, and their count
+        # per replication: a step books the same visitors several times (sent, cost, reached)
+        self._last: tuple[IntArray, NDArray[np.integer]] | None = None
+        self._last_counts: tuple[NDArray[np.integer], RealArray] | None = None
         self._show()
 
     def _show(self) -> None:
@@ -172,7 +179,16 @@ class Ledger:
             if self._zero.size < who.size:
                 self._zero = np.zeros(max(who.size, 2 * self._zero.size), dtype=np.intp)
             return self._zero[: who.size]  # a shared buffer of zeros: read, never written
-        return self._people.replication[who]
+        last = self._last
+        if last is not None and last[0] is who:
+            return last[1]
+        rep = self._people.replication[who]
+        # Remembered by identity: a visitor array must not change once booked (nothing in
+        # the engine changes one; ``check_unchanged`` has numpy enforce it, for the tests).
+        if self.check_unchanged:
+            who.flags.writeable = rep.flags.writeable = False
+        self._last = (who, rep)
+        return rep
 
     def _per_rep(
         self, rep: NDArray[np.integer], weights: float | FloatArray | None = None
@@ -192,7 +208,14 @@ class Ledger:
         """
         if self.replications == 1:
             return float(rep.size)
-        return np.bincount(rep, minlength=self.replications)
+        last = self._last_counts
+        if last is not None and last[0] is rep:
+            return last[1]
+        counts = np.bincount(rep, minlength=self.replications)
+        if self.check_unchanged:
+            counts.flags.writeable = False
+        self._last_counts = (rep, counts)
+        return counts
 
     def _per_rep_day(
         self,
@@ -367,7 +390,7 @@ class Ledger:
         if isinstance(amount, np.ndarray):
             if self.replications == 1 or amount.size == 0:
                 return float(amount.size)
-            return self._count(self._people.replication[amount])
+            return self._count(self._rep(amount))
         if self.replications > 1:
             raise ValueError("in a batch of replications, count visitors (an array), not a number")
         return amount
@@ -384,8 +407,7 @@ class Ledger:
         if self.replications > 1 and isinstance(amount, np.ndarray):
             if amount.size:  # a batch: each replication's count added into its row, in place
                 column = self._s[name][:, step]
-                counts = np.bincount(self._people.replication[amount], minlength=self.replications)
-                np.add(column, counts, out=column)
+                np.add(column, self._count(self._rep(amount)), out=column)
             return
         self._s[name][self._row, step] += self._counted(amount)
 

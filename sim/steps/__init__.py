@@ -87,11 +87,17 @@ class RegistryNames(Sequence[str]):
 
     def __init__(self, first: tuple[str, ...], of: Callable[[StepKind], tuple[str, ...]]):
         self._first, self._of = first, of
+        self._kinds: tuple[StepKind, ...] = ()  # the registry the names were read from
+        self._read: tuple[str, ...] = ()
 
     def _names(self) -> tuple[str, ...]:
-        return unique(
-            name for names in (self._first, *map(self._of, STEP_KINDS.values())) for name in names
-        )
+        kinds = tuple(STEP_KINDS.values())
+        if kinds != self._kinds:  # read again only when the registry changed
+            self._read = unique(
+                name for names in (self._first, *map(self._of, kinds)) for name in names
+            )
+            self._kinds = kinds
+        return self._read
 
     @overload
     def __getitem__(self, i: int) -> str: ...

@@ -69,6 +69,11 @@ class EmailHabits:
         return bool(self.machine_open_share.any())
 
     @cached_property
+    def ignored_costs_trust(self) -> bool:
+        """Whether any segment's leads lose trust over emails they leave unread."""
+        return bool(self.trust_per_ignored.any())
+
+    @cached_property
     def clicks(self) -> bool:
         """Whether any segment's readers click."""
         return bool(self.click_rate.any())
@@ -131,7 +136,7 @@ def send_email(
     readers, seg_read, gone = who[opened], seg[opened], who[leaving]
     pop.trust[readers] = add_trust(pop.trust[readers], c.seg_trust_per_open[seg_read])
     pop.subscribed[gone] = False
-    if habits is not None and habits.trust_per_ignored.any():
+    if habits is not None and habits.ignored_costs_trust:
         _ignored(model, who, seg, opened)
     machine = _machine_opens(model, step, who, seg, opened)
     clickers = _clicks(model, step, readers, seg_read, click_rate)
