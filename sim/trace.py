@@ -10,7 +10,7 @@ replay to the trust the engine ended with.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -228,8 +228,35 @@ class Trace:
             wtp_scale=float(row["wtp_scale"]),
             junk=bool(row["junk"]),
             trust_at_arrival=start,
-            lines=lines,
+            lines=_moves_last(lines),
         )
+
+
+def _moves_last(lines: list[Line]) -> list[Line]:
+    """The lines with each move between layers after what caused it.
+
+    A purchase moves the buyer as it is marked, before the payment is written down, so
+    the log has "moved" first; a reader expects the move to follow the purchase (or the
+    open or click) of that step on that day.
+    """
+    out: list[Line] = []
+    held: list[Line] = []
+
+    def release() -> None:  # a move changes no trust: it shows the trust of the line before
+        trust = out[-1].trust if out else held[0].trust
+        out.extend(replace(line, trust=trust) for line in held)
+        held.clear()
+
+    for line in lines:
+        if held and (line.day, line.step) != (held[0].day, held[0].step):
+            release()
+        if line.what == MOVED.name:
+            held.append(line)
+        else:
+            out.append(line)
+    if held:
+        release()
+    return out
 
 
 def trace_scenario(scenario: Scenario, *, replication: int = 0, seed: int | None = None) -> Trace:

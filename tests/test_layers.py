@@ -172,3 +172,17 @@ def test_the_funnel_table_and_the_report_show_the_layers(tmp_path: Any) -> None:
     page = report_html(read_run_folder(tmp_path))
     assert "<section id='layers'>" in page
     assert "chart-layers" in page
+
+
+def test_a_move_is_traced_after_the_purchase_that_caused_it() -> None:
+    """The log writes a buyer's move as the purchase is marked, before the payment."""
+    trace = trace_scenario(sim.load_scenario("scenarios/email_layers.yaml"))
+    to_customers = trace.events[(trace.events.event == "layer") & (trace.events.step == "offer")]
+    assert to_customers.size > 0
+    for visitor in to_customers.visitor.unique()[:5]:
+        lines = trace.journey(int(visitor)).lines
+        at = [(line.day, line.step, line.what) for line in lines]
+        moved = next(i for i, line in enumerate(lines) if line.who == "customers")
+        day = lines[moved].day
+        assert at[moved - 1] == (day, "offer", "buy"), at
+        assert lines[moved].trust == lines[moved - 1].trust
