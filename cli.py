@@ -130,14 +130,11 @@ def _user_errors() -> Iterator[None]:
     anything else is unexpected and exits 1. Tracebacks only with --debug.
     """
     from sim.errors import Problem, ScenarioError
-    from sim.executor import ClusterError
     from sim.paths import PathError
     from sim.run_folder import RunFolderError
 
     try:
         yield
-    except ClusterError as exc:  # a bad or unreachable --cluster address
-        _fail(escape(str(exc)))
     except (ScenarioError, PathError) as exc:
         if _state["debug"]:
             err.print(traceback.format_exc(), markup=False)
@@ -150,6 +147,10 @@ def _user_errors() -> Iterator[None]:
     except (typer.Exit, typer.Abort, KeyboardInterrupt):
         raise
     except Exception as exc:
+        from sim.executor import ClusterError  # here: commands without --cluster skip its import
+
+        if isinstance(exc, ClusterError):  # a bad or unreachable --cluster address
+            _fail(escape(str(exc)))
         if _state["debug"]:
             raise
         err.print(f"[bold red]error:[/] {type(exc).__name__}: {escape(str(exc))}", highlight=False)

@@ -258,7 +258,7 @@ def serve(conn: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # The engine is imported here, not with this module, so that a pool can be started
     # before the study process imports anything heavy: both import at the same time.
-    import sim  # noqa: F401
+    import sim.runner  # noqa: F401
 
     designs = _Designs()
     try:

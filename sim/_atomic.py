@@ -29,11 +29,13 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
-Content = str | pd.DataFrame | Callable[[Path], None]
+# a string, so that pandas (slow to import) is imported only to write a table
+Content: TypeAlias = "str | pd.DataFrame | Callable[[Path], None]"
 
 MANIFEST = "manifest.json"
 _PARTIAL = ".partial-"  # the mark of a staging folder's name
@@ -283,6 +285,8 @@ def _exchange(a: Path, b: Path) -> bool:
 
 
 def _write(target: Path, content: Content) -> None:
+    import pandas as pd  # here: commands that write no table do not need it
+
     if isinstance(content, str):
         target.write_text(content, encoding="utf-8")
     elif isinstance(content, pd.DataFrame):

@@ -13,7 +13,8 @@ from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import betaincinv, gammaincinv, ndtr, ndtri, pdtr
+
+from sim._special import betaincinv, gammaincinv, ndtr, ndtri, pdtr
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]

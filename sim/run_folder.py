@@ -14,12 +14,13 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from sim._atomic import MANIFEST, read_manifest, sha256
 from sim.kpis import headline
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # file -> (text columns, numeric columns) the report reads
 _TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -196,6 +197,8 @@ def _read_summary(file: Path) -> dict[str, Any]:
 
 
 def _read_table(file: Path, text: tuple[str, ...], numeric: tuple[str, ...]) -> pd.DataFrame:
+    import pandas as pd  # here: only reading a run's tables needs it
+
     if not file.is_file():
         raise _missing(file)
     try:

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import hyp2f1
+
+from sim._special import hyp2f1
 
 FloatArray = NDArray[np.float64]
 DAYS_PER_YEAR = 365

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 from pydantic import Field
-from scipy.special import ndtr, ndtri
 
+from sim._special import ndtr, ndtri
 from sim.behavior import deal_values
 from sim.spec import MAX_DAYS, MAX_SPREAD, Number, Spec
 from sim.steps._base import FloatArray, IntArray

@@ -9,9 +9,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Literal, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
-import mesa
 import numpy as np
 from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
@@ -40,6 +39,7 @@ from sim.steps.offer import follows_references
 if TYPE_CHECKING:
     from sim.ledger import Ledger
     from sim.model import FunnelModel
+    from sim.steps._rep_agent import RepAgent
 
 REP_FIGURES = ("calls", "closes", "revenue")
 JUNK_REASONS = ("budget", "authority", "need", "timing")  # BANT
@@ -155,16 +155,13 @@ class SalesCall(StepSpec):
         return self.team.reps() if isinstance(self.team, Team) else list(self.team)
 
 
-class RepAgent(mesa.Agent):  # type: ignore[misc]
-    """One member of a sales team: how many calls a day, and how well the calls close."""
+def __getattr__(name: str) -> Any:
+    """``RepAgent``, the reps' Mesa agent, imported with Mesa only when asked for."""
+    if name == "RepAgent":
+        from sim.steps._rep_agent import RepAgent
 
-    def __init__(
-        self, model: FunnelModel, name: str, calls_per_day: int, close_rate: float
-    ) -> None:
-        super().__init__(model)
-        self.name = name
-        self.calls_per_day = calls_per_day
-        self.close_rate = close_rate
+        return RepAgent
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class _Worked(Protocol):
@@ -284,6 +281,8 @@ class CompiledSalesCall:
 
     def start(self, model: FunnelModel) -> None:
         """Hire the team (one Mesa agent per rep) and open an empty queue."""
+        from sim.steps._rep_agent import RepAgent  # Mesa: only once a model is built
+
         team = [
             RepAgent(model, name, calls, float(rate))
             for name, calls, rate in zip(
