@@ -190,10 +190,17 @@ def check_sampler(name: str | None) -> None:
         raise ValueError(f"unknown sampler '{name}'; choose one of {', '.join(SAMPLERS)}")
 
 
-def open_study(config: StudyConfig, scenario: Scenario, *, worker: str = "") -> optuna.Study:
+def open_study(
+    config: StudyConfig,
+    scenario: Scenario,
+    *,
+    worker: str = "",
+    storage: optuna.storages.BaseStorage | None = None,
+) -> optuna.Study:
     """Create the stored study, or join it if it exists (this is how a run resumes).
 
     A new study records the ``fingerprint`` of what its trials run; joining one checks it.
+    ``storage``: the storage of ``config.storage``, if already made.
 
     Raises:
         StudyError: a study of that name exists with other objectives, or its trials ran
@@ -201,7 +208,7 @@ def open_study(config: StudyConfig, scenario: Scenario, *, worker: str = "") -> 
     """
     goals = scenario.objective.goals
     study = optuna.create_study(
-        storage=make_storage(config.storage),
+        storage=storage or make_storage(config.storage),
         study_name=config.study_name,
         load_if_exists=True,
         **_study_kwargs(config, scenario, worker),
@@ -363,7 +370,8 @@ def run_workers(
     try:
         space, scenario = load_space(config)
         worker = f"{os.uname().nodename}:{os.getpid()}"
-        stored = open_study(config, scenario, worker=worker)
+        storage = make_storage(config.storage)
+        stored = open_study(config, scenario, worker=worker, storage=storage)
         memory = stored
         if config.storage != "memory":
             memory = optuna.create_study(
@@ -372,7 +380,7 @@ def run_workers(
             )
         n = replications(config, scenario)
         plan = Plan.of(scenario, run_seed(config, scenario), n, config.prune, worker)
-        search = Search(Mirror(stored, memory, worker), space, plan, pool, progress)
+        search = Search(Mirror(stored, memory, worker, storage), space, plan, pool, progress)
         search.run(config.trials, config.timeout)
     finally:
         if own:

@@ -1,0 +1,81 @@
+"""The study's database: a trial written by the study process is what Optuna would write."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from pathlib import Path
+
+import optuna
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.trial import TrialState, create_trial
+
+from optimize.mirror import TrialWriter
+from optimize.study import make_storage
+
+DISTRIBUTIONS = {
+    "funnel.core.price": FloatDistribution(90, 400),
+    "channels.ads.daily_budget": FloatDistribution(100, 2000, log=True),
+    "funnel.core.days": IntDistribution(1, 9),
+    "variant": CategoricalDistribution(("base", "no_tripwire")),
+}
+
+
+def trials(objectives: int) -> list[optuna.trial.FrozenTrial]:
+    """Finished trials of every kind a study stores: complete, pruned, failed; odd values."""
+    params = {
+        "funnel.core.price": 291.5,
+        "channels.ads.daily_budget": 482.0,
+        "funnel.core.days": 3,
+        "variant": "no_tripwire",
+    }
+    out = []
+    for i, value in enumerate([12.5, math.inf, -math.inf, -0.0, 3e300]):
+        out.append(
+            create_trial(
+                state=TrialState.COMPLETE,
+                values=[value] * objectives,
+                params=params,
+                distributions=DISTRIBUTIONS,
+                user_attrs={"worker": "host:1", "kpis": {"profit": value, "cac": None}, "i": i},
+                system_attrs={"constraints": [0.5, -1e12]},
+                intermediate_values={2: value, 5: math.nan},
+            )
+        )
+    out.append(
+        create_trial(
+            state=TrialState.PRUNED,
+            params=params,
+            distributions=DISTRIBUTIONS,
+            user_attrs={"invalid": "funnel.core: a message — with “quotes”"},
+            intermediate_values={2: -4.0},
+        )
+    )
+    out.append(create_trial(state=TrialState.FAIL, params={}, distributions={}))
+    return out
+
+
+def rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    with sqlite3.connect(path) as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {t: db.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in tables}
+
+
+def test_a_written_trial_is_the_one_optuna_writes_row_for_row(tmp_path: Path) -> None:
+    for objectives in (1, 2):
+        made, written = trials(objectives), {}
+        for how in ("optuna", "writer"):
+            path = tmp_path / f"{how}{objectives}.db"
+            storage = make_storage(f"sqlite:///{path}")
+            study = optuna.create_study(
+                storage=storage, study_name="s", directions=["maximize"] * objectives
+            )
+            writer = TrialWriter(storage, storage.get_study_id_from_name("s"))
+            for trial in made:
+                study.add_trial(trial) if how == "optuna" else writer.write(trial)
+            storage.engine.dispose()
+            written[how] = rows(path)
+        assert written["writer"] == written["optuna"]
+        assert len(written["writer"]["trials"]) == len(made)
+        back = optuna.load_study(study_name="s", storage=f"sqlite:///{path}").get_trials()
+        assert [t.number for t in back] == list(range(len(back)))
