@@ -451,10 +451,8 @@ def optimize(
             storage = storage or default_storage(out_dir)
         except StudyError as exc:
             _fail(escape(str(exc)))
-        config = StudyConfig(
-            text=source.text,
-            source=source.source,
-            overrides=source.overrides,
+        config = StudyConfig.of_source(
+            source,
             storage=storage,
             study_name=study or scenario.stem,
             sampler=sampler,

@@ -112,7 +112,7 @@ def chance_better(
     percentile objective, the chance is the share of paired resamples of the replications
     in which its percentile is better (ties count half).
     """
-    from scipy import stats
+    from scipy.special import stdtr  # Student's t CDF (scipy.stats.t.cdf), loads faster
 
     text, direction = result.goals[0]
     measure = measures.parse(text)
@@ -135,7 +135,7 @@ def chance_better(
     sd = float(diff.std(ddof=1))
     if sd == 0:
         return wins, m, 1.0 if diff.mean() > 0 else 0.0
-    return wins, m, float(stats.t.cdf(diff.mean() / (sd / math.sqrt(m)), m - 1))
+    return wins, m, float(stdtr(m - 1, diff.mean() / (sd / math.sqrt(m))))
 
 
 def _plain(value: Any) -> str:

@@ -76,16 +76,52 @@ class StudyConfig:
     jobs: int = 1
     cluster: str | None = None  # a Dask scheduler's address: simulate there
 
+    @classmethod
+    def of_source(cls, source: ScenarioSource, **settings: Any) -> StudyConfig:
+        """The config of a scenario already read (its text, name and overrides).
+
+        The source is kept for :meth:`scenario_source`, so this process does not read
+        the text again.
+        """
+        config = cls(source.text, source.source, source.overrides, **settings)
+        _remember(_SOURCES, config._key, source)
+        return config
+
     def scenario_source(self) -> ScenarioSource:
-        """The scenario file's text with the overrides applied (not yet validated)."""
-        return ScenarioSource.from_text(self.text, source=self.source).with_overrides(
-            self.overrides
-        )
+        """The scenario file's text with the overrides applied (validated when first asked).
+
+        Read once per process: a source is immutable, so every caller shares it.
+        """
+        source = _SOURCES.get(self._key)
+        if source is None:
+            source = ScenarioSource.from_text(self.text, source=self.source)
+            source = _remember(_SOURCES, self._key, source.with_overrides(self.overrides))
+        return source
+
+    @property
+    def _key(self) -> tuple[str, str, tuple[str, ...]]:
+        return self.text, self.source, self.overrides
+
+
+# What this process has read of a few configs' scenarios (the study and the re-evaluation
+# ask for the same one): reading and validating a scenario costs as much as a few trials.
+_SOURCES: dict[tuple[str, str, tuple[str, ...]], ScenarioSource] = {}
+_SPACES: dict[tuple[str, str, tuple[str, ...]], SearchSpace] = {}
+_KEPT = 4
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> Any:
+    if len(cache) >= _KEPT and key not in cache:
+        del cache[next(iter(cache))]
+    cache[key] = value
+    return value
 
 
 def load_space(config: StudyConfig) -> tuple[SearchSpace, Scenario]:
-    """Read the scenario from the config and build its search space."""
-    space = SearchSpace.of(config.scenario_source())
+    """Read the scenario from the config and build its search space (once per process)."""
+    space: SearchSpace | None = _SPACES.get(config._key)
+    if space is None:
+        space = _remember(_SPACES, config._key, SearchSpace.of(config.scenario_source()))
     return space, space.scenario
 
 
