@@ -437,7 +437,12 @@ def optimize(
         from rich.markup import escape
 
         from optimize import StudyConfig, optimize_scenario
-        from optimize.report import best_table, result_dict, write_study_outputs
+        from optimize.report import (
+            best_table,
+            load_plotting_without_undrawn,
+            result_dict,
+            write_study_outputs,
+        )
         from optimize.study import StudyError, check_sampler, default_storage, masked
         from sim import ScenarioSource
 
@@ -473,6 +478,7 @@ def optimize(
             _interrupted(masked(config.storage))
         except StudyError as exc:  # the study holds trials of something else
             _fail(escape(str(exc)))
+        load_plotting_without_undrawn()  # this process draws nothing else
         written = write_study_outputs(result, out_dir)
     if as_json:
         out.print(
