@@ -11,7 +11,7 @@ Other processes (other machines) may write to the same stored study. Their finis
 trials are copied into memory, so the sampler learns from them and the study stops when
 the stored study, theirs and ours together, reaches its target. Alone, a process looks
 for them every few trials or once a second, whichever comes first (a look reads back its
-own new trials too); once it has seen another process's trial, it looks before every
+own new trials too, unless a count of the database's finished trials shows nothing new); once it has seen another process's trial, it looks before every
 trial it starts, so that together they stop near the target, not well past it.
 
 On a database (``optuna.storages.RDBStorage``) a trial is written as Optuna's own
@@ -67,6 +67,7 @@ class Mirror:
         self._synced = -math.inf  # the first look is never too soon
         self._shared = False  # another process has written to the study
         self._stored = 0  # trials stored since the last look
+        self._done = -1  # on a database: its finished trials, as far as this process knows
         self.sync(force=True)
 
     def store(self, trial: FrozenTrial) -> None:
@@ -75,6 +76,7 @@ class Mirror:
             return
         if self._writer is not None:
             self._writer.write(trial)
+            self._done += trial.state in DONE
         else:
             self.stored.add_trial(trial)
         self._stored += 1
@@ -88,6 +90,13 @@ class Mirror:
         if not (force or self._shared or due):
             return
         self._synced, self._stored = now, 0
+        if self._writer is not None:
+            # counting is cheap; reading every new trial back (ours too) is not. Counted
+            # before the read: a trial stored in between is read again next time.
+            done = self._writer.finished()
+            if done == self._done:
+                return
+            self._done = done
         for trial in self.stored.get_trials(deepcopy=False, states=DONE):
             if trial.number in self._known:
                 continue
@@ -142,6 +151,15 @@ class TrialWriter:
             for table, rows in self._rows(trial, trial_id):
                 if rows:
                     conn.execute(table.insert(), rows)
+
+    def finished(self) -> int:
+        """How many of the study's trials are finished (complete or pruned)."""
+        trials = self._trials
+        count = sqlalchemy.select(sqlalchemy.func.count(trials.c.trial_id)).where(
+            trials.c.study_id == self.study_id, trials.c.state.in_(DONE)
+        )
+        with self.engine.connect() as conn:
+            return int(conn.execute(count).scalar_one())
 
     def _rows(self, trial: FrozenTrial, trial_id: int) -> list[tuple[Any, list[dict[str, Any]]]]:
         value_repr = models.TrialValueModel.value_to_stored_repr
