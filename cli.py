@@ -427,12 +427,19 @@ def optimize(
 ) -> None:
     """Search the scenario's `search` section for the design that best meets its objective."""
     out_dir = out_dir or Path(f"{scenario.stem}-optimize")
-    _check_out(out_dir, replace=False)
     from optimize.pool import Pool  # light: the engine is not imported yet
 
-    # Start the simulation processes first: they import the engine while this one does.
-    with _user_errors():  # a cluster that cannot be used: exit 2, before any output
-        pool = Pool(jobs, cluster)
+    # Start the simulation processes first: they import the engine while this one does
+    # (from the folder check on). A cluster is joined after the check.
+    started = Pool(jobs) if cluster is None else None
+    try:
+        _check_out(out_dir, replace=False)
+        with _user_errors():  # a cluster that cannot be used: exit 2, before any output
+            pool = started or Pool(jobs, cluster)
+    except BaseException:
+        if started is not None:
+            started.close()
+        raise
     with _user_errors(), closing(pool):  # the processes stop whatever the outcome
         from rich.markup import escape
 
