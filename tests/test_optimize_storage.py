@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+import os
 import sqlite3
+import time
 from pathlib import Path
 
 import optuna
+import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState, create_trial
 
@@ -79,3 +82,36 @@ def test_a_written_trial_is_the_one_optuna_writes_row_for_row(tmp_path: Path) ->
         assert len(written["writer"]["trials"]) == len(made)
         back = optuna.load_study(study_name="s", storage=f"sqlite:///{path}").get_trials()
         assert [t.number for t in back] == list(range(len(back)))
+
+
+POSTGRES = os.environ.get("FUNNELSIM_TEST_POSTGRES")
+
+
+@pytest.mark.skipif(
+    not POSTGRES, reason="set FUNNELSIM_TEST_POSTGRES to a PostgreSQL URL (.ci/run does)"
+)
+def test_a_written_trial_reads_back_as_optunas_on_postgresql() -> None:
+    assert POSTGRES is not None
+    storage, made, back = make_storage(POSTGRES), trials(2), {}
+    try:
+        for how in ("optuna", "writer"):
+            name = f"writer-{how}-{os.getpid()}-{time.time_ns()}"
+            study = optuna.create_study(
+                storage=storage, study_name=name, directions=["maximize"] * 2
+            )
+            writer = TrialWriter(storage, storage.get_study_id_from_name(name))
+            for trial in made:
+                study.add_trial(trial) if how == "optuna" else writer.write(trial)
+            back[how] = [
+                shown(t) for t in optuna.load_study(study_name=name, storage=storage).trials
+            ]
+    finally:
+        storage.engine.dispose()
+    assert back["writer"] == back["optuna"]
+
+
+def shown(trial: optuna.trial.FrozenTrial) -> str:
+    """Everything a trial holds but its database id (NaN equal to NaN)."""
+    fields = ("number", "state", "values", "datetime_start", "datetime_complete", "params")
+    more = ("distributions", "user_attrs", "system_attrs", "intermediate_values")
+    return repr([getattr(trial, f) for f in (*fields, *more)])
