@@ -233,7 +233,15 @@ class Pool:
         So a spawned process waits only for this thread's turn, not for the study
         process to finish what it runs itself. Ends when every process has left.
         """
-        conns = list(self._held)
+        try:
+            self._answers(list(self._held))
+        except BaseException as exc:  # never leave collect() waiting for an answer
+            with self._ready:
+                self._failed = f"the study process stopped reading answers: {exc!r}"
+                self._ready.notify_all()
+            raise
+
+    def _answers(self, conns: list[Connection]) -> None:
         while conns:
             # wait() returns some of the objects it was given: our connections
             ready: list[Connection] = wait(conns)  # type: ignore[assignment]
