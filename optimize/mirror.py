@@ -11,8 +11,9 @@ Other processes (other machines) may write to the same stored study. Their finis
 trials are copied into memory, so the sampler learns from them and the study stops when
 the stored study, theirs and ours together, reaches its target. Alone, a process looks
 for them every few trials or once a second, whichever comes first (a look reads back its
-own new trials too, unless a count of the database's finished trials shows nothing new); once it has seen another process's trial, it looks before every
-trial it starts, so that together they stop near the target, not well past it.
+own new trials too, unless a count of the database's finished trials shows nothing new);
+once it has seen another process's trial, it looks before every trial it starts, so that
+together they stop near the target, not well past it.
 
 On a database (``optuna.storages.RDBStorage``) a trial is written as Optuna's own
 ``add_trial`` writes it, row for row, but as a few plain inserts in one transaction
