@@ -428,17 +428,29 @@ def optimize(
 ) -> None:
     """Search the scenario's `search` section for the design that best meets its objective."""
     out_dir = out_dir or Path(f"{scenario.stem}-optimize")
-    _check_out(out_dir, replace=False)
     from optimize.pool import Pool  # light: the engine is not imported yet
 
-    # Start the simulation processes first: they import the engine while this one does.
-    with _user_errors():  # a cluster that cannot be used: exit 2, before any output
-        pool = Pool(jobs, cluster)
+    # Start the simulation processes first: they import the engine while this one does
+    # (from the folder check on). A cluster is joined after the check.
+    started = Pool(jobs) if cluster is None else None
+    try:
+        _check_out(out_dir, replace=False)
+        with _user_errors():  # a cluster that cannot be used: exit 2, before any output
+            pool = started or Pool(jobs, cluster)
+    except BaseException:
+        if started is not None:
+            started.close()
+        raise
     with _user_errors(), closing(pool):  # the processes stop whatever the outcome
         from rich.markup import escape
 
         from optimize import StudyConfig, optimize_scenario
-        from optimize.report import best_table, result_dict, write_study_outputs
+        from optimize.report import (
+            best_table,
+            load_plotting_without_undrawn,
+            result_dict,
+            write_study_outputs,
+        )
         from optimize.study import StudyError, check_sampler, default_storage, masked
         from sim import ScenarioSource
 
@@ -452,10 +464,8 @@ def optimize(
             storage = storage or default_storage(out_dir)
         except StudyError as exc:
             _fail(escape(str(exc)))
-        config = StudyConfig(
-            text=source.text,
-            source=source.source,
-            overrides=source.overrides,
+        config = StudyConfig.of_source(
+            source,
             storage=storage,
             study_name=study or scenario.stem,
             sampler=sampler,
@@ -476,6 +486,7 @@ def optimize(
             _interrupted(masked(config.storage))
         except StudyError as exc:  # the study holds trials of something else
             _fail(escape(str(exc)))
+        load_plotting_without_undrawn()  # this process draws nothing else
         written = write_study_outputs(result, out_dir)
     if as_json:
         out.print(

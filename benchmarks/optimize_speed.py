@@ -2,12 +2,19 @@
 
 Usage:
     python benchmarks/optimize_speed.py [--trials 200] [--jobs 2] [--visitors 20000] [--replications 8]
+        [--runs 1] [--vs CHECKOUT] [--no-split]
 
 Two measurements, side by side:
 
 - the whole command as a user runs it, in a fresh process: ``sim optimize`` with ``--jobs``
   workers on the default SQLite storage, search then re-evaluation and outputs (wall time,
-  trials per second);
+  trials per second, and processor time: user + system of the command and the simulation
+  processes it started). ``--runs R`` runs it R times and prints medians. ``--vs CHECKOUT``
+  also runs the same command from another checkout of the project (``git worktree add
+  ../old <commit>``), the two in turn (``A B A B …``), and prints each one's medians and
+  the ratio taken pair by pair, so that a machine whose speed drifts does not tilt it.
+  ``--trials 1`` measures the command's fixed cost (loading, storage, re-evaluation,
+  outputs);
 - the same search in this process with ``--jobs 1``, its time split by instrumenting the
   parts a trial spends it in: the simulation (``run_replication`` and a trial's batches,
   ``PreparedScenario.run_replications``), the sampler (TPE's
@@ -19,6 +26,9 @@ Two measurements, side by side:
 from __future__ import annotations
 
 import argparse
+import os
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -60,9 +70,9 @@ def overrides(visitors: float) -> list[str]:
 
 
 def command_wall_time(
-    trials: int, jobs: int, visitors: float, replications: int
+    trials: int, jobs: int, visitors: float, replications: int, root: Path = ROOT
 ) -> dict[str, float]:
-    """Run ``sim optimize`` as a user would; its wall time."""
+    """Run ``sim optimize`` from the checkout ``root`` as a user would; wall and processor time."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "canonical_search.yaml"
         path.write_text(scenario_text(), encoding="utf-8")
@@ -83,10 +93,33 @@ def command_wall_time(
         ]
         for o in overrides(visitors):
             cmd += ["--set", o]
+        env = {**os.environ, "PYTHONPATH": str(root)}
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
-        subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True)
+        subprocess.run(cmd, cwd=root, env=env, check=True, capture_output=True, text=True)
         seconds = time.perf_counter() - started
-    return {"seconds": seconds, "trials_per_second": trials / seconds}
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"seconds": seconds, "cpu": cpu, "trials_per_second": trials / seconds}
+
+
+def compare_commands(
+    args: argparse.Namespace, other: Path | None
+) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
+    """``args.runs`` runs of the command here and, in turn, from ``other`` (if given)."""
+    ours: list[dict[str, float]] = []
+    theirs: list[dict[str, float]] = []
+    for _ in range(args.runs):
+        ours.append(command_wall_time(args.trials, args.jobs, args.visitors, args.replications))
+        if other is not None:
+            theirs.append(
+                command_wall_time(args.trials, args.jobs, args.visitors, args.replications, other)
+            )
+    return ours, theirs
+
+
+def _median(runs: list[dict[str, float]], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
 
 
 def _timed(target: Any, name: str, bucket: str, totals: Counter[str]) -> Callable[[], None]:
@@ -146,16 +179,34 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--visitors", type=float, default=20_000)
     parser.add_argument("--replications", type=int, default=8)
+    parser.add_argument("--runs", type=int, default=1, help="runs of the whole command")
+    parser.add_argument("--vs", type=Path, help="another checkout, run in turn with this one")
+    parser.add_argument("--no-split", action="store_true", help="skip the in-process split")
     args = parser.parse_args()
-    wall = command_wall_time(args.trials, args.jobs, args.visitors, args.replications)
-    split = time_split(args.trials, args.visitors, args.replications)
+    ours, theirs = compare_commands(args, args.vs)
     print(
         f"sim optimize, canonical at {args.visitors:,.0f} visitors x {args.replications} replications, "
         f"{args.trials} trials"
     )
+    runs = f"median of {args.runs} runs" if args.runs > 1 else "one run"
     print(
-        f"  whole command, --jobs {args.jobs}: {wall['seconds']:.1f} s ({wall['trials_per_second']:.1f} trials/s)"
+        f"  whole command, --jobs {args.jobs} ({runs}): {_median(ours, 'seconds'):.1f} s wall, "
+        f"{_median(ours, 'cpu'):.1f} s processor "
+        f"({_median(ours, 'trials_per_second'):.1f} trials/s)"
     )
+    if theirs:
+        print(
+            f"  the same from {args.vs}: {_median(theirs, 'seconds'):.1f} s wall, "
+            f"{_median(theirs, 'cpu'):.1f} s processor"
+        )
+        for key, what in (("seconds", "wall"), ("cpu", "processor")):
+            ratios = [b[key] / a[key] for a, b in zip(ours, theirs, strict=True)]
+            print(
+                f"    {what} time, theirs / ours, pair by pair: median {statistics.median(ratios):.2f}x"
+            )
+    if args.no_split:
+        return
+    split = time_split(args.trials, args.visitors, args.replications)
     print(f"  search alone, --jobs 1:    {split['total']:.1f} s")
     for part in SPLIT:
         print(f"    {part:18} {split[part]:6.1f} s  {split[part] / split['total']:5.0%}")

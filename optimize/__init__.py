@@ -47,7 +47,7 @@ def optimize_scenario(
         ScenarioError: the scenario (or its search section) is invalid.
         ValueError: no trial completed within the constraints.
     """
-    from optimize.evaluate import reevaluate
+    from optimize.evaluate import reevaluate, submit_baseline
     from optimize.pool import Pool
     from optimize.study import load_space, run_workers
 
@@ -57,6 +57,9 @@ def optimize_scenario(
     )  # one pool for the search and the re-evaluation
     try:
         space, scenario = load_space(config)
+        # the baseline's re-evaluation first: a simulation process runs it while this one
+        # opens the study
+        baseline = submit_baseline(config, scenario, pool, reeval_replications)
         study = run_workers(config, progress, pool)
         return reevaluate(
             config,
@@ -66,6 +69,7 @@ def optimize_scenario(
             top_k=top_k,
             reeval_replications=reeval_replications,
             pool=pool,
+            baseline=baseline,
         )
     finally:
         if own:

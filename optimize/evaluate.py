@@ -159,6 +159,18 @@ def _real(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def submit_baseline(
+    config: StudyConfig, scenario: Scenario, pool: Pool, reeval_replications: int | None = None
+) -> int:
+    """Queue the baseline's re-evaluation, which the search cannot change; its ticket.
+
+    Queued before the search, a simulation process that would wait for the study
+    process to set up runs it meanwhile. Pass the ticket to :func:`reevaluate`.
+    """
+    seed, n = run_seed(config, scenario), replications(config, scenario)
+    return pool.submit(rerun, scenario, reeval_replications or 2 * n, seed, n)
+
+
 def reevaluate(
     config: StudyConfig,
     space: SearchSpace,
@@ -168,10 +180,12 @@ def reevaluate(
     top_k: int = 5,
     reeval_replications: int | None = None,
     pool: Pool | None = None,
+    baseline: int | None = None,
 ) -> OptimizeResult:
     """Re-run the top designs and the baseline on fresh seeds; pick the best.
 
-    ``pool`` runs the designs side by side (default: one after the other, here).
+    ``pool`` runs the designs side by side (default: one after the other, here);
+    ``baseline`` is the ticket of :func:`submit_baseline` on that pool, if queued early.
 
     Raises:
         ValueError: the study has no complete, feasible trial to re-evaluate.
@@ -185,8 +199,11 @@ def reevaluate(
     # a design per call, each in one process (or cluster worker): a design's replications
     # are few and short
     pool = pool or Pool(1)
-    designs = [scenario] + [space.design(t.params) for t in trials]
-    baseline, *results = pool.collect([pool.submit(rerun, d, m, seed, n) for d in designs])
+    if baseline is None:
+        baseline = submit_baseline(config, scenario, pool, reeval_replications)
+    designs = [space.design(t.params) for t in trials]
+    tickets = [baseline] + [pool.submit(rerun, d, m, seed, n) for d in designs]
+    baseline_result, *results = pool.collect(tickets)
     candidates = [
         Candidate(
             trial=t.number,
@@ -205,7 +222,7 @@ def reevaluate(
         key=lambda c: (not meets(c, bounds), _nan_last(sign * c.objective(kpi)), c.trial)
     )
     improvement = {
-        name: improvement_of(candidates[0].result, baseline, name)
+        name: improvement_of(candidates[0].result, baseline_result, name)
         for name in dict.fromkeys(
             [k for k, _ in goals] + list(measures.described(list(bounds))) + key_figures()
         )
@@ -225,7 +242,7 @@ def reevaluate(
         seed=seed,
         search_replications=n,
         reeval_first=n,
-        baseline=baseline,
+        baseline=baseline_result,
         candidates=candidates,
         improvement=improvement,
         changes=space.changes(candidates[0].params),

@@ -7,7 +7,10 @@ the process that runs it nor the batch it runs in ever changes a result.
 
 ``--jobs N`` simulates in N processes: the study process itself and N − 1 spawned ones.
 The study process runs queued replications whenever it would otherwise wait for results,
-so it is never idle and no core is spent on a process that mostly waits. Each spawned
+so it is never idle and no core is spent on a process that mostly waits. A thread of the
+study process takes each spawned process's answer as it comes and sends it its next task
+at once, so a spawned process holds one task at a time and never waits for the study
+process to finish a task of its own; the study process keeps the rest to run. Each spawned
 process is linked to the study process by a pipe that only the two of them hold: when the
 study process ends, however it ends (Ctrl-C, a kill), the pipe closes and the simulation
 process leaves.
@@ -24,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import signal
+import threading
 import traceback
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -39,9 +43,10 @@ Design = tuple[int, "PreparedScenario"]  # a key unique in the study process, an
 # a top-level function, its arguments, and the design it takes first (if any)
 Task = tuple[Callable[..., Any], tuple[Any, ...], "Design | None"]
 
-# Tasks a spawned process holds at once: the next one is already there when it finishes
-# one, so it does not wait while the study process samples or simulates.
-_PREFETCH = 2
+# Tasks a spawned process holds at once. A thread of the study process hands it the next
+# one as soon as it answers, so one is enough; more would hold back tasks the study
+# process could run while it waits for that process's answers.
+_PREFETCH = 1
 # Designs a spawned process keeps. A design crosses the pipe once per process and is
 # reused by its later replications. Far more than the trials a study keeps in flight, so
 # a design is never dropped while replications of it are still to come.
@@ -120,6 +125,13 @@ class Pool:
         self._queue: dict[int, Task] = {}  # by ticket; dicts keep the order of queueing
         self._results: dict[int, Any] = {}
         self._next = 0
+        # the queue, results and held tasks are shared with the thread that takes the
+        # spawned processes' answers (_listen); _ready guards them and tells of an answer
+        self._ready = threading.Condition()
+        self._failed: str | None = None  # why the spawned processes cannot go on
+        self._closing = False
+        if self._held:
+            threading.Thread(target=self._listen, name="pool answers", daemon=True).start()
 
     def submit(self, fn: Callable[..., Any], *args: Any, design: Design | None = None) -> int:
         """Queue the call ``fn(*args)``, or ``fn(design, *args)``; returns its ticket.
@@ -131,8 +143,9 @@ class Pool:
         if self._remote is not None:
             self._remote.submit(self._next, fn, args, design)
             return self._next
-        self._queue[self._next] = (fn, args, design)
-        self._dispatch()
+        with self._ready:
+            self._queue[self._next] = (fn, args, design)
+            self._dispatch()
         return self._next
 
     def collect(self, tickets: Sequence[int]) -> list[Any]:
@@ -146,20 +159,25 @@ class Pool:
             return self._remote.collect(tickets)
         missing = list(tickets)
         while True:
-            self._receive(timeout=0)
-            missing = [t for t in missing if t not in self._results]
-            if not missing:
-                return [self._results.pop(t) for t in tickets]
-            mine = next((t for t in missing if t in self._queue), None)
-            if mine is None and self._queue:
-                mine = next(iter(self._queue))  # ours are out: run someone else's
-            if mine is not None:
+            with self._ready:
+                if self._failed is not None:
+                    raise RuntimeError(self._failed)
+                missing = [t for t in missing if t not in self._results]
+                if not missing:
+                    return [self._results.pop(t) for t in tickets]
+                mine = next((t for t in missing if t in self._queue), None)
+                if mine is None and self._queue:
+                    mine = next(iter(self._queue))  # ours are out: run someone else's
+                if mine is None:
+                    if not any(self._held.values()):  # nothing queued, nothing out
+                        raise KeyError(f"tickets never queued or already collected: {missing}")
+                    self._ready.wait()
+                    continue
                 fn, args, design = self._queue.pop(mine)
-                self._results[mine] = _run(fn, args, None if design is None else design[1])
-            elif any(self._held.values()):
-                self._receive(timeout=None)
-            else:  # nothing queued, nothing out: waiting would never end
-                raise KeyError(f"tickets never queued or already collected: {missing}")
+            # run outside the lock: meanwhile the thread hands the spawned processes work
+            result = _run(fn, args, None if design is None else design[1])
+            with self._ready:
+                self._results[mine] = result
 
     def close(self) -> None:
         """Tell the spawned processes to stop, and let them finish on their own.
@@ -167,11 +185,12 @@ class Pool:
         Not waiting saves the study process their interpreter shutdown; they are
         daemons, so any still there when the study process exits are ended then.
         """
-        for conn in self._held:
-            with contextlib.suppress(OSError):  # already gone
-                conn.send(None)
-            conn.close()
-        self._held.clear()
+        with self._ready:
+            self._closing = True
+            for conn in self._held:
+                with contextlib.suppress(OSError):  # already gone
+                    conn.send(None)  # its answer thread closes the pipe when it leaves
+            self._held.clear()
         if self._remote is not None:
             self._remote.executor.close()
 
@@ -192,6 +211,7 @@ class Pool:
         self.close()
 
     def _dispatch(self) -> None:
+        """Send queued tasks to the processes that have room (with ``_ready`` held)."""
         while self._queue and self._held:
             conn = min(self._held, key=self._held.__getitem__)  # the least busy process
             if self._held[conn] >= _PREFETCH:
@@ -207,22 +227,44 @@ class Pool:
             conn.send((ticket, fn, args, key, prepared))
             self._held[conn] += 1
 
-    def _receive(self, timeout: float | None) -> None:
-        """Take the results that are ready (wait for one unless ``timeout`` is 0)."""
-        if not self._held:
-            return
-        # wait() returns some of the objects it was given: our connections
-        ready: list[Connection] = wait(list(self._held), timeout)  # type: ignore[assignment]
-        for conn in ready:
-            try:
-                ticket, ok, value = conn.recv()
-            except (EOFError, OSError):
-                raise RuntimeError("a simulation process died") from None
-            self._held[conn] -= 1
-            if not ok:
-                raise RuntimeError(f"a replication failed in a simulation process:\n{value}")
-            self._results[ticket] = value
-        self._dispatch()
+    def _listen(self) -> None:
+        """The answer thread: take each answer as it comes, and send that process more work.
+
+        So a spawned process waits only for this thread's turn, not for the study
+        process to finish what it runs itself. Ends when every process has left.
+        """
+        try:
+            self._answers(list(self._held))
+        except BaseException as exc:  # never leave collect() waiting for an answer
+            with self._ready:
+                self._failed = f"the study process stopped reading answers: {exc!r}"
+                self._ready.notify_all()
+            raise
+
+    def _answers(self, conns: list[Connection]) -> None:
+        while conns:
+            # wait() returns some of the objects it was given: our connections
+            ready: list[Connection] = wait(conns)  # type: ignore[assignment]
+            for conn in ready:
+                try:
+                    ticket, ok, value = conn.recv()
+                except (EOFError, OSError):  # it left: told to, or it died
+                    conns.remove(conn)
+                    conn.close()
+                    with self._ready:
+                        if not self._closing:
+                            self._failed = "a simulation process died"
+                        self._ready.notify_all()
+                    continue
+                with self._ready:
+                    if conn in self._held:
+                        self._held[conn] -= 1
+                    if ok:
+                        self._results[ticket] = value
+                    else:
+                        self._failed = f"a replication failed in a simulation process:\n{value}"
+                    self._dispatch()
+                    self._ready.notify_all()
 
 
 class _Remote:

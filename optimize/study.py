@@ -76,16 +76,52 @@ class StudyConfig:
     jobs: int = 1
     cluster: str | None = None  # a Dask scheduler's address: simulate there
 
+    @classmethod
+    def of_source(cls, source: ScenarioSource, **settings: Any) -> StudyConfig:
+        """The config of a scenario already read (its text, name and overrides).
+
+        The source is kept for :meth:`scenario_source`, so this process does not read
+        the text again.
+        """
+        config = cls(source.text, source.source, source.overrides, **settings)
+        _remember(_SOURCES, config._key, source)
+        return config
+
     def scenario_source(self) -> ScenarioSource:
-        """The scenario file's text with the overrides applied (not yet validated)."""
-        return ScenarioSource.from_text(self.text, source=self.source).with_overrides(
-            self.overrides
-        )
+        """The scenario file's text with the overrides applied (validated when first asked).
+
+        Read once per process: a source is immutable, so every caller shares it.
+        """
+        source = _SOURCES.get(self._key)
+        if source is None:
+            source = ScenarioSource.from_text(self.text, source=self.source)
+            source = _remember(_SOURCES, self._key, source.with_overrides(self.overrides))
+        return source
+
+    @property
+    def _key(self) -> tuple[str, str, tuple[str, ...]]:
+        return self.text, self.source, self.overrides
+
+
+# What this process has read of a few configs' scenarios (the study and the re-evaluation
+# ask for the same one): reading and validating a scenario costs as much as a few trials.
+_SOURCES: dict[tuple[str, str, tuple[str, ...]], ScenarioSource] = {}
+_SPACES: dict[tuple[str, str, tuple[str, ...]], SearchSpace] = {}
+_KEPT = 4
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> Any:
+    if len(cache) >= _KEPT and key not in cache:
+        del cache[next(iter(cache))]
+    cache[key] = value
+    return value
 
 
 def load_space(config: StudyConfig) -> tuple[SearchSpace, Scenario]:
-    """Read the scenario from the config and build its search space."""
-    space = SearchSpace.of(config.scenario_source())
+    """Read the scenario from the config and build its search space (once per process)."""
+    space: SearchSpace | None = _SPACES.get(config._key)
+    if space is None:
+        space = _remember(_SPACES, config._key, SearchSpace.of(config.scenario_source()))
     return space, space.scenario
 
 
@@ -190,10 +226,17 @@ def check_sampler(name: str | None) -> None:
         raise ValueError(f"unknown sampler '{name}'; choose one of {', '.join(SAMPLERS)}")
 
 
-def open_study(config: StudyConfig, scenario: Scenario, *, worker: str = "") -> optuna.Study:
+def open_study(
+    config: StudyConfig,
+    scenario: Scenario,
+    *,
+    worker: str = "",
+    storage: optuna.storages.BaseStorage | None = None,
+) -> optuna.Study:
     """Create the stored study, or join it if it exists (this is how a run resumes).
 
     A new study records the ``fingerprint`` of what its trials run; joining one checks it.
+    ``storage``: the storage of ``config.storage``, if already made.
 
     Raises:
         StudyError: a study of that name exists with other objectives, or its trials ran
@@ -201,7 +244,7 @@ def open_study(config: StudyConfig, scenario: Scenario, *, worker: str = "") -> 
     """
     goals = scenario.objective.goals
     study = optuna.create_study(
-        storage=make_storage(config.storage),
+        storage=storage or make_storage(config.storage),
         study_name=config.study_name,
         load_if_exists=True,
         **_study_kwargs(config, scenario, worker),
@@ -363,7 +406,8 @@ def run_workers(
     try:
         space, scenario = load_space(config)
         worker = f"{os.uname().nodename}:{os.getpid()}"
-        stored = open_study(config, scenario, worker=worker)
+        storage = make_storage(config.storage)
+        stored = open_study(config, scenario, worker=worker, storage=storage)
         memory = stored
         if config.storage != "memory":
             memory = optuna.create_study(
@@ -372,7 +416,7 @@ def run_workers(
             )
         n = replications(config, scenario)
         plan = Plan.of(scenario, run_seed(config, scenario), n, config.prune, worker)
-        search = Search(Mirror(stored, memory, worker), space, plan, pool, progress)
+        search = Search(Mirror(stored, memory, worker, storage), space, plan, pool, progress)
         search.run(config.trials, config.timeout)
     finally:
         if own:

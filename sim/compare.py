@@ -83,10 +83,11 @@ def paired_difference(b: np.ndarray, a: np.ndarray) -> Difference:
     mean = float(diff.mean())
     if diff.size < 2:
         return Difference(mean, None, None, None, 1)
-    from scipy import stats  # here, not at import: it is slow to import and rarely needed
+    # Student's t quantile, as scipy.stats.t.ppf computes it, without loading scipy.stats
+    from scipy.special import stdtrit
 
     sd = float(diff.std(ddof=1))
-    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, diff.size - 1)) * sd / math.sqrt(diff.size)
+    half = float(stdtrit(diff.size - 1, 0.5 + CONFIDENCE / 2)) * sd / math.sqrt(diff.size)
     return Difference(mean, mean - half, mean + half, sd, int(diff.size))
 
 
@@ -104,9 +105,9 @@ def replications_needed(diff: Difference) -> int | None:
         return 2  # no noise at all: any two replications show the difference
     if diff.mean == 0:
         return None
-    from scipy import stats
+    from scipy.special import ndtri  # the normal quantile (scipy.stats.norm.ppf)
 
-    z = stats.norm.ppf(0.5 + CONFIDENCE / 2) + stats.norm.ppf(POWER)
+    z = ndtri(0.5 + CONFIDENCE / 2) + ndtri(POWER)
     return max(2, math.ceil((z * diff.sd / abs(diff.mean)) ** 2))
 
 
