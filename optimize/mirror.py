@@ -36,6 +36,10 @@ from optuna.storages._rdb import models
 from optuna.trial import FrozenTrial, TrialState
 
 DONE = (TrialState.COMPLETE, TrialState.PRUNED)
+# The versions of Optuna's database schema that TrialWriter writes row for row as Optuna
+# does (tests/test_optimize_storage.py compares the two). A database of any other
+# version (a newer Optuna's) is written through Optuna's own add_trial.
+WRITER_SCHEMAS = frozenset({"v3.2.0.a"})
 # How often a process alone looks for other processes' trials.
 _SYNC_SECONDS = 1.0
 _SYNC_TRIALS = 4
@@ -57,19 +61,25 @@ class Mirror:
             stored: the study in its storage.
             memory: an empty in-memory study with the same directions.
             worker: the ``worker`` user attribute of the trials this process writes.
-            storage: the storage ``stored`` was opened on; a database one is written to
-                by a :class:`TrialWriter`, any other through Optuna.
+            storage: the storage ``stored`` was opened on; a database of a schema in
+                :data:`WRITER_SCHEMAS` is written to by a :class:`TrialWriter`, any other
+                through Optuna.
         """
         self.stored, self.memory, self.worker = stored, memory, worker
         self._writer: TrialWriter | None = None
         if isinstance(storage, optuna.storages.RDBStorage) and stored is not memory:
-            self._writer = TrialWriter(storage, storage.get_study_id_from_name(stored.study_name))
+            self._writer = _writer_for(storage, stored.study_name)
         self._known: set[int] = set()  # stored trial numbers already in memory
         self._synced = -math.inf  # the first look is never too soon
         self._shared = False  # another process has written to the study
         self._stored = 0  # trials stored since the last look
         self._done = -1  # on a database: its finished trials, as far as this process knows
         self.sync(force=True)
+
+    @property
+    def writes_rows(self) -> bool:
+        """Whether trials are stored by a :class:`TrialWriter` (else by Optuna)."""
+        return self._writer is not None
 
     def store(self, trial: FrozenTrial) -> None:
         """Write a finished trial to the storage, in one transaction."""
@@ -105,6 +115,13 @@ class Mirror:
             if force or trial.user_attrs.get("worker") != self.worker:
                 self.memory.add_trial(trial)
                 self._shared = self._shared or not force
+
+
+def _writer_for(storage: optuna.storages.RDBStorage, study: str) -> TrialWriter | None:
+    """A writer for the study, if the database's schema is one it was checked against."""
+    if storage.get_current_version() not in WRITER_SCHEMAS:
+        return None
+    return TrialWriter(storage, storage.get_study_id_from_name(study))
 
 
 class TrialWriter:

@@ -13,7 +13,7 @@ import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState, create_trial
 
-from optimize.mirror import TrialWriter
+from optimize.mirror import WRITER_SCHEMAS, Mirror, TrialWriter
 from optimize.study import make_storage
 
 DISTRIBUTIONS = {
@@ -82,6 +82,22 @@ def test_a_written_trial_is_the_one_optuna_writes_row_for_row(tmp_path: Path) ->
         assert len(written["writer"]["trials"]) == len(made)
         back = optuna.load_study(study_name="s", storage=f"sqlite:///{path}").get_trials()
         assert [t.number for t in back] == list(range(len(back)))
+
+
+def test_the_writer_is_used_only_on_the_schema_it_was_checked_against(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The installed Optuna's schema is the one compared above; another falls back to Optuna."""
+    storage = make_storage(f"sqlite:///{tmp_path / 'study.db'}")
+    assert storage.get_current_version() in WRITER_SCHEMAS  # else the test above checks nothing
+    stored = optuna.create_study(storage=storage, study_name="s", direction="maximize")
+    memory = optuna.create_study(direction="maximize")
+    assert Mirror(stored, memory, "host:1", storage).writes_rows
+    monkeypatch.setattr(storage, "get_current_version", lambda: "v9.9.9.z")
+    fallback = Mirror(stored, optuna.create_study(direction="maximize"), "host:1", storage)
+    assert not fallback.writes_rows
+    fallback.store(trials(1)[0])
+    assert [t.values for t in stored.get_trials()] == [[12.5]]
 
 
 POSTGRES = os.environ.get("FUNNELSIM_TEST_POSTGRES")
