@@ -444,6 +444,9 @@ def optimize(
     with _user_errors(), closing(pool):  # the processes stop whatever the outcome
         from rich.markup import escape
 
+        # The engine before Optuna: Mesa's import looks through every module loaded so far
+        # for its loggers, a second before Optuna and SQLAlchemy are in, a fraction of it now.
+        import sim.runner  # noqa: F401
         from optimize import StudyConfig, optimize_scenario
         from optimize.report import (
             best_table,
