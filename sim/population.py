@@ -45,8 +45,9 @@ class Population:
         self.size = 0
         self.cap = cap  # the most visitors it may hold (the memory budget), or no limit
         self.capacity = max(int(capacity), 16)
+        # uninitialised: each visitor's entries are written as they arrive (see add)
         for name, dtype in COLUMNS.items():
-            setattr(self, name, np.zeros(self.capacity, dtype=dtype))
+            setattr(self, name, np.empty(self.capacity, dtype=dtype))
         # step index -> per visitor, the day its purchase of that step is refunded (or NEVER)
         self.refund_day: dict[int, NDArray[np.int32]] = {}
 
@@ -77,8 +78,9 @@ class Population:
         if self.size + n > self.capacity:
             self._grow(self.size + n)
         ids = np.arange(self.size, self.size + n, dtype=np.int64)
-        for name, values in traits.items():
-            getattr(self, name)[self.size : self.size + n] = values
+        new = slice(self.size, self.size + n)
+        for name in COLUMNS:  # the given traits, and zero for every other column
+            getattr(self, name)[new] = traits.get(name, 0)
         self.size += n
         return ids
 
@@ -127,7 +129,7 @@ class Population:
         capacity = max(needed, 2 * self.capacity)
         for name in COLUMNS:
             old = getattr(self, name)
-            new = np.zeros(capacity, dtype=old.dtype)
+            new = np.empty(capacity, dtype=old.dtype)  # entries past size: written on arrival
             new[: self.size] = old[: self.size]
             setattr(self, name, new)
         for step, old_days in self.refund_day.items():
