@@ -34,6 +34,34 @@ COLUMNS: dict[str, type] = {
 }
 
 
+# The traits every arrival gives (Population.add): their columns are not zeroed first.
+ARRIVAL_TRAITS = frozenset(
+    (
+        "replication",
+        "uid",
+        "luck",
+        "channel",
+        "segment",
+        "arrival_day",
+        "wtp_scale",
+        "trust",
+        "junk",
+    )
+)
+
+
+def _new_column(name: str, capacity: int) -> NDArray[Any]:
+    """A column for ``capacity`` visitors: zeros, or, for an arrival trait, uninitialised.
+
+    An arrival trait is written as each visitor arrives, so zeroing it first would write
+    it twice. The other columns start at zero, as fresh zero pages that take no memory
+    until a visitor's entry is written (a funnel without a sales pipeline never writes
+    ``deal``).
+    """
+    make = np.empty if name in ARRIVAL_TRAITS else np.zeros
+    return make(capacity, dtype=COLUMNS[name])
+
+
 class Population:
     """All visitors of a batch of replications, as columns indexed by visitor id (0, 1, 2, ...).
 
@@ -45,9 +73,8 @@ class Population:
         self.size = 0
         self.cap = cap  # the most visitors it may hold (the memory budget), or no limit
         self.capacity = max(int(capacity), 16)
-        # uninitialised: each visitor's entries are written as they arrive (see add)
-        for name, dtype in COLUMNS.items():
-            setattr(self, name, np.empty(self.capacity, dtype=dtype))
+        for name in COLUMNS:
+            setattr(self, name, _new_column(name, self.capacity))
         # step index -> per visitor, the day its purchase of that step is refunded (or NEVER)
         self.refund_day: dict[int, NDArray[np.int32]] = {}
 
@@ -71,16 +98,20 @@ class Population:
     carried: NDArray[np.bool_]
 
     def add(self, **traits: NDArray[np.generic]) -> IntArray:
-        """Append visitors with the given traits (other columns start at zero); their ids."""
+        """Append visitors with the given traits; their ids.
+
+        The traits include at least :data:`ARRIVAL_TRAITS`; other columns start at zero.
+        """
         n = len(next(iter(traits.values())))
         if self.cap is not None and self.size + n > self.cap:
             raise ScenarioError([_over_cap(self.cap)])
         if self.size + n > self.capacity:
             self._grow(self.size + n)
+        if not traits.keys() >= ARRIVAL_TRAITS:
+            raise ValueError(f"an arrival needs {sorted(ARRIVAL_TRAITS - traits.keys())}")
         ids = np.arange(self.size, self.size + n, dtype=np.int64)
-        new = slice(self.size, self.size + n)
-        for name in COLUMNS:  # the given traits, and zero for every other column
-            getattr(self, name)[new] = traits.get(name, 0)
+        for name, values in traits.items():
+            getattr(self, name)[self.size : self.size + n] = values
         self.size += n
         return ids
 
@@ -129,7 +160,7 @@ class Population:
         capacity = max(needed, 2 * self.capacity)
         for name in COLUMNS:
             old = getattr(self, name)
-            new = np.empty(capacity, dtype=old.dtype)  # entries past size: written on arrival
+            new = _new_column(name, capacity)
             new[: self.size] = old[: self.size]
             setattr(self, name, new)
         for step, old_days in self.refund_day.items():
