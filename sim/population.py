@@ -100,18 +100,20 @@ class Population:
     def add(self, **traits: NDArray[np.generic]) -> IntArray:
         """Append visitors with the given traits; their ids.
 
-        The traits include at least :data:`ARRIVAL_TRAITS`; other columns start at zero.
+        A column whose trait is not given starts at zero (the arrival traits,
+        :data:`ARRIVAL_TRAITS`, are zeroed here, the others were zero already).
         """
         n = len(next(iter(traits.values())))
         if self.cap is not None and self.size + n > self.cap:
             raise ScenarioError([_over_cap(self.cap)])
         if self.size + n > self.capacity:
             self._grow(self.size + n)
-        if not traits.keys() >= ARRIVAL_TRAITS:
-            raise ValueError(f"an arrival needs {sorted(ARRIVAL_TRAITS - traits.keys())}")
         ids = np.arange(self.size, self.size + n, dtype=np.int64)
+        new = slice(self.size, self.size + n)
         for name, values in traits.items():
-            getattr(self, name)[self.size : self.size + n] = values
+            getattr(self, name)[new] = values
+        for name in ARRIVAL_TRAITS - traits.keys():  # not zeroed in advance: zero now
+            getattr(self, name)[new] = 0
         self.size += n
         return ids
 
