@@ -15,7 +15,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -1114,13 +1114,13 @@ def calibrate(
         from sim.plan import PLAN_ABC
 
         abc = _abc_settings(PLAN_ABC, particles, generations)
-        _plan_pilot(spec, plan, budget, pilots, draws, seed, cluster, jobs, abc)
+        _plan_pilot(spec, plan, budget, pilots, _Runs(draws, seed, jobs, cluster, abc))
         return
     assert pilot is not None
     abc = dataclasses.replace(
         _abc_settings(AbcSettings(), particles, generations), seed=seed, history=history
     )
-    _fit_pilot(source, scenario, pilot, out_dir, draws, check, seed, cluster, jobs, abc)
+    _fit_pilot(source, scenario, pilot, out_dir, check, _Runs(draws, seed, jobs, cluster, abc))
 
 
 def _abc_settings(base: AbcSettings, particles: int | None, generations: int | None) -> AbcSettings:
@@ -1159,21 +1159,23 @@ def _ticker(progress: Callable[[int, int], None], total: int) -> Callable[[], No
     return tick
 
 
-def _plan_pilot(
-    spec: Any,
-    days: int,
-    budget: float | None,
-    pilots: int,
-    draws: int,
-    seed: int,
-    cluster: str | None,
-    jobs: int,
-    abc: AbcSettings,
-) -> None:
+@dataclasses.dataclass(frozen=True)
+class _Runs:
+    """How the calibrate command runs its fits and replays, whether it plans or fits."""
+
+    draws: int  # posterior draws of the exact fit
+    seed: int
+    jobs: int
+    cluster: str | None
+    abc: AbcSettings  # simulation-based fitting of the steps without an exact likelihood
+
+
+def _plan_pilot(spec: Any, days: int, budget: float | None, pilots: int, runs: _Runs) -> None:
     from rich.table import Table
 
     from sim.plan import chunk_size, plan_pilot, simulated_steps
 
+    abc = runs.abc
     with _user_errors():
         slow = simulated_steps(spec)
     if slow:
@@ -1196,10 +1198,10 @@ def _plan_pilot(
             days,
             budget,
             pilots=pilots,
-            draws=draws,
-            seed=seed,
-            jobs=jobs,
-            cluster=cluster,
+            draws=runs.draws,
+            seed=runs.seed,
+            jobs=runs.jobs,
+            cluster=runs.cluster,
             finished=_ticker(progress, items),
             abc=abc,
         )
@@ -1236,16 +1238,7 @@ def _plan_pilot(
 
 
 def _fit_pilot(
-    source: Any,
-    scenario: Path,
-    pilot: Path,
-    out_dir: Path | None,
-    draws: int,
-    check: int,
-    seed: int,
-    cluster: str | None,
-    jobs: int,
-    abc: AbcSettings,
+    source: Any, scenario: Path, pilot: Path, out_dir: Path | None, check: int, runs: _Runs
 ) -> None:
     from rich.table import Table
 
@@ -1255,6 +1248,7 @@ def _fit_pilot(
     from sim.calibrate_abc import AbcSettings
     from sim.pilot import read_pilot
 
+    abc = runs.abc
     with _user_errors():
         spec = source.scenario
         data = read_pilot(pilot, spec)
@@ -1268,19 +1262,12 @@ def _fit_pilot(
             "[dim]every step has an exact likelihood: --particles, --generations and "
             "--history are not used[/]"
         )
-    with _user_errors():
-        if slow:  # the long part: a progress bar over its generations
-            label = f"ABC-SMC at {escape(', '.join(slow))}, generations"
-            with _progress_bar(label, abc.generations) as progress:
-                fit = fit_pilot(
-                    spec,
-                    data,
-                    draws=draws,
-                    seed=seed,
-                    abc=dataclasses.replace(abc, progress=progress),
-                )
-        else:
-            fit = fit_pilot(spec, data, draws=draws, seed=seed, abc=abc)
+    label = f"ABC-SMC at {escape(', '.join(slow))}, generations"
+    # the long part, fitting by simulation: a progress bar over its generations
+    bar = _progress_bar(label, abc.generations) if slow else nullcontext()
+    with _user_errors(), bar as progress:
+        abc = dataclasses.replace(abc, progress=progress)
+        fit = fit_pilot(spec, data, draws=runs.draws, seed=runs.seed, abc=abc)
         posterior = calibrated_source(source, fit)
     table = Table("parameter", "prior median [90%]", "posterior median [90%]", "moved", "")
     for p in fit.parameters:
@@ -1337,9 +1324,9 @@ def _fit_pilot(
                 posterior.scenario,
                 observed_days(pilot, spec),
                 replications=check,
-                seed=seed,
-                jobs=jobs,
-                cluster=cluster,
+                seed=runs.seed,
+                jobs=runs.jobs,
+                cluster=runs.cluster,
                 finished=_ticker(progress, items),
             )
         out.print(predictive_table(replayed))
@@ -1350,7 +1337,7 @@ def _fit_pilot(
                 comment=f"{scenario.name} calibrated on the pilot {pilot.name}"
                 + "".join(_combination_note(c) for c in fit.combinations)
             )
-        info = {"kind": "calibrate", "draws": fit.draws, "check": check, "seed": seed}
+        info = {"kind": "calibrate", "draws": fit.draws, "check": check, "seed": runs.seed}
         with staged_folder(out_dir, info) as stage:
             stage.write(files)
         for name in sorted(files):

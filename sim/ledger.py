@@ -135,9 +135,9 @@ class Ledger:
         self._unit_cogs, self._share_cogs = np.zeros(n_steps), np.zeros(n_steps)
         self._zero = np.zeros(0, dtype=np.intp)
         # the last visitor array a batch booked, its visitors' replications, and their count
-        # per replication: a step books the same visitors several times (sent, cost, reached)
-        self._last: tuple[IntArray, NDArray[np.integer]] | None = None
-        self._last_counts: tuple[NDArray[np.integer], RealArray] | None = None
+        # per replication once asked: a step books the same visitors several times (sent,
+        # cost, reached)
+        self._last: tuple[IntArray, NDArray[np.integer], RealArray | None] | None = None
         self._show()
 
     def _show(self) -> None:
@@ -187,7 +187,7 @@ class Ledger:
         # the engine changes one; ``check_unchanged`` has numpy enforce it, for the tests).
         if self.check_unchanged:
             who.flags.writeable = rep.flags.writeable = False
-        self._last = (who, rep)
+        self._last = (who, rep, None)
         return rep
 
     def _per_rep(
@@ -208,13 +208,15 @@ class Ledger:
         """
         if self.replications == 1:
             return float(rep.size)
-        last = self._last_counts
-        if last is not None and last[0] is rep:
-            return last[1]
-        counts = np.bincount(rep, minlength=self.replications)
-        if self.check_unchanged:
-            counts.flags.writeable = False
-        self._last_counts = (rep, counts)
+        last = self._last
+        if last is None or last[1] is not rep:
+            return np.bincount(rep, minlength=self.replications)
+        who, _, counts = last
+        if counts is None:  # the remembered visitors' first count: remembered too
+            counts = np.bincount(rep, minlength=self.replications)
+            if self.check_unchanged:
+                counts.flags.writeable = False
+            self._last = (who, rep, counts)
         return counts
 
     def _per_rep_day(

@@ -49,6 +49,13 @@ def scenario_from(spec: dict[str, Any]) -> sim.Scenario:
     return sim.parse_scenario(json.dumps(copy.deepcopy(spec)), source="<test>")
 
 
+def refusals(spec: dict[str, Any]) -> list[str]:
+    """What validating the scenario refuses, as ``path: message`` lines (it must refuse)."""
+    with pytest.raises(sim.ScenarioError) as info:
+        scenario_from(spec)
+    return [f"{p.path}: {p.message}" for p in info.value.problems]
+
+
 def assert_within_4se(estimate: float, expected: float, se: float, what: str) -> None:
     """The estimate is within 4 standard errors of the closed-form expectation."""
     assert se > 0, f"{what}: standard error must be positive"

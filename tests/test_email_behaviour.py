@@ -14,8 +14,14 @@ import pytest
 from scipy.stats import lognorm
 
 import sim
-from conftest import assert_within_4se, base_spec, poisson_se_of_mean, run_model, scenario_from
-from sim.errors import ScenarioError
+from conftest import (
+    assert_within_4se,
+    base_spec,
+    poisson_se_of_mean,
+    refusals,
+    run_model,
+    scenario_from,
+)
 
 LEADS = 2000.0  # expected leads a replication
 OPEN, U = 0.3, 0.05  # the base spec's open and unsubscribe rates
@@ -194,12 +200,6 @@ def test_without_the_new_keys_nothing_changes() -> None:
     np.testing.assert_array_equal(a.to_numpy(), b.to_numpy())
 
 
-def problems(spec: dict[str, object]) -> list[str]:
-    with pytest.raises(ScenarioError) as info:
-        scenario_from(spec)
-    return [f"{p.path}: {p.message}" for p in info.value.problems]
-
-
 def test_checks_refuse_splits_that_never_fire_and_steps_never_reached() -> None:
     spec = base_spec()
     page = {"price": 40, "value": 50, "take": 0.5}
@@ -217,7 +217,7 @@ def test_checks_refuse_splits_that_never_fire_and_steps_never_reached() -> None:
             **page,
         },
     ]
-    found = problems(spec)
+    found = refusals(spec)
     joined = "\n".join(found)
     assert "funnel.a.after.when" in joined, joined
     assert "can never fire" in joined, joined

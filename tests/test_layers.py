@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import sim
-from conftest import assert_within_4se, base_spec, scenario_from
+from conftest import assert_within_4se, base_spec, refusals, scenario_from
 from sim.errors import ScenarioError
 from sim.html_report import report_html
 from sim.report import funnel_table, write_outputs
@@ -98,12 +98,6 @@ def test_buyers_and_recovered_carts_move_to_the_customers_layer() -> None:
     assert rows["cart.converted"].sum() > 0
 
 
-def _problems(spec: dict[str, Any]) -> list[str]:
-    with pytest.raises(ScenarioError) as info:
-        scenario_from(spec)
-    return [f"{p.path}: {p.message}" for p in info.value.problems]
-
-
 def test_checks_refuse_a_layer_no_rule_leads_into() -> None:
     spec = _spec()
     spec["funnel"].append(
@@ -120,7 +114,7 @@ def test_checks_refuse_a_layer_no_rule_leads_into() -> None:
         "buyer": {"on": {"bought": "deal"}},  # fine
         "collector": {"on": {"bought": "deal", "times": 2}},  # one offer is bought once
     }
-    found = "\n".join(_problems(spec))
+    found = "\n".join(refusals(spec))
     assert "layers.new.on: 'new' is the first layer" in found, found
     assert "layers.lost: no rule leads into layer 'lost'" in found, found
     assert "layers.browsed.on.clicked: no rule leads into layer 'browsed'" in found, found

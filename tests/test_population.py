@@ -16,9 +16,3 @@ def test_a_trait_not_given_starts_at_zero_even_where_memory_was_used_before() ->
     for name in ARRIVAL_TRAITS - {"segment"}:
         assert not people.column(name).any(), name
     assert people.column("segment").tolist() == [2, 2, 2, 2]
-
-
-def test_columns_other_than_arrival_traits_start_as_zeros() -> None:
-    people = Population(capacity=16)
-    for name in set(COLUMNS) - ARRIVAL_TRAITS:
-        assert not getattr(people, name).any(), name
