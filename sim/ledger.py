@@ -7,6 +7,7 @@ import copy
 import numpy as np
 from numpy.typing import NDArray
 
+import sim._compiled as kernels
 from sim.population import Population
 from sim.steps import RegistryNames
 
@@ -137,7 +138,7 @@ class Ledger:
         # the last visitor array a batch booked, its visitors' replications, and their count
         # per replication once asked: a step books the same visitors several times (sent,
         # cost, reached)
-        self._last: tuple[IntArray, NDArray[np.integer], RealArray | None] | None = None
+        self._last: tuple[IntArray, NDArray[np.integer] | None, RealArray | None] | None = None
         self._show()
 
     def _show(self) -> None:
@@ -179,45 +180,67 @@ class Ledger:
             if self._zero.size < who.size:
                 self._zero = np.zeros(max(who.size, 2 * self._zero.size), dtype=np.intp)
             return self._zero[: who.size]  # a shared buffer of zeros: read, never written
-        last = self._last
-        if last is not None and last[0] is who:
-            return last[1]
-        rep = self._people.replication[who]
-        # Remembered by identity: a visitor array must not change once booked (nothing in
-        # the engine changes one; ``check_unchanged`` has numpy enforce it, for the tests).
-        if self.check_unchanged:
-            who.flags.writeable = rep.flags.writeable = False
-        self._last = (who, rep, None)
+        rep, counts = self._remembered(who)
+        if rep is None:
+            rep = self._people.replication[who]
+            self._remember(who, rep, counts)
         return rep
 
-    def _per_rep(
-        self, rep: NDArray[np.integer], weights: float | FloatArray | None = None
-    ) -> float | RealArray:
-        """Per replication: how many of ``rep``, or the sum of ``weights`` (summed in order)."""
-        if isinstance(weights, np.ndarray):
-            # a weighted bincount is float64 (numpy's stubs say int); it sums in order
-            sums = np.bincount(rep, weights, minlength=self.replications)
-            return sums[0] if self.replications == 1 else np.asarray(sums, np.float64)
-        counts = self._count(rep)
-        return counts if weights is None else counts * weights
-
-    def _count(self, rep: NDArray[np.integer]) -> float | RealArray:
-        """How many of ``rep`` per replication (one replication: a number).
+    def _count(self, who: IntArray) -> float | RealArray:
+        """How many of ``who`` per replication (one replication: a number).
 
         Integers: each sum or product with a float converts them exactly first.
         """
         if self.replications == 1:
-            return float(rep.size)
-        last = self._last
-        if last is None or last[1] is not rep:
-            return np.bincount(rep, minlength=self.replications)
-        who, _, counts = last
-        if counts is None:  # the remembered visitors' first count: remembered too
-            counts = np.bincount(rep, minlength=self.replications)
-            if self.check_unchanged:
-                counts.flags.writeable = False
-            self._last = (who, rep, counts)
+            return float(who.size)
+        rep, counts = self._remembered(who)
+        if counts is None:
+            if kernels.ENABLED:
+                counts = kernels.count_by(self._people.replication, who, self.replications)
+            else:
+                rep = self._people.replication[who] if rep is None else rep
+                counts = np.bincount(rep, minlength=self.replications)
+            self._remember(who, rep, counts)
         return counts
+
+    def _remembered(self, who: IntArray) -> tuple[NDArray[np.integer] | None, RealArray | None]:
+        """The replications and the counts known of ``who`` (the last array booked)."""
+        last = self._last
+        if last is not None and last[0] is who:
+            return last[1], last[2]
+        return None, None
+
+    def _remember(
+        self, who: IntArray, rep: NDArray[np.integer] | None, counts: RealArray | None
+    ) -> None:
+        # Remembered by identity: a visitor array must not change once booked (nothing in
+        # the engine changes one; ``check_unchanged`` has numpy enforce it, for the tests).
+        if self.check_unchanged:
+            for array in (who, rep, counts):
+                if array is not None:
+                    array.flags.writeable = False
+        self._last = (who, rep, counts)
+
+    def _per_rep(
+        self, who: IntArray, weights: float | FloatArray | None = None
+    ) -> float | RealArray:
+        """Per replication: how many of ``who``, or the sum of ``weights`` (summed in order)."""
+        if isinstance(weights, np.ndarray):
+            # a weighted bincount is float64 (numpy's stubs say int); it sums in order
+            sums = np.bincount(self._rep(who), weights, minlength=self.replications)
+            return sums[0] if self.replications == 1 else np.asarray(sums, np.float64)
+        counts = self._count(who)
+        return counts if weights is None else counts * weights
+
+    def _add_count(self, table: FloatArray, column: int, who: IntArray) -> None:
+        """Add to ``table[:, column]`` how many of ``who`` each replication holds."""
+        if self.replications == 1:
+            table[0, column] += float(who.size)
+        elif kernels.ENABLED and self._remembered(who)[1] is None:
+            kernels.count_into(table, column, self._people.replication, who)  # no memory to fill
+        else:
+            rows = table[:, column]
+            np.add(rows, self._count(who), out=rows)
 
     def _per_rep_day(
         self,
@@ -258,15 +281,15 @@ class Ledger:
         """
         if who.size == 0:
             return
-        rep = self._rep(who)
         if isinstance(day, np.ndarray):
-            total = self._per_rep(rep, amount)
+            rep = self._rep(who)
+            total = self._per_rep(who, amount)
             counts = self._per_rep_day(rep, day)
             value = self._per_rep_day(rep, day, amount)
             self._book_days(rep, day, who, amount, value, cogs * counts, counts, new_orders)
         else:
-            n = self._count(rep)
-            total = self._per_rep(rep, amount) if isinstance(amount, np.ndarray) else n * amount
+            n = self._count(who)
+            total = self._per_rep(who, amount) if isinstance(amount, np.ndarray) else n * amount
             d = self._d
             d["revenue"][self._row, day] += total
             d["fees"][self._row, day] += total * self._fee
@@ -275,11 +298,49 @@ class Ledger:
                 d["orders"][self._row, day] += n
             if self._pays_commission:
                 share = self._commission[self._people.channel[who]]
-                d["spend"][self._row, day] += self._per_rep(rep, amount * share)
+                d["spend"][self._row, day] += self._per_rep(who, amount * share)
         self._s["revenue"][self._row, step] += total
         if self._cells is not None:
             self._unit_cogs[step] = cogs
             self._add_cells(step, who, ("revenue", amount), ("payments", None))
+
+    def renewals(
+        self,
+        step: int,
+        who: IntArray,
+        renewals: IntArray,
+        day: int,
+        period: int,
+        price: float,
+        *,
+        cogs: float,
+    ) -> None:
+        """Book the renewals of subscribers who joined on ``day``.
+
+        ``who[i]`` pays ``price`` on days ``day + k · period``, k = 1 … ``renewals[i]`` (all
+        within the horizon): the books of :meth:`sale` of each of those payments, counted by
+        renewal (how many pay the k-th) rather than payment by payment.
+        """
+        most = int(renewals.max(initial=0))
+        if most == 0:
+            return
+        if self._pays_commission or self._cells is not None:  # payment by payment
+            payer = np.repeat(who, renewals)
+            k = np.arange(payer.size) - np.repeat(np.cumsum(renewals) - renewals, renewals) + 1
+            self.sale(step, payer, price, day + k * period, cogs=cogs)
+            return
+        cell = self._rep(who).astype(np.intp) * (most + 1) + renewals
+        ending = np.bincount(cell, minlength=self.replications * (most + 1))
+        # paying[r, k - 1]: how many of replication r pay the k-th renewal (renew k times or more)
+        paying = np.cumsum(ending.reshape(self.replications, most + 1)[:, ::-1], axis=1)[:, -2::-1]
+        days = slice(day + period, day + period * most + 1, period)  # a view: no copies
+        value = paying * price
+        d = self._d
+        d["revenue"][:, days] += value
+        d["fees"][:, days] += value * self._fee
+        d["cogs"][:, days] += cogs * paying
+        d["orders"][:, days] += paying
+        self._s["revenue"][:, step] += paying.sum(axis=1) * price
 
     def repeat_orders(
         self, step: int, who: IntArray, amount: FloatArray, days: IntArray, cogs_share: float
@@ -296,10 +357,10 @@ class Ledger:
         value = self._per_rep_day(rep, days, amount)
         self._book_days(rep, days, who, amount, value, value * cogs_share, counts, True)
         self._d["repeat_orders"] += counts
-        total = self._per_rep(rep, amount)
+        total = self._per_rep(who, amount)
         self._s["revenue"][self._row, step] += total
         self._s["repeat_revenue"][self._row, step] += total
-        self._s["repeat_orders"][self._row, step] += self._per_rep(rep)
+        self._s["repeat_orders"][self._row, step] += self._per_rep(who)
         if self._cells is not None:
             self._share_cogs[step] = cogs_share
             self._add_cells(
@@ -342,8 +403,8 @@ class Ledger:
             return
         rep = self._rep(who)
         self._d["refunds"] += self._per_rep_day(rep, days, amount)
-        self._s["refunds"][self._row, step] += self._per_rep(rep, amount)
-        self._s["refunded"][self._row, step] += self._per_rep(rep)
+        self._s["refunds"][self._row, step] += self._per_rep(who, amount)
+        self._s["refunded"][self._row, step] += self._per_rep(who)
         if self._cells is not None:
             self._add_cells(step, who, ("refunds", amount), ("refunded", None))
 
@@ -364,7 +425,7 @@ class Ledger:
         """Book a cost per visitor of ``who`` (one amount for all, or one each) at ``step``."""
         if who.size == 0:
             return
-        self._book_line(line, day, self._per_rep(self._rep(who), each))
+        self._book_line(line, day, self._per_rep(who, each))
         if self._cells is not None:
             self._add_cells(step, who, (line, each))
 
@@ -387,12 +448,8 @@ class Ledger:
 
     # --- counts --------------------------------------------------------------------------
 
-    def _counted(self, amount: float | IntArray) -> float | RealArray:
-        """A count per replication: of the visitors given, or a number (one replication)."""
-        if isinstance(amount, np.ndarray):
-            if self.replications == 1 or amount.size == 0:
-                return float(amount.size)
-            return self._count(self._rep(amount))
+    def _counted(self, amount: float) -> float:
+        """A number counted into the books: one replication's only (a batch counts visitors)."""
         if self.replications > 1:
             raise ValueError("in a batch of replications, count visitors (an array), not a number")
         return amount
@@ -402,25 +459,26 @@ class Ledger:
 
         ``amount``: the visitors to count (an array of ids), or a number (one replication).
         """
-        self._d[name][self._row, day] += self._counted(amount)
+        if isinstance(amount, np.ndarray):
+            self._add_count(self._d[name], day, amount)
+        else:
+            self._d[name][self._row, day] += self._counted(amount)
 
     def tally(self, name: str, step: int, amount: float | IntArray) -> None:
         """Add to one step's tally: the visitors given (ids), or a number (one replication)."""
-        if self.replications > 1 and isinstance(amount, np.ndarray):
-            if amount.size:  # a batch: each replication's count added into its row, in place
-                column = self._s[name][:, step]
-                np.add(column, self._count(self._rep(amount)), out=column)
-            return
-        self._s[name][self._row, step] += self._counted(amount)
+        if isinstance(amount, np.ndarray):
+            self._add_count(self._s[name], step, amount)
+        else:
+            self._s[name][self._row, step] += self._counted(amount)
 
     def tally_each(self, name: str, step: int, who: IntArray, each: float | FloatArray) -> None:
         """Add an amount for each visitor of ``who`` to one step's tally (one, or one each)."""
         if who.size:
-            self._s[name][self._row, step] += self._per_rep(self._rep(who), each)
+            self._s[name][self._row, step] += self._per_rep(who, each)
 
     def arrivals(self, channel: int, who: IntArray) -> None:
         """Count visitors arriving through a channel."""
-        self._visitors[self._row, channel] += self._per_rep(self._rep(who))
+        self._add_count(self._visitors, channel, who)
 
     def people(self, name: str, step: int, who: IntArray) -> None:
         """Count the visitors ``who`` as ``name`` at a step (subscribers, churned).
@@ -428,7 +486,7 @@ class Ledger:
         A step tally of that name, if there is one, and the breakdown's cells.
         """
         if name in self._s:
-            self._s[name][self._row, step] += self._per_rep(self._rep(who))
+            self._add_count(self._s[name], step, who)
         if self._cells is not None and who.size:
             self._add_cells(step, who, (name, None))
 

@@ -5,7 +5,10 @@ visitor's own 64-bit value for the replication (``fold(replication key, uid)``),
 ``mix`` is the splitmix64 finalizer (Steele, Lea and Flood 2014), a bijection of 64-bit
 integers with full avalanche. Nothing depends on how many other visitors drew before, so
 two designs run on the same seed give a visitor the same dice wherever they do not differ
-(docs/model.md §6). A draw costs a dozen array operations on ``uint64`` arrays.
+(docs/model.md §6). A draw costs a dozen array operations on ``uint64`` arrays, or one
+compiled pass when the package was built with :mod:`sim._dice` (the same values: the
+draws a step makes of a few hundred visitors cost microseconds either way, but numpy's are
+a dozen fixed costs, paid on every step of every day).
 """
 
 from __future__ import annotations
@@ -16,8 +19,11 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+import sim._compiled as kernels
+
 U64 = NDArray[np.uint64]
 FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
 
 _MASK = (1 << 64) - 1
 _M1, _M2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
@@ -73,7 +79,10 @@ def fold_int(*parts: int) -> int:
 def fold(key: int | U64, part: int | U64 | NDArray[np.integer]) -> U64:
     """``mix(key ^ part)`` over arrays: a key and the parts it is combined with."""
     k = np.asarray(key, dtype=np.uint64)
-    x = np.bitwise_xor(k, np.asarray(part).astype(np.uint64, copy=False))
+    p = np.asarray(part).astype(np.uint64, copy=False)
+    if kernels.ENABLED and k.shape == p.shape and k.ndim == 1:
+        return kernels.folded(k, p)
+    x = np.bitwise_xor(k, p)
     t = x >> _S30
     x ^= t
     return _mix_rest(x, t)
@@ -109,12 +118,14 @@ def uniforms(luck: U64, key: int, draw: int | NDArray[np.integer] = 0) -> FloatA
     return mixed_uniforms(h)
 
 
-def salted_uniforms(luck: U64, salts: Sequence[int | np.uint64]) -> FloatArray:
+def salted_uniforms(luck: U64, salts: Sequence[int | np.uint64] | U64) -> FloatArray:
     """``mixed_uniforms(luck ^ salt)`` for several salts at once: row k is salt k's.
 
     The same values as one call per salt, in one pass over all of them (a few draws of
     each visitor in the array operations of one).
     """
+    if kernels.ENABLED:
+        return kernels.salted(luck, np.asarray(salts, dtype=np.uint64))
     h = np.empty((len(salts), luck.size), dtype=np.uint64)
     for row, salt in zip(h, salts, strict=True):
         np.bitwise_xor(luck, np.uint64(salt), out=row)
@@ -135,3 +146,22 @@ def mixed_uniforms(h: U64) -> FloatArray:
     np.add(h, _HALF, out=u)  # the integer converted to a float, then ½ added: as to_uniform
     u *= _UNIT
     return u
+
+
+def drawn(luck: U64, who: IntArray, salts: U64) -> FloatArray:
+    """``salted_uniforms(luck[who], salts)``: row k holds the visitors' draws of salt k.
+
+    ``luck`` is every visitor's luck and ``who`` the ids drawn for, so that the compiled
+    dice gather, mix and scale in one pass.
+    """
+    if kernels.ENABLED:
+        return kernels.gathered(luck, who, salts)
+    return salted_uniforms(luck[who], list(salts))
+
+
+def drawn_each(luck: U64, who: IntArray, key: int, draw: IntArray) -> FloatArray:
+    """``uniforms(luck[who], key, draw)``: one numbered draw per visitor (``draw[i]``)."""
+    if kernels.ENABLED:
+        draws = np.asarray(draw, dtype=np.int64)
+        return kernels.gathered_each(luck, who, np.uint64(key), draws)
+    return uniforms(luck[who], key, draw)

@@ -24,10 +24,20 @@ from sim.budget import visitor_cap
 from sim.compile import CompiledChannel, CompiledScenario
 from sim.events import EventLog
 from sim.ledger import Ledger
-from sim.luck import fold, fold_int, mix_int, mixed_uniforms, name_key, salted_uniforms, uniforms
+from sim.luck import (
+    drawn,
+    drawn_each,
+    fold,
+    fold_int,
+    mix_int,
+    name_key,
+    salted_uniforms,
+    uniforms,
+)
 from sim.population import IntArray, Population
 
 FloatArray = NDArray[np.float64]
+U64 = NDArray[np.uint64]
 
 _EMPTY = np.empty(0, dtype=np.int64)
 # spawn-key level of the generators for draws about no one visitor: far above any
@@ -254,8 +264,8 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
         self.replications = len(roots)
         self._luck = np.array([_luck_key(root) for root in roots], dtype=np.uint64)
         self._keys: dict[tuple[int | None, str], int] = {}
-        # (step, purpose, draw) -> mix(key ^ draw), what a visitor's luck is xored with
-        self._salts: dict[tuple[int | None, str, int], np.uint64] = {}
+        # (step, purposes, draw) -> mix(key ^ draw) of each, what a visitor's luck is xored with
+        self._salts: dict[tuple[int | None, tuple[str, ...], int], U64] = {}
         self._dice: dict[tuple[int | None, str, int], np.random.Generator] = {}
         self.day = 0
         expected = sum(ch.visitors_per_day for ch in compiled.channels) * compiled.acquisition
@@ -319,10 +329,9 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
         email, the k-th repeat order), one for all or one per visitor.
         """
         if isinstance(draw, np.ndarray):
-            return uniforms(self.population.luck[who], self._key(step, purpose), draw)
-        h = self.population.luck[who]  # a copy (``who`` holds ids), mixed in place
-        h ^= self._salt(step, purpose, draw)
-        return mixed_uniforms(h)
+            return drawn_each(self.population.luck, who, self._key(step, purpose), draw)
+        u: FloatArray = drawn(self.population.luck, who, self.salts(step, (purpose,), draw))[0]
+        return u
 
     def draws(
         self, step: int | None, purposes: tuple[str, ...], who: IntArray, draw: int = 0
@@ -332,16 +341,18 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
         The same values as one call per purpose, computed together (fewer, longer array
         operations: the fixed cost of each is paid once).
         """
-        salts = [self._salt(step, purpose, draw) for purpose in purposes]
-        return salted_uniforms(self.population.luck[who], salts)
+        return drawn(self.population.luck, who, self.salts(step, purposes, draw))
 
-    def _salt(self, step: int | None, purpose: str, draw: int) -> np.uint64:
-        """What a visitor's luck is xored with for one draw: ``mix(key ^ draw)``."""
-        salt = self._salts.get((step, purpose, draw))
-        if salt is None:
-            salt = np.uint64(mix_int(self._key(step, purpose) ^ int(draw)))
-            self._salts[step, purpose, draw] = salt
-        return salt
+    def salts(self, step: int | None, purposes: tuple[str, ...], draw: int) -> U64:
+        """What a visitor's luck is xored with for one draw of each purpose: ``mix(key ^ draw)``.
+
+        For a compiled kernel that draws as :meth:`draws` does.
+        """
+        salts = self._salts.get((step, purposes, draw))
+        if salts is None:
+            keys = [mix_int(self._key(step, purpose) ^ int(draw)) for purpose in purposes]
+            salts = self._salts[step, purposes, draw] = np.array(keys, dtype=np.uint64)
+        return salts
 
     def dice(
         self, step: int | None, purpose: str = "", replication: int = 0
@@ -385,7 +396,7 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
         traits = ["wtp", "junk"]
         if ch.mix_cdf.size and segment is None:  # everyone's segment drawn: with the rest
             traits.append("segment")
-        u = salted_uniforms(luck, [mix_int(self._key(ARRIVAL, t)) for t in traits])
+        u = salted_uniforms(luck, self.salts(ARRIVAL, tuple(traits), 0))
         if ch.mix_cdf.size:
             mixed = u[2] if segment is None else uniforms(luck[draw], self._key(ARRIVAL, "segment"))
             seg[draw] = _segment_of(ch.mix_cdf, mixed, len(c.segments))

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+import sim._compiled as kernels
 from sim.behavior import add_trust
 from sim.steps._base import FloatArray, IntArray
 from sim.steps._kind import Event
@@ -28,6 +29,7 @@ EMAIL_EVENTS = (
 )
 EMAIL_TALLIES = ("sent", "opened", "unsubscribed", "clicked")
 EMAIL_FIGURES = ("sent", "opened", "clicked", "unsubscribed")  # what a sequence reports
+_DRAWS = ("open", "unsubscribe")  # a recipient's two draws for an email
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,14 @@ class EmailHabits:
     def ignored_costs_trust(self) -> bool:
         """Whether any segment's leads lose trust over emails they leave unread."""
         return bool(self.trust_per_ignored.any())
+
+    @cached_property
+    def plain(self) -> bool:
+        """Whether an email is only opened or not, and unsubscribed from or not (and clicked).
+
+        No fatigue, no machine opens, no trust lost over unread emails.
+        """
+        return not (self.fatigued or self.machine_opens or self.ignored_costs_trust)
 
     @cached_property
     def clicks(self) -> bool:
@@ -124,21 +134,35 @@ def send_email(
     pop, c, day = model.population, model.compiled, model.day
     habits = c.email_habits
     record = record_of(model)
-    who = who[pop.subscribed[who]]
-    seg = pop.segment[who].astype(np.int64)
-    open_p, unsub_p = c.seg_open_rate[seg], c.seg_unsubscribe_rate[seg]
-    if habits is not None and habits.fatigued:
-        recent = record.received(who, day)
-        open_p, unsub_p = fatigue(habits, seg, recent, open_p, unsub_p)
-    u_open, u_leave = model.draws(step, ("open", "unsubscribe"), who, day)
-    opened = u_open < open_p
-    leaving = u_leave < unsub_p
-    readers, seg_read, gone = who[opened], seg[opened], who[leaving]
-    pop.trust[readers] = add_trust(pop.trust[readers], c.seg_trust_per_open[seg_read])
-    pop.subscribed[gone] = False
-    if habits is not None and habits.ignored_costs_trust:
-        _ignored(model, who, seg, opened)
-    machine = _machine_opens(model, step, who, seg, opened)
+    machine: np.ndarray[Any, Any] | None = None
+    if kernels.ENABLED and (habits is None or habits.plain):  # the same numbers, in one pass
+        who, opened, readers, seg_read, gone = kernels.emailed(
+            who,
+            pop.subscribed.view(np.uint8),
+            pop.segment,
+            pop.luck,
+            pop.trust,
+            c.seg_open_rate,
+            c.seg_unsubscribe_rate,
+            c.seg_trust_per_open,
+            model.salts(step, _DRAWS, day),
+        )
+    else:
+        who = who[pop.subscribed[who]]
+        seg = pop.segment[who].astype(np.int64)
+        open_p, unsub_p = c.seg_open_rate[seg], c.seg_unsubscribe_rate[seg]
+        if habits is not None and habits.fatigued:
+            recent = record.received(who, day)
+            open_p, unsub_p = fatigue(habits, seg, recent, open_p, unsub_p)
+        u_open, u_leave = model.draws(step, _DRAWS, who, day)
+        opened = u_open < open_p
+        leaving = u_leave < unsub_p
+        readers, seg_read, gone = who[opened], seg[opened], who[leaving]
+        pop.trust[readers] = add_trust(pop.trust[readers], c.seg_trust_per_open[seg_read])
+        pop.subscribed[gone] = False
+        if habits is not None and habits.ignored_costs_trust:
+            _ignored(model, who, seg, opened)
+        machine = _machine_opens(model, step, who, seg, opened)
     clickers = _clicks(model, step, readers, seg_read, click_rate)
     counted = readers if machine is None else who[opened | machine]
     ledger = model.ledger

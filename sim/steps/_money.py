@@ -51,12 +51,7 @@ def take_renewals(
     ``who[i]`` pays ``renewals[i]`` times, on days ``today + k · period``, k = 1 … renewals[i]
     (all within the horizon).
     """
-    most = int(renewals.max(initial=0))
-    if most == 0:
-        return
-    payer = np.repeat(who, renewals)
-    k = np.arange(payer.size) - np.repeat(np.cumsum(renewals) - renewals, renewals) + 1
-    model.ledger.sale(step, payer, price, model.day + k * period, cogs=cogs)
+    model.ledger.renewals(step, who, renewals, model.day, period, price, cogs=cogs)
     model.population.revenue[who] += price * renewals
 
 

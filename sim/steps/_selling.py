@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+import sim._compiled as kernels
 from sim.behavior import add_trust, buys
 from sim.steps._base import CompileContext, FloatArray, IntArray
 from sim.steps._email import send_email
@@ -23,6 +24,7 @@ BUY = Event("buy", 7, "bought", paid=True)
 DECLINE = Event("decline", 8, "declined")
 ABANDONED = "abandoned"  # started checking out and left (see sim/steps/cart.py)
 CART_LEFT = Event("cart_left", 60, "started checking out and left")
+_BUY = ("buy",)  # the purpose of a visitor's draw to buy
 
 
 @dataclass(frozen=True)
@@ -120,10 +122,38 @@ def decide(
     and leave; they are neither buyers nor decliners, and the step emits ``abandoned``
     for them (a cart's reminders may win them back).
     """
+    if kernels.ENABLED and abandon is None:  # the same numbers, in one pass
+        pop = model.population
+        buyers, decliners = kernels.decided(
+            shown,
+            pop.segment,
+            pop.luck,
+            pop.trust,
+            pop.wtp_scale,
+            pop.junk.view(np.uint8),
+            pitch.take,
+            pitch.value,
+            pitch.price,
+            model.salts(step, _BUY, 0)[0],
+        )
+    else:
+        buyers, decliners = _decided(model, step, pitch, shown, abandon)
+    sold(model, step, bit, pitch, buyers, scenario_referral=scenario_referral)
+    return buyers, decliners
+
+
+def _decided(
+    model: FunnelModel,
+    step: int,
+    pitch: Pitch,
+    shown: IntArray,
+    abandon: tuple[str, float] | None,
+) -> tuple[IntArray, IntArray]:
+    """:func:`decide`'s buyers and decliners, and those who left the checkout, with numpy."""
     pop = model.population
     seg = pop.segment[shown]
     bought = buys(
-        model.uniforms(step, "buy", shown),
+        model.uniforms(step, _BUY[0], shown),
         pitch.take[seg],
         pop.trust[shown],
         pop.wtp_scale[shown],
@@ -137,9 +167,7 @@ def decide(
         if model.log is not None:
             model.log.add(shown[left], model.day, step, "cart_left", pitch.price)
         shown, bought = shown[~left], bought[~left]
-    buyers, decliners = shown[bought], shown[~bought]
-    sold(model, step, bit, pitch, buyers, scenario_referral=scenario_referral)
-    return buyers, decliners
+    return shown[bought], shown[~bought]
 
 
 def sold(

@@ -75,7 +75,7 @@ class CompiledSubscription:
         take_renewals(model, self.index, joiners, renewals, self.period, self.price, self.cogs)
         churners = survived < billable
         ledger = model.ledger
-        ledger.tally("payments", self.index, np.repeat(joiners, renewals + 1))
+        ledger.tally_each("payments", self.index, joiners, renewals + 1)
         ledger.people("subscribers", self.index, joiners)
         ledger.people("churned", self.index, joiners[churners])
         ledger.tally("active_at_end", self.index, joiners[~churners])
