@@ -21,34 +21,39 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
 Unit = Literal["money", "share", "count", "days", "ratio"]
 Direction = Literal["maximize", "minimize"]
 # A KPI's part in the economics lines that add up to profit: money in, money out, or the
 # total of the lines above it (gross profit, profit).
 Line = Literal["in", "out", "total"]
+FloatArray = NDArray[np.float64]
 
 
 @dataclass(frozen=True)
 class Totals:
-    """One replication's books, summed over the horizon: what KPI formulas read.
+    """The books of replications, summed over the horizon: what KPI formulas read.
 
-    ``t[name]`` is a KPI computed so far (those above in the table), else the sum of the
-    ledger's daily figure or cost line of that name (:data:`sim.ledger.DAILY`,
+    Every figure is an array with one value per replication, so a formula computes its
+    KPI for all of them at once; numpy's elementwise arithmetic is the arithmetic of plain
+    floats, so each replication's value is the one it would have alone. ``t[name]`` is a
+    KPI computed so far (those above in the table), else the sum of the ledger's daily
+    figure or cost line of that name (:data:`sim.ledger.DAILY`,
     :data:`sim.ledger.COST_LINES`), summed over the horizon.
     """
 
-    sums: Mapping[str, float]  # each daily figure and cost line of the ledger, summed
-    buyers: float  # visitors who bought at least once
-    cumulative_cash: np.ndarray  # one value per day
-    kpis: dict[str, float] = field(default_factory=dict)  # filled by compute(), in order
+    sums: Mapping[str, FloatArray]  # each daily figure and cost line of the ledger, summed
+    buyers: FloatArray  # visitors who bought at least once
+    cumulative_cash: FloatArray  # replications × days
+    kpis: dict[str, FloatArray] = field(default_factory=dict)  # filled by compute(), in order
 
-    def __getitem__(self, name: str) -> float:
+    def __getitem__(self, name: str) -> FloatArray:
         """A KPI computed so far, else a daily figure's sum."""
         return self.kpis[name] if name in self.kpis else self.sums[name]
 
 
-Formula = Callable[[Totals], float]
+Formula = Callable[[Totals], FloatArray]  # one value per replication
 
 
 @dataclass(frozen=True)
@@ -65,12 +70,13 @@ class Kpi:
     line: Line | None = None  # its part in the lines that add up to profit, if it is one
 
 
-def _ratio(num: float, den: float) -> float:
+def _ratio(num: FloatArray, den: FloatArray) -> FloatArray:
     """``num / den``, NaN where the denominator is not positive (an undefined KPI)."""
-    return num / den if den > 0 else math.nan
+    out: FloatArray = np.full(den.shape, math.nan)
+    return np.divide(num, den, out=out, where=den > 0)
 
 
-def payback_day(cumulative_cash: np.ndarray) -> float:
+def payback_day(cumulative_cash: FloatArray) -> float:
     """First day from which cumulative cash stays ≥ 0 to the end; infinity if it ends below.
 
     Touching zero does not count if the cash falls back below it later.
@@ -81,13 +87,21 @@ def payback_day(cumulative_cash: np.ndarray) -> float:
         >>> payback_day(np.array([-5.0, 1.0, -1.0, 3.0])), payback_day(np.array([1.0, -1.0]))
         (3.0, inf)
     """
-    if cumulative_cash.size == 0 or cumulative_cash[-1] < 0:
-        return math.inf
-    below = np.flatnonzero(cumulative_cash < 0)
-    return float(below[-1] + 1) if below.size else 0.0
+    return float(_payback_days(cumulative_cash[None, :])[0])
 
 
-def cash_low(cumulative_cash: np.ndarray) -> float:
+def _payback_days(cumulative_cash: FloatArray) -> FloatArray:
+    """:func:`payback_day` of each row (replication) of a replications × days array."""
+    replications, days = cumulative_cash.shape
+    if days == 0:
+        return np.full(replications, math.inf)
+    below = cumulative_cash < 0
+    after_last_below = days - np.argmax(below[:, ::-1], axis=1)
+    day = np.where(below.any(axis=1), after_last_below, 0).astype(float)
+    return np.where(cumulative_cash[:, -1] < 0, math.inf, day)
+
+
+def cash_low(cumulative_cash: FloatArray) -> float:
     """The lowest point of cumulative cash, counting the start (0): ``min(0, min cash)``.
 
     Minus the money the funnel needs before it pays for itself.
@@ -96,7 +110,16 @@ def cash_low(cumulative_cash: np.ndarray) -> float:
         >>> cash_low(np.array([-5.0, -7.0, 2.0])), cash_low(np.array([1.0, 3.0]))
         (-7.0, 0.0)
     """
-    return min(0.0, float(cumulative_cash.min())) if cumulative_cash.size else 0.0
+    return float(_cash_lows(cumulative_cash[None, :])[0])
+
+
+def _cash_lows(cumulative_cash: FloatArray) -> FloatArray:
+    """:func:`cash_low` of each row (replication) of a replications × days array."""
+    replications, days = cumulative_cash.shape
+    if days == 0:
+        return np.zeros(replications)
+    lowest = cumulative_cash.min(axis=1)
+    return np.where(lowest < 0.0, lowest, 0.0)  # min(0.0, lowest), NaN as 0.0 like min()
 
 
 def _sum(name: str) -> Formula:
@@ -109,7 +132,7 @@ def _per(num: str, den: str) -> Formula:
 
 def _value(name: str) -> Formula:
     """A discounted figure of :func:`sim.tail.present_values` (NaN where none was given)."""
-    return lambda t: t.sums.get(name, math.nan)
+    return lambda t: t.sums[name] if name in t.sums else np.full(t.buyers.shape, math.nan)
 
 
 # In the order the economics table shows them.
@@ -157,14 +180,14 @@ KPIS: dict[str, Kpi] = {
     ),
     # --- break-even and risk, per replication --------------------------------------------
     "profitable": Kpi(
-        lambda t: float(t["profit"] > 0),
+        lambda t: (t["profit"] > 0).astype(float),
         "share",
         "chance of profit",
         headline=2,
         direction="maximize",
     ),
     "cash_low": Kpi(
-        lambda t: cash_low(t.cumulative_cash),
+        lambda t: _cash_lows(t.cumulative_cash),
         "money",
         "lowest cumulative cash",
         headline=3,
@@ -207,7 +230,7 @@ KPIS: dict[str, Kpi] = {
         direction="maximize",
     ),
     "payback_day": Kpi(
-        lambda t: payback_day(t.cumulative_cash),
+        lambda t: _payback_days(t.cumulative_cash),
         "days",
         "payback day",
         headline=8,
@@ -237,7 +260,7 @@ KPIS: dict[str, Kpi] = {
 
 
 def compute(
-    sums: Mapping[str, float], *, buyers: float, cumulative_cash: np.ndarray
+    sums: Mapping[str, float], *, buyers: float, cumulative_cash: FloatArray
 ) -> dict[str, float]:
     """Every KPI of one replication, in table order (NaN where a denominator is 0).
 
@@ -247,10 +270,43 @@ def compute(
         buyers: visitors who bought at least once.
         cumulative_cash: the cumulative cash, one value per day.
     """
+    (one,) = compute_each(
+        {name: np.array([value]) for name, value in sums.items()},
+        buyers=np.array([buyers]),
+        cumulative_cash=cumulative_cash[None, :],
+    )
+    return one
+
+
+def compute_each(
+    sums: Mapping[str, FloatArray], *, buyers: FloatArray, cumulative_cash: FloatArray
+) -> list[dict[str, float]]:
+    """Every KPI of each of several replications, computed for all at once, in table order.
+
+    Each replication's KPIs are those :func:`compute` gives it alone, bit for bit.
+
+    Args:
+        sums: as :func:`compute`'s, one value per replication.
+        buyers: per replication, visitors who bought at least once.
+        cumulative_cash: the cumulative cash, one row per replication, one column per day.
+
+    Examples:
+        >>> books = ("visitors", "leads", "orders", "revenue", "refunds", "cogs", "fees",
+        ...          "spend", "operating", "traffic", "acquisition", "fixed")
+        >>> sums = dict.fromkeys(books, np.zeros(2)) | {"revenue": np.array([3.0, 4.0]),
+        ...                                             "orders": np.array([2.0, 0.0])}
+        >>> two = compute_each(sums, buyers=np.ones(2), cumulative_cash=np.zeros((2, 1)))
+        >>> [kpis["aov"] for kpis in two], [kpis["profit"] for kpis in two]
+        ([1.5, nan], [3.0, 4.0])
+    """
     totals = Totals(sums, buyers, cumulative_cash)
     for name, kpi in KPIS.items():
-        totals.kpis[name] = kpi.formula(totals)
-    return totals.kpis
+        value = np.asarray(kpi.formula(totals), dtype=float)
+        if value.shape != buyers.shape:  # a formula may give one number for all
+            value = np.broadcast_to(value, buyers.shape)
+        totals.kpis[name] = value
+    columns = [values.tolist() for values in totals.kpis.values()]
+    return [dict(zip(totals.kpis, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 def lines() -> list[str]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from sim import kpis
 from sim.ledger import COST_LINES, DAILY, Ledger
@@ -16,8 +17,11 @@ from sim.steps import STEP_KINDS
 from sim.steps._layers import daily_layers
 from sim.tail import present_values
 
+FloatArray = NDArray[np.float64]
+
 if TYPE_CHECKING:
     from sim.compile import CompiledScenario
+    from sim.steps._kind import StepKind
 
 STEP_FIGURES = ("reached", "converted", "revenue")
 INTERVAL = (0.05, 0.95)  # the 90% interval: 5th and 95th percentile over replications
@@ -36,28 +40,41 @@ class ReplicationResult:
     layers: dict[str, dict[str, float]] | None = None  # layer name -> figure -> value
 
 
-def _ratio(num: float, den: float) -> float:
-    return num / den if den > 0 else math.nan
+def horizon_sums(ledger: Ledger) -> dict[str, FloatArray]:
+    """Each daily series and cost line of the books summed over the horizon, per replication.
+
+    Each replication's row is summed on its own, as it would be alone: the same sum, bit
+    for bit, in a batch of any size.
+    """
+    books = ledger.daily | {line: ledger.lines[line] for line in COST_LINES}
+    return {name: np.atleast_2d(values).sum(axis=1) for name, values in books.items()}
 
 
 def replication_kpis(
     ledger: Ledger,
-    buyers: int,
-    daily: dict[str, np.ndarray],
+    sums: Mapping[str, FloatArray],
+    buyers: Sequence[int],
+    daily: Mapping[str, FloatArray],
     *,
     discount_rate: float = 0.0,
-) -> dict[str, float]:
-    """The KPIs of :data:`sim.kpis.KPIS` from one replication's books and its buyers.
+) -> list[dict[str, float]]:
+    """The KPIs of :data:`sim.kpis.KPIS` of each replication of the books, computed for all.
 
-    ``buyers``: the visitors of the replication who bought at least once
-    (:func:`buyers_per_replication`).
+    Args:
+        ledger: the books of one replication or of a batch.
+        sums: the books summed over the horizon (:func:`horizon_sums`).
+        buyers: per replication, the visitors who bought at least once
+            (:func:`buyers_per_replication`).
+        daily: the daily series, one row per replication (:func:`daily_series`).
+        discount_rate: the annual rate the present values are discounted at.
     """
-    tail = float(ledger.steps["tail_value"].sum()) if "tail_value" in ledger.steps else 0.0
-    sums = {name: float(ledger.daily[name].sum()) for name in DAILY}
-    sums |= {line: float(ledger.lines[line].sum()) for line in COST_LINES}
-    return kpis.compute(
-        sums | present_values(daily, tail, discount_rate),
-        buyers=float(buyers),
+    tallies = ledger.steps
+    tail = np.zeros(len(buyers))
+    if "tail_value" in tallies:
+        tail = np.atleast_2d(tallies["tail_value"]).sum(axis=1)
+    return kpis.compute_each(
+        {**sums, **present_values(daily, tail, discount_rate)},
+        buyers=np.array(buyers, dtype=float),
         cumulative_cash=daily["cumulative_cash"],
     )
 
@@ -71,39 +88,69 @@ def buyers_per_replication(population: Population, replications: int) -> list[in
     return [int(n) for n in np.bincount(rep, minlength=replications)]
 
 
-def daily_series(ledger: Ledger, layers: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+def daily_series(ledger: Ledger, layers: tuple[str, ...] = ()) -> dict[str, FloatArray]:
     """The daily series with costs, cash and cumulative cash, in daily.csv's column order.
 
-    With ``layers`` (their names), the leads in each layer at the end of each day follow.
+    One row per replication of the books, one column per day. With ``layers`` (their
+    names), the leads in each layer at the end of each day follow.
     """
-    d = {name: ledger.daily[name] for name in DAILY}
+    books = {name: np.atleast_2d(values) for name, values in ledger.daily.items()}
+    d = {name: books[name] for name in DAILY}
     costs = d["cogs"] + d["fees"] + d["operating"]
     cash = d["revenue"] - d["refunds"] - d["spend"] - costs
     return {
-        "day": np.arange(ledger.horizon),
+        "day": np.tile(np.arange(ledger.horizon), (ledger.replications, 1)),
         **d,
         "costs": costs,
         "cash": cash,
-        "cumulative_cash": np.cumsum(cash),
-        **daily_layers(layers, ledger.daily),
+        "cumulative_cash": np.cumsum(cash, axis=1),
+        **daily_layers(layers, books),
     }
 
 
-def step_tallies(ledger: Ledger, compiled: CompiledScenario) -> dict[str, dict[str, float]]:
-    """Per step: reached, converted, revenue, and the figures its kind reports.
+def step_tallies(ledger: Ledger, compiled: CompiledScenario) -> list[dict[str, dict[str, float]]]:
+    """Per replication of the books, per step: reached, converted, revenue, and its kind's.
 
-    A kind may derive figures of its own from these and the books (a sales step's mean
-    wait, and per rep of its team ``reps.NAME.calls``, ``closes``, ``close_rate``, …).
+    A kind may derive figures of its own from these and one replication's books (a sales
+    step's mean wait, and per rep of its team ``reps.NAME.calls``, ``closes``,
+    ``close_rate``, …).
     """
+    kinds = [STEP_KINDS[name] for name in compiled.step_kinds]
+    names = dict.fromkeys(f for kind in kinds for f in STEP_FIGURES + kind.figures)
+    rows = {f: np.atleast_2d(ledger.steps[f]).tolist() for f in names}  # replication, step
+    derives = any(kind.tally is not None for kind in kinds)
+    return [
+        _tallies(
+            ledger.replication(r) if derives else ledger,
+            compiled,
+            kinds,
+            {f: values[r] for f, values in rows.items()},
+        )
+        for r in range(ledger.replications)
+    ]
+
+
+def _tallies(
+    books: Ledger,
+    compiled: CompiledScenario,
+    kinds: list[StepKind],
+    figures: dict[str, list[float]],
+) -> dict[str, dict[str, float]]:
+    """One replication's step tallies from its ``figures`` (name -> one value per step)."""
     by_index = {step.index: step for step in compiled.steps}
     out = {}
-    for i, (step_id, name) in enumerate(zip(compiled.step_ids, compiled.step_kinds, strict=True)):
-        kind = STEP_KINDS[name]
-        figures = {f: float(ledger.steps[f][i]) for f in STEP_FIGURES + kind.figures}
+    for i, (step_id, kind) in enumerate(zip(compiled.step_ids, kinds, strict=True)):
+        tallies = {f: figures[f][i] for f in STEP_FIGURES + kind.figures}
         if kind.tally is not None:
-            figures = kind.tally(ledger, by_index[i], figures)
-        out[step_id] = figures
+            tallies = kind.tally(books, by_index[i], tallies)
+        out[step_id] = tallies
     return out
+
+
+def replication_rows(figures: Mapping[str, FloatArray]) -> list[dict[str, float]]:
+    """Figures with one value per replication, as one mapping of plain numbers each."""
+    columns = [values.tolist() for values in figures.values()]
+    return [dict(zip(figures, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 def visitor_table(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -33,7 +33,9 @@ from sim.metrics import (
     buyers_per_replication,
     daily_series,
     describe,
+    horizon_sums,
     replication_kpis,
+    replication_rows,
     step_tallies,
     visitor_table,
 )
@@ -168,10 +170,11 @@ def run_replication(
         channels = [ch.name for ch in compiled.channels]
         log = model.log.frame(list(compiled.step_ids), channels, model.population.column("uid"))
         people = visitor_table(model.population, compiled.segments, channels)
-    (buyers,) = buyers_per_replication(model.population, 1)
+    buyers = buyers_per_replication(model.population, 1)
     tables = breakdown_tables(model.ledger, model.population, compiled) if breakdown else None
     model.population.release()
-    return _result(compiled, model.ledger, buyers, log, people, tables)
+    (result,) = _results(compiled, model.ledger, buyers)
+    return replace(result, events=log, visitors=people, breakdown=tables)
 
 
 def run_drawn(
@@ -215,31 +218,31 @@ def run_batch(
     model.run()
     buyers = buyers_per_replication(model.population, len(indices))
     model.population.release()
-    return [
-        _result(compiled, model.ledger.replication(i), buyers[i], None, None, None)
-        for i in range(len(indices))
-    ]
+    return _results(compiled, model.ledger, buyers)
 
 
-def _result(
-    compiled: CompiledScenario,
-    ledger: Ledger,
-    buyers: int,
-    log: pd.DataFrame | None,
-    people: pd.DataFrame | None,
-    tables: dict[str, pd.DataFrame] | None,
-) -> ReplicationResult:
+def _results(
+    compiled: CompiledScenario, ledger: Ledger, buyers: list[int]
+) -> list[ReplicationResult]:
+    """Each replication's result from the books of its batch, assembled for all at once.
+
+    Every figure is the one the replication gives alone, bit for bit: each row of the
+    books is summed on its own, and the KPIs' arithmetic is elementwise.
+    """
     names = compiled.layers.names if compiled.layers is not None else ()
     daily = daily_series(ledger, names)
-    return ReplicationResult(
-        kpis=replication_kpis(ledger, buyers, daily, discount_rate=compiled.discount_rate),
-        steps=step_tallies(ledger, compiled),
-        daily=daily,
-        events=log,
-        visitors=people,
-        breakdown=tables,
-        layers=layer_figures(names, ledger) if names else None,
-    )
+    sums = horizon_sums(ledger)
+    kpis = replication_kpis(ledger, sums, buyers, daily, discount_rate=compiled.discount_rate)
+    steps = step_tallies(ledger, compiled)
+    layers: list[dict[str, dict[str, float]] | None] = [None] * len(buyers)
+    if names:
+        layers = [layer_figures(names, row) for row in replication_rows(sums)]
+    return [
+        ReplicationResult(
+            kpis=k, steps=s, daily={name: a[i] for name, a in daily.items()}, layers=figures
+        )
+        for i, (k, s, figures) in enumerate(zip(kpis, steps, layers, strict=True))
+    ]
 
 
 def run_scenario(

@@ -35,19 +35,21 @@ def discount(day: ArrayLike, annual_rate: float) -> FloatArray:
 
 
 def present_values(
-    daily: Mapping[str, FloatArray], tail: float, annual_rate: float
-) -> dict[str, float]:
-    """A replication's discounted figures, for the KPIs of §5.1.
+    daily: Mapping[str, FloatArray], tail: FloatArray, annual_rate: float
+) -> dict[str, FloatArray]:
+    """Each replication's discounted figures, for the KPIs of §5.1.
 
-    ``npv``: the daily cash discounted to day 0; ``gross_profit_pv``: the daily gross
-    profit (revenue − refunds − COGS − fees) likewise; ``tail_value``: ``tail``, the
-    gross profit expected after the horizon (already discounted by the steps).
+    ``daily`` holds one row per replication. ``npv``: the daily cash discounted to day 0;
+    ``gross_profit_pv``: the daily gross profit (revenue − refunds − COGS − fees)
+    likewise; ``tail_value``: ``tail``, the gross profit expected after the horizon
+    (already discounted by the steps). Each row is discounted on its own, so a
+    replication's figures do not depend on the others.
     """
-    worth = discount(np.arange(daily["cash"].size), annual_rate)
+    worth = discount(np.arange(daily["cash"].shape[-1]), annual_rate)
     gross = daily["revenue"] - daily["refunds"] - daily["cogs"] - daily["fees"]
     return {
-        "npv": float(daily["cash"] @ worth),
-        "gross_profit_pv": float(gross @ worth),
+        "npv": np.array([row @ worth for row in daily["cash"]]),
+        "gross_profit_pv": np.array([row @ worth for row in gross]),
         "tail_value": tail,
     }
 
