@@ -21,7 +21,6 @@ FloatArray = NDArray[np.float64]
 
 if TYPE_CHECKING:
     from sim.compile import CompiledScenario
-    from sim.steps._kind import StepKind
 
 STEP_FIGURES = ("reached", "converted", "revenue")
 INTERVAL = (0.05, 0.95)  # the 90% interval: 5th and 95th percentile over replications
@@ -47,7 +46,7 @@ def horizon_sums(ledger: Ledger) -> dict[str, FloatArray]:
     for bit, in a batch of any size.
     """
     books = ledger.daily | {line: ledger.lines[line] for line in COST_LINES}
-    return {name: np.atleast_2d(values).sum(axis=1) for name, values in books.items()}
+    return {name: _rows(values).sum(axis=1) for name, values in books.items()}
 
 
 def replication_kpis(
@@ -71,7 +70,7 @@ def replication_kpis(
     tallies = ledger.steps
     tail = np.zeros(len(buyers))
     if "tail_value" in tallies:
-        tail = np.atleast_2d(tallies["tail_value"]).sum(axis=1)
+        tail = _rows(tallies["tail_value"]).sum(axis=1)
     return kpis.compute_each(
         {**sums, **present_values(daily, tail, discount_rate)},
         buyers=np.array(buyers, dtype=float),
@@ -84,7 +83,7 @@ def buyers_per_replication(population: Population, replications: int) -> list[in
     bought = population.column("bought") != 0
     if replications == 1:
         return [int(np.count_nonzero(bought))]
-    rep = population.column("replication")[bought]
+    rep = population.column("replication").compress(bought)  # faster than a mask's index
     return [int(n) for n in np.bincount(rep, minlength=replications)]
 
 
@@ -94,7 +93,7 @@ def daily_series(ledger: Ledger, layers: tuple[str, ...] = ()) -> dict[str, Floa
     One row per replication of the books, one column per day. With ``layers`` (their
     names), the leads in each layer at the end of each day follow.
     """
-    books = {name: np.atleast_2d(values) for name, values in ledger.daily.items()}
+    books = {name: _rows(values) for name, values in ledger.daily.items()}
     d = {name: books[name] for name in DAILY}
     costs = d["cogs"] + d["fees"] + d["operating"]
     cash = d["revenue"] - d["refunds"] - d["spend"] - costs
@@ -116,35 +115,36 @@ def step_tallies(ledger: Ledger, compiled: CompiledScenario) -> list[dict[str, d
     ``close_rate``, …).
     """
     kinds = [STEP_KINDS[name] for name in compiled.step_kinds]
-    names = dict.fromkeys(f for kind in kinds for f in STEP_FIGURES + kind.figures)
-    rows = {f: np.atleast_2d(ledger.steps[f]).tolist() for f in names}  # replication, step
-    derives = any(kind.tally is not None for kind in kinds)
-    return [
-        _tallies(
-            ledger.replication(r) if derives else ledger,
-            compiled,
-            kinds,
-            {f: values[r] for f, values in rows.items()},
-        )
+    shown = [
+        (i, step_id, STEP_FIGURES + kind.figures)
+        for i, (step_id, kind) in enumerate(zip(compiled.step_ids, kinds, strict=True))
+    ]
+    figures = dict.fromkeys(f for _, _, names in shown for f in names)
+    rows = {f: _rows(ledger.steps[f]).tolist() for f in figures}  # replication, step
+    out = [
+        {step_id: {f: rows[f][r][i] for f in names} for i, step_id, names in shown}
         for r in range(ledger.replications)
     ]
-
-
-def _tallies(
-    books: Ledger,
-    compiled: CompiledScenario,
-    kinds: list[StepKind],
-    figures: dict[str, list[float]],
-) -> dict[str, dict[str, float]]:
-    """One replication's step tallies from its ``figures`` (name -> one value per step)."""
-    by_index = {step.index: step for step in compiled.steps}
-    out = {}
-    for i, (step_id, kind) in enumerate(zip(compiled.step_ids, kinds, strict=True)):
-        tallies = {f: figures[f][i] for f in STEP_FIGURES + kind.figures}
-        if kind.tally is not None:
-            tallies = kind.tally(books, by_index[i], tallies)
-        out[step_id] = tallies
+    if any(kind.tally is not None for kind in kinds):
+        for r, tallies in enumerate(out):
+            _derive(ledger.replication(r), compiled, tallies)
     return out
+
+
+def _derive(
+    books: Ledger, compiled: CompiledScenario, tallies: dict[str, dict[str, float]]
+) -> None:
+    """Replace each step's tallies by its kind's own figures from them and ``books`` (one's)."""
+    for step in compiled.steps:
+        derive = STEP_KINDS[compiled.step_kinds[step.index]].tally
+        if derive is not None:
+            step_id = compiled.step_ids[step.index]
+            tallies[step_id] = derive(books, step, tallies[step_id])
+
+
+def _rows(values: FloatArray) -> FloatArray:
+    """The books of a figure with one row per replication (one replication's: one row)."""
+    return values[None, :] if values.ndim == 1 else values
 
 
 def replication_rows(figures: Mapping[str, FloatArray]) -> list[dict[str, float]]:

@@ -237,11 +237,10 @@ def _results(
     layers: list[dict[str, dict[str, float]] | None] = [None] * len(buyers)
     if names:
         layers = [layer_figures(names, row) for row in replication_rows(sums)]
+    series = [dict(zip(daily, rows, strict=True)) for rows in zip(*daily.values(), strict=True)]
     return [
-        ReplicationResult(
-            kpis=k, steps=s, daily={name: a[i] for name, a in daily.items()}, layers=figures
-        )
-        for i, (k, s, figures) in enumerate(zip(kpis, steps, layers, strict=True))
+        ReplicationResult(kpis=k, steps=s, daily=d, layers=figures)
+        for k, s, d, figures in zip(kpis, steps, series, layers, strict=True)
     ]
 
 
