@@ -98,7 +98,7 @@ def daily_series(ledger: Ledger, layers: tuple[str, ...] = ()) -> dict[str, Floa
     costs = d["cogs"] + d["fees"] + d["operating"]
     cash = d["revenue"] - d["refunds"] - d["spend"] - costs
     return {
-        "day": np.tile(np.arange(ledger.horizon), (ledger.replications, 1)),
+        "day": np.arange(ledger.horizon)[None, :].repeat(ledger.replications, axis=0),
         **d,
         "costs": costs,
         "cash": cash,
