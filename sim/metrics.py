@@ -1,4 +1,4 @@
-"""KPIs of one replication, and their summary over replications (DESIGN §2, §4)."""
+"""KPIs of each replication, a batch's at once, and their summary (DESIGN §2, §4)."""
 
 from __future__ import annotations
 
@@ -134,7 +134,7 @@ def step_tallies(ledger: Ledger, compiled: CompiledScenario) -> list[dict[str, d
 def _derive(
     books: Ledger, compiled: CompiledScenario, tallies: dict[str, dict[str, float]]
 ) -> None:
-    """Replace each step's tallies by its kind's own figures from them and ``books`` (one's)."""
+    """Let each step's kind derive its own figures from its tallies and one replication's books."""
     for step in compiled.steps:
         derive = STEP_KINDS[compiled.step_kinds[step.index]].tally
         if derive is not None:
