@@ -29,31 +29,33 @@ Direction = Literal["maximize", "minimize"]
 # total of the lines above it (gross profit, profit).
 Line = Literal["in", "out", "total"]
 FloatArray = NDArray[np.float64]
+# A figure of one replication (a plain number), or of each replication of a batch (an array).
+Value = float | FloatArray
 
 
 @dataclass(frozen=True)
 class Totals:
-    """The books of replications, summed over the horizon: what KPI formulas read.
+    """One replication's books, or a batch's, summed over the horizon: what formulas read.
 
-    Every figure is an array with one value per replication, so a formula computes its
-    KPI for all of them at once; numpy's elementwise arithmetic is the arithmetic of plain
-    floats, so each replication's value is the one it would have alone. ``t[name]`` is a
-    KPI computed so far (those above in the table), else the sum of the ledger's daily
-    figure or cost line of that name (:data:`sim.ledger.DAILY`,
-    :data:`sim.ledger.COST_LINES`), summed over the horizon.
+    ``t[name]`` is a KPI computed so far (those above in the table), else the sum of the
+    ledger's daily figure or cost line of that name (:data:`sim.ledger.DAILY`,
+    :data:`sim.ledger.COST_LINES`), summed over the horizon. For a batch every figure is
+    an array, one value per replication, and a formula computes its KPI for all at once:
+    numpy's elementwise arithmetic is that of plain numbers, so each replication's value
+    is the one it has alone.
     """
 
-    sums: Mapping[str, FloatArray]  # each daily figure and cost line of the ledger, summed
-    buyers: FloatArray  # visitors who bought at least once
-    cumulative_cash: FloatArray  # replications × days
-    kpis: dict[str, FloatArray] = field(default_factory=dict)  # filled by compute(), in order
+    sums: Mapping[str, Value]  # each daily figure and cost line of the ledger, summed
+    buyers: Value  # visitors who bought at least once
+    cumulative_cash: FloatArray  # one value per day (a batch's: replications × days)
+    kpis: dict[str, Value] = field(default_factory=dict)  # filled by compute(), in order
 
-    def __getitem__(self, name: str) -> FloatArray:
+    def __getitem__(self, name: str) -> Value:
         """A KPI computed so far, else a daily figure's sum."""
         return self.kpis[name] if name in self.kpis else self.sums[name]
 
 
-Formula = Callable[[Totals], FloatArray]  # one value per replication
+Formula = Callable[[Totals], Value]
 
 
 @dataclass(frozen=True)
@@ -70,10 +72,17 @@ class Kpi:
     line: Line | None = None  # its part in the lines that add up to profit, if it is one
 
 
-def _ratio(num: FloatArray, den: FloatArray) -> FloatArray:
+def _ratio(num: Value, den: Value) -> Value:
     """``num / den``, NaN where the denominator is not positive (an undefined KPI)."""
-    out: FloatArray = np.full(den.shape, math.nan)
-    return np.divide(num, den, out=out, where=den > 0)
+    if isinstance(den, np.ndarray):
+        out: FloatArray = np.full(den.shape, math.nan)
+        return np.divide(num, den, out=out, where=den > 0)
+    return num / den if den > 0 else math.nan
+
+
+def _positive(value: Value) -> Value:
+    """1.0 where ``value`` is above 0, else 0.0."""
+    return (value > 0).astype(float) if isinstance(value, np.ndarray) else float(value > 0)
 
 
 def payback_day(cumulative_cash: FloatArray) -> float:
@@ -87,7 +96,10 @@ def payback_day(cumulative_cash: FloatArray) -> float:
         >>> payback_day(np.array([-5.0, 1.0, -1.0, 3.0])), payback_day(np.array([1.0, -1.0]))
         (3.0, inf)
     """
-    return float(_payback_days(cumulative_cash[None, :])[0])
+    if cumulative_cash.size == 0 or cumulative_cash[-1] < 0:
+        return math.inf
+    below = np.flatnonzero(cumulative_cash < 0)
+    return float(below[-1] + 1) if below.size else 0.0
 
 
 def _payback_days(cumulative_cash: FloatArray) -> FloatArray:
@@ -110,7 +122,7 @@ def cash_low(cumulative_cash: FloatArray) -> float:
         >>> cash_low(np.array([-5.0, -7.0, 2.0])), cash_low(np.array([1.0, 3.0]))
         (-7.0, 0.0)
     """
-    return float(_cash_lows(cumulative_cash[None, :])[0])
+    return min(0.0, float(cumulative_cash.min())) if cumulative_cash.size else 0.0
 
 
 def _cash_lows(cumulative_cash: FloatArray) -> FloatArray:
@@ -119,7 +131,16 @@ def _cash_lows(cumulative_cash: FloatArray) -> FloatArray:
     if days == 0:
         return np.zeros(replications)
     lowest = cumulative_cash.min(axis=1)
-    return np.where(lowest < 0.0, lowest, 0.0)  # min(0.0, lowest), NaN as 0.0 like min()
+    return np.where(lowest < 0.0, lowest, 0.0)  # as min(0.0, lowest), which keeps 0.0 for NaN
+
+
+def _of_cash(
+    one: Callable[[FloatArray], float], each: Callable[[FloatArray], FloatArray]
+) -> Formula:
+    """A KPI of the cumulative cash: ``one`` of a replication's, ``each`` of a batch's rows."""
+    return lambda t: (
+        one(t.cumulative_cash) if t.cumulative_cash.ndim == 1 else each(t.cumulative_cash)
+    )
 
 
 def _sum(name: str) -> Formula:
@@ -132,7 +153,7 @@ def _per(num: str, den: str) -> Formula:
 
 def _value(name: str) -> Formula:
     """A discounted figure of :func:`sim.tail.present_values` (NaN where none was given)."""
-    return lambda t: t.sums[name] if name in t.sums else np.full(t.buyers.shape, math.nan)
+    return lambda t: t.sums.get(name, math.nan)
 
 
 # In the order the economics table shows them.
@@ -180,14 +201,14 @@ KPIS: dict[str, Kpi] = {
     ),
     # --- break-even and risk, per replication --------------------------------------------
     "profitable": Kpi(
-        lambda t: (t["profit"] > 0).astype(float),
+        lambda t: _positive(t["profit"]),
         "share",
         "chance of profit",
         headline=2,
         direction="maximize",
     ),
     "cash_low": Kpi(
-        lambda t: _cash_lows(t.cumulative_cash),
+        _of_cash(cash_low, _cash_lows),
         "money",
         "lowest cumulative cash",
         headline=3,
@@ -230,7 +251,7 @@ KPIS: dict[str, Kpi] = {
         direction="maximize",
     ),
     "payback_day": Kpi(
-        lambda t: _payback_days(t.cumulative_cash),
+        _of_cash(payback_day, _payback_days),
         "days",
         "payback day",
         headline=8,
@@ -270,23 +291,21 @@ def compute(
         buyers: visitors who bought at least once.
         cumulative_cash: the cumulative cash, one value per day.
     """
-    (one,) = compute_each(
-        {name: np.array([value]) for name, value in sums.items()},
-        buyers=np.array([buyers]),
-        cumulative_cash=cumulative_cash[None, :],
-    )
-    return one
+    totals = Totals(sums, buyers, cumulative_cash)
+    for name, kpi in KPIS.items():
+        totals.kpis[name] = kpi.formula(totals)
+    return totals.kpis  # type: ignore[return-value]  # plain numbers in, plain numbers out
 
 
 def compute_each(
-    sums: Mapping[str, FloatArray], *, buyers: FloatArray, cumulative_cash: FloatArray
+    sums: Mapping[str, Value], *, buyers: FloatArray, cumulative_cash: FloatArray
 ) -> list[dict[str, float]]:
     """Every KPI of each of several replications, computed for all at once, in table order.
 
     Each replication's KPIs are those :func:`compute` gives it alone, bit for bit.
 
     Args:
-        sums: as :func:`compute`'s, one value per replication.
+        sums: as :func:`compute`'s, one value per replication (or one for all).
         buyers: per replication, visitors who bought at least once.
         cumulative_cash: the cumulative cash, one row per replication, one column per day.
 
@@ -305,7 +324,7 @@ def compute_each(
         if value.shape != buyers.shape:  # a formula may give one number for all
             value = np.broadcast_to(value, buyers.shape)
         totals.kpis[name] = value
-    columns = [values.tolist() for values in totals.kpis.values()]
+    columns = [np.asarray(values).tolist() for values in totals.kpis.values()]
     return [dict(zip(totals.kpis, row, strict=True)) for row in zip(*columns, strict=True)]
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from sim import kpis
+from sim.kpis import Value
 from sim.ledger import COST_LINES, DAILY, Ledger
 from sim.population import Population
 from sim.steps import STEP_KINDS
@@ -39,43 +40,44 @@ class ReplicationResult:
     layers: dict[str, dict[str, float]] | None = None  # layer name -> figure -> value
 
 
-def horizon_sums(ledger: Ledger) -> dict[str, FloatArray]:
-    """Each daily series and cost line of the books summed over the horizon, per replication.
+def horizon_sums(ledger: Ledger) -> dict[str, Value]:
+    """Each daily series and cost line of the books summed over the horizon.
 
-    Each replication's row is summed on its own, as it would be alone: the same sum, bit
-    for bit, in a batch of any size.
+    One replication's books give a number each, a batch's an array with one value per
+    replication: each row summed on its own, the same sum, bit for bit, as alone.
     """
     books = ledger.daily | {line: ledger.lines[line] for line in COST_LINES}
-    return {name: _rows(values).sum(axis=1) for name, values in books.items()}
+    return {name: values.sum(axis=-1) for name, values in books.items()}
 
 
 def replication_kpis(
     ledger: Ledger,
-    sums: Mapping[str, FloatArray],
+    sums: Mapping[str, Value],
     buyers: Sequence[int],
     daily: Mapping[str, FloatArray],
     *,
     discount_rate: float = 0.0,
 ) -> list[dict[str, float]]:
-    """The KPIs of :data:`sim.kpis.KPIS` of each replication of the books, computed for all.
+    """The KPIs of :data:`sim.kpis.KPIS` of each replication of the books.
+
+    A batch's are computed for all its replications at once (:func:`sim.kpis.compute_each`).
 
     Args:
         ledger: the books of one replication or of a batch.
         sums: the books summed over the horizon (:func:`horizon_sums`).
         buyers: per replication, the visitors who bought at least once
             (:func:`buyers_per_replication`).
-        daily: the daily series, one row per replication (:func:`daily_series`).
+        daily: the daily series (:func:`daily_series`).
         discount_rate: the annual rate the present values are discounted at.
     """
     tallies = ledger.steps
-    tail = np.zeros(len(buyers))
-    if "tail_value" in tallies:
-        tail = _rows(tallies["tail_value"]).sum(axis=1)
-    return kpis.compute_each(
-        {**sums, **present_values(daily, tail, discount_rate)},
-        buyers=np.array(buyers, dtype=float),
-        cumulative_cash=daily["cumulative_cash"],
-    )
+    tail = tallies["tail_value"].sum(axis=-1) if "tail_value" in tallies else 0.0
+    totals = {**sums, **present_values(daily, tail, discount_rate)}
+    cash = daily["cumulative_cash"]
+    if ledger.replications == 1:  # plain numbers: faster than arrays of one
+        (one,) = replication_rows(totals, 1)
+        return [kpis.compute(one, buyers=float(buyers[0]), cumulative_cash=cash)]
+    return kpis.compute_each(totals, buyers=np.array(buyers, dtype=float), cumulative_cash=cash)
 
 
 def buyers_per_replication(population: Population, replications: int) -> list[int]:
@@ -90,20 +92,20 @@ def buyers_per_replication(population: Population, replications: int) -> list[in
 def daily_series(ledger: Ledger, layers: tuple[str, ...] = ()) -> dict[str, FloatArray]:
     """The daily series with costs, cash and cumulative cash, in daily.csv's column order.
 
-    One row per replication of the books, one column per day. With ``layers`` (their
-    names), the leads in each layer at the end of each day follow.
+    One replication's books give one value per day, a batch's one row per replication.
+    With ``layers`` (their names), the leads in each layer at the end of each day follow.
     """
-    books = {name: _rows(values) for name, values in ledger.daily.items()}
-    d = {name: books[name] for name in DAILY}
+    d = {name: ledger.daily[name] for name in DAILY}
     costs = d["cogs"] + d["fees"] + d["operating"]
     cash = d["revenue"] - d["refunds"] - d["spend"] - costs
+    days = np.arange(ledger.horizon)
     return {
-        "day": np.arange(ledger.horizon)[None, :].repeat(ledger.replications, axis=0),
+        "day": days if ledger.replications == 1 else np.tile(days, (ledger.replications, 1)),
         **d,
         "costs": costs,
         "cash": cash,
-        "cumulative_cash": np.cumsum(cash, axis=1),
-        **daily_layers(layers, books),
+        "cumulative_cash": np.cumsum(cash, axis=-1),
+        **daily_layers(layers, ledger.daily),
     }
 
 
@@ -119,7 +121,7 @@ def step_tallies(ledger: Ledger, compiled: CompiledScenario) -> list[dict[str, d
         (i, step_id, STEP_FIGURES + kind.figures)
         for i, (step_id, kind) in enumerate(zip(compiled.step_ids, kinds, strict=True))
     ]
-    figures = dict.fromkeys(f for _, _, names in shown for f in names)
+    figures = set().union(*(names for _, _, names in shown))
     rows = {f: _rows(ledger.steps[f]).tolist() for f in figures}  # replication, step
     out = [
         {step_id: {f: rows[f][r][i] for f in names} for i, step_id, names in shown}
@@ -143,14 +145,23 @@ def _derive(
 
 
 def _rows(values: FloatArray) -> FloatArray:
-    """The books of a figure with one row per replication (one replication's: one row)."""
+    """A figure's books with one row per replication (one replication's: one row)."""
     return values[None, :] if values.ndim == 1 else values
 
 
-def replication_rows(figures: Mapping[str, FloatArray]) -> list[dict[str, float]]:
-    """Figures with one value per replication, as one mapping of plain numbers each."""
-    columns = [values.tolist() for values in figures.values()]
+def replication_rows(figures: Mapping[str, Value], replications: int) -> list[dict[str, float]]:
+    """Figures of one replication (numbers) or of a batch (arrays), as plain numbers for each."""
+    if replications == 1:
+        return [{name: float(value) for name, value in figures.items()}]
+    columns = [np.asarray(values).tolist() for values in figures.values()]
     return [dict(zip(figures, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
+def daily_rows(daily: dict[str, FloatArray], replications: int) -> list[dict[str, FloatArray]]:
+    """The daily series of one replication, or of each of a batch (views of its rows)."""
+    if replications == 1:
+        return [daily]
+    return [dict(zip(daily, rows, strict=True)) for rows in zip(*daily.values(), strict=True)]
 
 
 def visitor_table(

@@ -31,6 +31,7 @@ from sim.ledger import Ledger
 from sim.metrics import (
     ReplicationResult,
     buyers_per_replication,
+    daily_rows,
     daily_series,
     describe,
     horizon_sums,
@@ -259,11 +260,12 @@ def _results(
     steps = step_tallies(ledger, compiled)
     layers: list[dict[str, dict[str, float]] | None] = [None] * len(buyers)
     if names:
-        layers = [layer_figures(names, row) for row in replication_rows(sums)]
-    series = [dict(zip(daily, rows, strict=True)) for rows in zip(*daily.values(), strict=True)]
+        layers = [layer_figures(names, row) for row in replication_rows(sums, len(buyers))]
     return [
         ReplicationResult(kpis=k, steps=s, daily=d, layers=figures)
-        for k, s, d, figures in zip(kpis, steps, series, layers, strict=True)
+        for k, s, d, figures in zip(
+            kpis, steps, daily_rows(daily, len(buyers)), layers, strict=True
+        )
     ]
 
 

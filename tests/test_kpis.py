@@ -175,7 +175,10 @@ def test_a_formula_may_use_the_kpis_above_it() -> None:
 
 
 def test_the_kpis_of_several_replications_are_each_ones_alone() -> None:
-    """Computed for all replications at once, each one's KPIs are those it has alone."""
+    """Computed for all replications at once, each one's KPIs are those it has alone.
+
+    Two ways to the same numbers: plain floats for one replication, arrays for a batch.
+    """
     rng = np.random.default_rng(5)
     names = ("visitors", "leads", "orders", "revenue", "refunds", "cogs", "fees", "spend")
     names += ("operating", "traffic", "acquisition", "fixed", "npv", "gross_profit_pv")
@@ -185,6 +188,7 @@ def test_the_kpis_of_several_replications_are_each_ones_alone() -> None:
     buyers = np.array([0.0, 1.0, 2.0, 3.0, 0.0, 7.0])
     cash = np.cumsum(rng.normal(0.0, 10.0, size=(6, 9)), axis=1)
     cash[0] = [-1.0, 0.0, -0.0, 2.0, 3.0, -1.0, 0.0, 0.0, 1.0]  # back below zero once
+    cash[1] = [0.0, -0.0, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0, 0.0]  # never below zero
     together = kpis.compute_each(sums, buyers=buyers, cumulative_cash=cash)
     for r, values in enumerate(together):
         alone = kpis.compute(
@@ -194,3 +198,4 @@ def test_the_kpis_of_several_replications_are_each_ones_alone() -> None:
         )
         assert repr(values) == repr(alone), r
     assert together[0]["payback_day"] == 6.0
+    assert (together[1]["payback_day"], together[1]["cash_low"]) == (0.0, 0.0)
