@@ -319,12 +319,13 @@ def compute_each(
         ([1.5, nan], [3.0, 4.0])
     """
     totals = Totals(sums, buyers, cumulative_cash)
+    columns = []
     for name, kpi in KPIS.items():
         value = np.asarray(kpi.formula(totals), dtype=float)
         if value.shape != buyers.shape:  # a formula may give one number for all
             value = np.broadcast_to(value, buyers.shape)
         totals.kpis[name] = value
-    columns = [np.asarray(values).tolist() for values in totals.kpis.values()]
+        columns.append(value.tolist())
     return [dict(zip(totals.kpis, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
