@@ -21,34 +21,41 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
 Unit = Literal["money", "share", "count", "days", "ratio"]
 Direction = Literal["maximize", "minimize"]
 # A KPI's part in the economics lines that add up to profit: money in, money out, or the
 # total of the lines above it (gross profit, profit).
 Line = Literal["in", "out", "total"]
+FloatArray = NDArray[np.float64]
+# A figure of one replication (a plain number), or of each replication of a batch (an array).
+Value = float | FloatArray
 
 
 @dataclass(frozen=True)
 class Totals:
-    """One replication's books, summed over the horizon: what KPI formulas read.
+    """One replication's books, or a batch's, summed over the horizon: what formulas read.
 
     ``t[name]`` is a KPI computed so far (those above in the table), else the sum of the
     ledger's daily figure or cost line of that name (:data:`sim.ledger.DAILY`,
-    :data:`sim.ledger.COST_LINES`), summed over the horizon.
+    :data:`sim.ledger.COST_LINES`), summed over the horizon. For a batch every figure is
+    an array, one value per replication, and a formula computes its KPI for all at once:
+    numpy's elementwise arithmetic is that of plain numbers, so each replication's value
+    is the one it has alone.
     """
 
-    sums: Mapping[str, float]  # each daily figure and cost line of the ledger, summed
-    buyers: float  # visitors who bought at least once
-    cumulative_cash: np.ndarray  # one value per day
-    kpis: dict[str, float] = field(default_factory=dict)  # filled by compute(), in order
+    sums: Mapping[str, Value]  # each daily figure and cost line of the ledger, summed
+    buyers: Value  # visitors who bought at least once
+    cumulative_cash: FloatArray  # one value per day (a batch's: replications × days)
+    kpis: dict[str, Value] = field(default_factory=dict)  # filled by compute(), in order
 
-    def __getitem__(self, name: str) -> float:
+    def __getitem__(self, name: str) -> Value:
         """A KPI computed so far, else a daily figure's sum."""
         return self.kpis[name] if name in self.kpis else self.sums[name]
 
 
-Formula = Callable[[Totals], float]
+Formula = Callable[[Totals], Value]
 
 
 @dataclass(frozen=True)
@@ -65,12 +72,20 @@ class Kpi:
     line: Line | None = None  # its part in the lines that add up to profit, if it is one
 
 
-def _ratio(num: float, den: float) -> float:
+def _ratio(num: Value, den: Value) -> Value:
     """``num / den``, NaN where the denominator is not positive (an undefined KPI)."""
+    if isinstance(den, np.ndarray):
+        out: FloatArray = np.full(den.shape, math.nan)
+        return np.divide(num, den, out=out, where=den > 0)
     return num / den if den > 0 else math.nan
 
 
-def payback_day(cumulative_cash: np.ndarray) -> float:
+def _positive(value: Value) -> Value:
+    """1.0 where ``value`` is above 0, else 0.0."""
+    return (value > 0).astype(float) if isinstance(value, np.ndarray) else float(value > 0)
+
+
+def payback_day(cumulative_cash: FloatArray) -> float:
     """First day from which cumulative cash stays ≥ 0 to the end; infinity if it ends below.
 
     Touching zero does not count if the cash falls back below it later.
@@ -87,7 +102,18 @@ def payback_day(cumulative_cash: np.ndarray) -> float:
     return float(below[-1] + 1) if below.size else 0.0
 
 
-def cash_low(cumulative_cash: np.ndarray) -> float:
+def _payback_days(cumulative_cash: FloatArray) -> FloatArray:
+    """:func:`payback_day` of each row (replication) of a replications × days array."""
+    replications, days = cumulative_cash.shape
+    if days == 0:
+        return np.full(replications, math.inf)
+    below = cumulative_cash < 0
+    after_last_below = days - np.argmax(below[:, ::-1], axis=1)
+    day = np.where(below.any(axis=1), after_last_below, 0).astype(float)
+    return np.where(cumulative_cash[:, -1] < 0, math.inf, day)
+
+
+def cash_low(cumulative_cash: FloatArray) -> float:
     """The lowest point of cumulative cash, counting the start (0): ``min(0, min cash)``.
 
     Minus the money the funnel needs before it pays for itself.
@@ -97,6 +123,24 @@ def cash_low(cumulative_cash: np.ndarray) -> float:
         (-7.0, 0.0)
     """
     return min(0.0, float(cumulative_cash.min())) if cumulative_cash.size else 0.0
+
+
+def _cash_lows(cumulative_cash: FloatArray) -> FloatArray:
+    """:func:`cash_low` of each row (replication) of a replications × days array."""
+    replications, days = cumulative_cash.shape
+    if days == 0:
+        return np.zeros(replications)
+    lowest = cumulative_cash.min(axis=1)
+    return np.where(lowest < 0.0, lowest, 0.0)  # as min(0.0, lowest), which keeps 0.0 for NaN
+
+
+def _of_cash(
+    one: Callable[[FloatArray], float], each: Callable[[FloatArray], FloatArray]
+) -> Formula:
+    """A KPI of the cumulative cash: ``one`` of a replication's, ``each`` of a batch's rows."""
+    return lambda t: (
+        one(t.cumulative_cash) if t.cumulative_cash.ndim == 1 else each(t.cumulative_cash)
+    )
 
 
 def _sum(name: str) -> Formula:
@@ -157,14 +201,14 @@ KPIS: dict[str, Kpi] = {
     ),
     # --- break-even and risk, per replication --------------------------------------------
     "profitable": Kpi(
-        lambda t: float(t["profit"] > 0),
+        lambda t: _positive(t["profit"]),
         "share",
         "chance of profit",
         headline=2,
         direction="maximize",
     ),
     "cash_low": Kpi(
-        lambda t: cash_low(t.cumulative_cash),
+        _of_cash(cash_low, _cash_lows),
         "money",
         "lowest cumulative cash",
         headline=3,
@@ -207,7 +251,7 @@ KPIS: dict[str, Kpi] = {
         direction="maximize",
     ),
     "payback_day": Kpi(
-        lambda t: payback_day(t.cumulative_cash),
+        _of_cash(payback_day, _payback_days),
         "days",
         "payback day",
         headline=8,
@@ -237,7 +281,7 @@ KPIS: dict[str, Kpi] = {
 
 
 def compute(
-    sums: Mapping[str, float], *, buyers: float, cumulative_cash: np.ndarray
+    sums: Mapping[str, float], *, buyers: float, cumulative_cash: FloatArray
 ) -> dict[str, float]:
     """Every KPI of one replication, in table order (NaN where a denominator is 0).
 
@@ -250,7 +294,39 @@ def compute(
     totals = Totals(sums, buyers, cumulative_cash)
     for name, kpi in KPIS.items():
         totals.kpis[name] = kpi.formula(totals)
-    return totals.kpis
+    return totals.kpis  # type: ignore[return-value]  # plain numbers in, plain numbers out
+
+
+def compute_each(
+    sums: Mapping[str, Value], *, buyers: FloatArray, cumulative_cash: FloatArray
+) -> list[dict[str, float]]:
+    """Every KPI of each of several replications, computed for all at once, in table order.
+
+    Each replication's KPIs are those :func:`compute` gives it alone, bit for bit.
+
+    Args:
+        sums: as :func:`compute`'s, one value per replication (or one for all).
+        buyers: per replication, visitors who bought at least once.
+        cumulative_cash: the cumulative cash, one row per replication, one column per day.
+
+    Examples:
+        >>> books = ("visitors", "leads", "orders", "revenue", "refunds", "cogs", "fees",
+        ...          "spend", "operating", "traffic", "acquisition", "fixed")
+        >>> sums = dict.fromkeys(books, np.zeros(2)) | {"revenue": np.array([3.0, 4.0]),
+        ...                                             "orders": np.array([2.0, 0.0])}
+        >>> two = compute_each(sums, buyers=np.ones(2), cumulative_cash=np.zeros((2, 1)))
+        >>> [kpis["aov"] for kpis in two], [kpis["profit"] for kpis in two]
+        ([1.5, nan], [3.0, 4.0])
+    """
+    totals = Totals(sums, buyers, cumulative_cash)
+    columns = []
+    for name, kpi in KPIS.items():
+        value = np.asarray(kpi.formula(totals), dtype=float)
+        if value.shape != buyers.shape:  # a formula may give one number for all
+            value = np.broadcast_to(value, buyers.shape)
+        totals.kpis[name] = value
+        columns.append(value.tolist())
+    return [dict(zip(totals.kpis, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 def lines() -> list[str]:

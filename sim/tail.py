@@ -35,21 +35,30 @@ def discount(day: ArrayLike, annual_rate: float) -> FloatArray:
 
 
 def present_values(
-    daily: Mapping[str, FloatArray], tail: float, annual_rate: float
-) -> dict[str, float]:
+    daily: Mapping[str, FloatArray], tail: float | FloatArray, annual_rate: float
+) -> dict[str, float | FloatArray]:
     """A replication's discounted figures, for the KPIs of §5.1.
 
     ``npv``: the daily cash discounted to day 0; ``gross_profit_pv``: the daily gross
     profit (revenue − refunds − COGS − fees) likewise; ``tail_value``: ``tail``, the
-    gross profit expected after the horizon (already discounted by the steps).
+    gross profit expected after the horizon (already discounted by the steps). With a
+    batch's series (one row per replication), one value per replication, each row
+    discounted on its own as it would be alone.
     """
-    worth = discount(np.arange(daily["cash"].size), annual_rate)
+    worth = discount(np.arange(daily["cash"].shape[-1]), annual_rate)
     gross = daily["revenue"] - daily["refunds"] - daily["cogs"] - daily["fees"]
     return {
-        "npv": float(daily["cash"] @ worth),
-        "gross_profit_pv": float(gross @ worth),
+        "npv": _discounted(daily["cash"], worth),
+        "gross_profit_pv": _discounted(gross, worth),
         "tail_value": tail,
     }
+
+
+def _discounted(series: FloatArray, worth: FloatArray) -> float | FloatArray:
+    """``series · worth``: of one series a number, of each row of a batch's an array."""
+    if series.ndim == 1:
+        return float(series @ worth)
+    return np.array([row @ worth for row in series])
 
 
 def renewals_to_come(

@@ -111,3 +111,15 @@ def test_a_change_to_one_step_leaves_the_other_steps_dice_alone() -> None:
     for column in ("visitors", "leads", "nurture.reached", "nurture.converted", "course.reached"):
         pd.testing.assert_series_equal(a[column], b[column])
     assert (a["course.converted"] > b["course.converted"]).all()  # the same people, fewer afford it
+
+
+@pytest.mark.parametrize("name", ["b2b_consulting", "email_layers", "pastry_school"])
+def test_a_batch_of_kpis_is_each_replication_run_alone(name: str) -> None:
+    """The KPIs of a batch, as the optimizer asks for them, are each replication's alone.
+
+    Compared as printed: every digit of every float, and NaN where a ratio is undefined.
+    """
+    prepared = sim.prepare(sim.load_scenario(ROOT / "scenarios" / f"{name}.yaml"))
+    indices = [0, 1, 3]
+    alone = [prepared.run_replication(seed=4, index=r) for r in indices]
+    assert repr(prepared.run_replications(4, indices)) == repr(alone)

@@ -172,3 +172,30 @@ def test_a_formula_may_use_the_kpis_above_it() -> None:
     assert values["ltv_cac"] == values["ltv"] / values["cac"] == 2.5
     assert values["payback_day"] == 1.0
     assert math.isnan(values["cr1"])
+
+
+def test_the_kpis_of_several_replications_are_each_ones_alone() -> None:
+    """Computed for all replications at once, each one's KPIs are those it has alone.
+
+    Two ways to the same numbers: plain floats for one replication, arrays for a batch.
+    """
+    rng = np.random.default_rng(5)
+    names = ("visitors", "leads", "orders", "revenue", "refunds", "cogs", "fees", "spend")
+    names += ("operating", "traffic", "acquisition", "fixed", "npv", "gross_profit_pv")
+    # zeros and negative amounts make undefined ratios and losses; a row for each case
+    sums = {name: rng.choice([0.0, -3.5, 1.0, 17.25, 1e6 / 3], size=6) for name in names}
+    sums["tail_value"] = rng.random(6)
+    buyers = np.array([0.0, 1.0, 2.0, 3.0, 0.0, 7.0])
+    cash = np.cumsum(rng.normal(0.0, 10.0, size=(6, 9)), axis=1)
+    cash[0] = [-1.0, 0.0, -0.0, 2.0, 3.0, -1.0, 0.0, 0.0, 1.0]  # back below zero once
+    cash[1] = [0.0, -0.0, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0, 0.0]  # never below zero
+    together = kpis.compute_each(sums, buyers=buyers, cumulative_cash=cash)
+    for r, values in enumerate(together):
+        alone = kpis.compute(
+            {name: float(v[r]) for name, v in sums.items()},
+            buyers=float(buyers[r]),
+            cumulative_cash=cash[r],
+        )
+        assert repr(values) == repr(alone), r
+    assert together[0]["payback_day"] == 6.0
+    assert (together[1]["payback_day"], together[1]["cash_low"]) == (0.0, 0.0)

@@ -30,7 +30,6 @@ from sim.steps._record import record_of
 from sim.steps._triggers import behaviours
 
 if TYPE_CHECKING:
-    from sim.ledger import Ledger
     from sim.model import FunnelModel
     from sim.population import Population
     from sim.steps._kind import StepKind
@@ -176,20 +175,25 @@ def in_layer(model: FunnelModel, layer: int, who: IntArray) -> IntArray:
 
 
 def daily_layers(names: tuple[str, ...], daily: Mapping[str, np.ndarray]) -> dict[str, Any]:
-    """Per layer, the leads in it at the end of each day (from the booked moves)."""
+    """Per layer, the leads in it at the end of each day (from the booked moves).
+
+    A series with one row per replication gives one row per replication.
+    """
     return {
-        f"layer.{name}": np.cumsum(daily[f"layer.{name}.in"] - daily[f"layer.{name}.out"])
+        f"layer.{name}": np.cumsum(daily[f"layer.{name}.in"] - daily[f"layer.{name}.out"], axis=-1)
         for name in names
     }
 
 
-def layer_figures(names: tuple[str, ...], ledger: Ledger) -> dict[str, dict[str, float]]:
-    """Per layer: leads that entered it over the run, and leads in it at the end."""
-    d = ledger.daily
+def layer_figures(names: tuple[str, ...], sums: Mapping[str, float]) -> dict[str, dict[str, float]]:
+    """Per layer: leads that entered it over the run, and leads in it at the end.
+
+    ``sums``: a replication's daily series, each summed over the run.
+    """
     return {
         name: {
-            "entered": float(d[f"layer.{name}.in"].sum()),
-            "at_end": float(d[f"layer.{name}.in"].sum() - d[f"layer.{name}.out"].sum()),
+            "entered": sums[f"layer.{name}.in"],
+            "at_end": sums[f"layer.{name}.in"] - sums[f"layer.{name}.out"],
         }
         for name in names
     }
