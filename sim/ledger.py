@@ -236,6 +236,8 @@ class Ledger:
         """Add to ``table[:, column]`` how many of ``who`` each replication holds."""
         if self.replications == 1:
             table[0, column] += float(who.size)
+        elif not who.size:
+            return  # nobody: nothing to add
         elif kernels.ENABLED and self._remembered(who)[1] is None:
             kernels.count_into(table, column, self._people.replication, who)  # no memory to fill
         else:

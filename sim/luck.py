@@ -13,6 +13,7 @@ a dozen fixed costs, paid on every step of every day).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 
@@ -91,6 +92,18 @@ def fold(key: int | U64, part: int | U64 | NDArray[np.integer]) -> U64:
 def name_key(name: str) -> int:
     """A stable 64-bit key for a name (a step id and purpose, a channel name)."""
     return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def salts_of(names: tuple[str, ...], draw: int) -> U64:
+    """What a visitor's luck is xored with for draw ``draw`` of each purpose named.
+
+    ``mix(name_key(name) ^ draw)`` each, read-only, remembered across models: the optimizer
+    builds thousands of models whose steps draw for the same purposes on the same days.
+    """
+    salts = np.array([mix_int(name_key(name) ^ draw) for name in names], dtype=np.uint64)
+    salts.flags.writeable = False
+    return salts
 
 
 def to_uniform(h: U64) -> FloatArray:

@@ -29,9 +29,9 @@ from sim.luck import (
     drawn_each,
     fold,
     fold_int,
-    mix_int,
     name_key,
     salted_uniforms,
+    salts_of,
     uniforms,
 )
 from sim.population import IntArray, Population
@@ -350,8 +350,9 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
         """
         salts = self._salts.get((step, purposes, draw))
         if salts is None:
-            keys = [mix_int(self._key(step, purpose) ^ int(draw)) for purpose in purposes]
-            salts = self._salts[step, purposes, draw] = np.array(keys, dtype=np.uint64)
+            name = "arrival" if step is None else f"step/{self.compiled.step_ids[step]}"
+            names = tuple(f"{name}/{purpose}" for purpose in purposes)
+            salts = self._salts[step, purposes, draw] = salts_of(names, int(draw))
         return salts
 
     def dice(
