@@ -7,7 +7,7 @@ package installs all the same and numpy computes everything, more slowly.
 
 try:
     from sim._books import count_by, count_into
-    from sim._dice import folded, gathered, gathered_each, salted
+    from sim._dice import folded, gathered, gathered_each
     from sim._mail import emailed
     from sim._sale import decided
 
@@ -24,5 +24,4 @@ __all__ = [
     "folded",
     "gathered",
     "gathered_each",
-    "salted",
 ]

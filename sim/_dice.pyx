@@ -42,20 +42,6 @@ def gathered_each(
     return out
 
 
-def salted(const uint64_t[::1] luck, const uint64_t[::1] salts):
-    """``out[k, i] = U(mix(luck[i] ^ salts[k]))``: several draws of every luck value."""
-    cdef Py_ssize_t n = luck.shape[0], m = salts.shape[0], i, k
-    cdef uint64_t v
-    out = np.empty((m, n), dtype=np.float64)
-    cdef double[:, ::1] o = out
-    with nogil:
-        for i in range(n):
-            v = luck[i]
-            for k in range(m):
-                o[k, i] = _uniform(v ^ salts[k])
-    return out
-
-
 def folded(const uint64_t[:] keys, const uint64_t[:] parts):
     """``out[i] = mix(keys[i] ^ parts[i])`` (:func:`sim.luck.fold` of two arrays)."""
     cdef Py_ssize_t n = parts.shape[0], i

@@ -138,7 +138,8 @@ def salted_uniforms(luck: U64, salts: Sequence[int | np.uint64] | U64) -> FloatA
     each visitor in the array operations of one).
     """
     if kernels.ENABLED:
-        return kernels.salted(luck, np.asarray(salts, dtype=np.uint64))
+        everyone = np.arange(luck.size)
+        return kernels.gathered(luck, everyone, np.asarray(salts, dtype=np.uint64))
     h = np.empty((len(salts), luck.size), dtype=np.uint64)
     for row, salt in zip(h, salts, strict=True):
         np.bitwise_xor(luck, np.uint64(salt), out=row)
