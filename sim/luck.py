@@ -5,10 +5,10 @@ visitor's own 64-bit value for the replication (``fold(replication key, uid)``),
 ``mix`` is the splitmix64 finalizer (Steele, Lea and Flood 2014), a bijection of 64-bit
 integers with full avalanche. Nothing depends on how many other visitors drew before, so
 two designs run on the same seed give a visitor the same dice wherever they do not differ
-(docs/model.md §6). A draw costs a dozen array operations on ``uint64`` arrays, or one
-compiled pass when the package was built with :mod:`sim._dice` (the same values: the
-draws a step makes of a few hundred visitors cost microseconds either way, but numpy's are
-a dozen fixed costs, paid on every step of every day).
+(docs/model.md §6). numpy computes a draw in a dozen array operations on ``uint64``
+arrays; built with its compiled loops (``sim/_dice.pyx``, :mod:`sim._compiled`), the package
+computes the same values in one pass, which counts on the few hundred leads a step of a
+batch acts on, where each array operation's fixed cost outweighs its work.
 """
 
 from __future__ import annotations
