@@ -8,6 +8,7 @@ on every step of every day. These do it in one loop, with the same integers.
 
 cimport cython
 from libc.stdint cimport int64_t
+from libc.stdlib cimport calloc, free
 
 import numpy as np
 
@@ -18,24 +19,34 @@ def count_into(double[:, :] table, Py_ssize_t column, const int64_t[:] rep_of,
 
     Counts are whole numbers far below 2**53: the float sums are exact in any order.
     """
-    cdef int64_t[::1] runs = _runs(rep_of, who, table.shape[0])
-    cdef Py_ssize_t r
-    for r in range(table.shape[0]):
-        if runs[r]:
-            table[r, column] += runs[r]
+    cdef Py_ssize_t r, replications = table.shape[0]
+    cdef int64_t* runs = <int64_t*>calloc(max(replications, 1), sizeof(int64_t))
+    if runs == NULL:
+        raise MemoryError()
+    try:
+        _runs(rep_of, who, runs, replications)
+        for r in range(replications):
+            if runs[r]:
+                table[r, column] += runs[r]
+    finally:
+        free(runs)
 
 
 def count_by(const int64_t[:] rep_of, const int64_t[:] who, Py_ssize_t replications):
     """How many of ``who`` belong to each replication (``bincount(rep_of[who])``)."""
-    return np.asarray(_runs(rep_of, who, replications))
+    out = np.zeros(max(replications, 1), dtype=np.int64)
+    cdef int64_t[::1] counts = out
+    _runs(rep_of, who, &counts[0], replications)
+    return out[:replications]
 
 
 @cython.boundscheck(False)
-cdef int64_t[::1] _runs(const int64_t[:] rep_of, const int64_t[:] who, Py_ssize_t replications):
+cdef int _runs(
+    const int64_t[:] rep_of, const int64_t[:] who, int64_t* out, Py_ssize_t replications
+) except -1:
     # Visitors come in runs of one replication (a day's arrivals are every replication's in
     # turn, and a step keeps their order): counting a run in a register, not in memory,
     # spares each visitor a read and a write of its replication's count.
-    cdef int64_t[::1] out = np.zeros(replications, dtype=np.int64)
     cdef Py_ssize_t i, n = who.shape[0], people = rep_of.shape[0]
     cdef int64_t visitor, rep, current = -1, run = 0
     with nogil:
@@ -55,4 +66,4 @@ cdef int64_t[::1] _runs(const int64_t[:] rep_of, const int64_t[:] who, Py_ssize_
             run += 1
         if run:
             out[current] += run
-    return out
+    return 0
