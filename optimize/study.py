@@ -16,6 +16,7 @@ import json
 import os
 import re
 import time
+import weakref
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,7 +178,24 @@ def _rdb_storage(url: str) -> optuna.storages.RDBStorage:
     storage = optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
     sqlalchemy.event.listen(storage.engine, "connect", _sqlite_pragmas)
     storage.engine.dispose()  # reconnect with the pragmas
+    _ENGINES.add(storage.engine)
     return storage
+
+
+# The SQLite databases this process opened, for close_databases.
+_ENGINES: weakref.WeakSet[sqlalchemy.engine.Engine] = weakref.WeakSet()
+
+
+def close_databases() -> None:
+    """Close the pooled connections of the SQLite databases this process opened.
+
+    For a process about to exit without a last garbage collection
+    (:func:`optimize.collector.skip_last_pass`): closing its last connection is when
+    SQLite folds the write-ahead log back into the database and removes the log's files.
+    A database used again reconnects.
+    """
+    for engine in list(_ENGINES):
+        engine.dispose()
 
 
 _SCHEMA_TRIES = 5
