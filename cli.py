@@ -24,6 +24,8 @@ from rich.console import Console
 from rich.markup import escape
 
 if TYPE_CHECKING:
+    import optuna
+
     from sim.calibrate import Combination
     from sim.calibrate_abc import AbcSettings
     from sim.compare import Comparison
@@ -453,6 +455,7 @@ def optimize(
             from optimize import StudyConfig, optimize_scenario
             from optimize.collector import skip_last_pass
             from optimize.report import (
+                StudyDrawing,
                 best_table,
                 load_plotting_without_undrawn,
                 result_dict,
@@ -490,17 +493,28 @@ def optimize(
                 jobs=jobs,
                 cluster=cluster,
             )
+        drawn: list[StudyDrawing] = []
+
+        def draw(study: optuna.Study) -> None:  # while the re-evaluation runs elsewhere
+            load_plotting_without_undrawn()  # this process draws nothing else
+            goals = source.scenario.objective.goals
+            drawn.append(StudyDrawing.of(study, goals, source.scenario.currency))
+
         try:
             with _trial_bar(trials) as progress:
                 result = optimize_scenario(
-                    config, top_k=top_k, reeval_replications=reeval, progress=progress, pool=pool
+                    config,
+                    top_k=top_k,
+                    reeval_replications=reeval,
+                    progress=progress,
+                    pool=pool,
+                    meanwhile=draw,
                 )
         except KeyboardInterrupt:
             _interrupted(masked(config.storage))
         except StudyError as exc:  # the study holds trials of something else
             _fail(escape(str(exc)))
-        load_plotting_without_undrawn()  # this process draws nothing else
-        written = write_study_outputs(result, out_dir)
+        written = write_study_outputs(result, out_dir, drawn[0] if drawn else None)
         skip_last_pass(close_databases)  # done: the process may end without it
     if as_json:
         out.print(
