@@ -452,6 +452,9 @@ def optimize(
             # The engine before Optuna: Mesa's import looks through every module loaded so far
             # for its loggers, a second before Optuna and SQLAlchemy are in, a fraction of it now.
             import sim.runner  # noqa: F401
+            from optimize.leave_out import import_optuna
+
+            import_optuna()  # before any module of the optimizer imports it
             from optimize import StudyConfig, optimize_scenario
             from optimize.collector import skip_last_pass
             from optimize.report import (

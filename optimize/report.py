@@ -12,7 +12,7 @@ import importlib
 import json
 import math
 import sys
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -25,6 +25,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from optimize.evaluate import Candidate, OptimizeResult, paired_percentile_differences
+from optimize.leave_out import left_out
 from optimize.study import masked
 from sim import measures
 from sim._atomic import MANIFEST, manifest_json, write_files
@@ -430,24 +431,9 @@ def load_plotting_without_undrawn() -> None:
     """
     if "optuna.visualization" in sys.modules or "optuna.importance" in sys.modules:
         return
-    refuse = _Refuse(UNDRAWN)
-    sys.meta_path.insert(0, refuse)
-    try:
+    with left_out(UNDRAWN):
         importlib.import_module("optuna.importance")
         importlib.import_module("optuna.visualization")
-    finally:
-        sys.meta_path.remove(refuse)
-
-
-class _Refuse:
-    """An import finder that refuses some packages, as if they were not installed."""
-
-    def __init__(self, packages: Sequence[str]) -> None:
-        self.packages = packages
-
-    def find_spec(self, name: str, *_: Any) -> None:
-        if name.partition(".")[0] in self.packages:
-            raise ModuleNotFoundError(f"{name} is left out here", name=name)
 
 
 def _measure_label(text: str) -> str:
