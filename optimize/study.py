@@ -173,13 +173,16 @@ def _schema_race(exc: sqlalchemy.exc.DBAPIError) -> bool:
 
 def _rdb_storage(url: str) -> optuna.storages.RDBStorage:
     if not url.startswith("sqlite"):
-        return optuna.storages.RDBStorage(url)
+        storage = optuna.storages.RDBStorage(url)
+        _ENGINES.add(storage.engine)
+        return storage
     new = _new_sqlite_file(url)
     # several processes may write to one file: wait for the lock rather than fail
     storage = optuna.storages.RDBStorage(
         url, engine_kwargs={"connect_args": {"timeout": 60}}, skip_compatibility_check=new
     )
     if new and not _made_by_this_optuna(storage):  # another process made it meanwhile
+        storage.engine.dispose()
         storage = optuna.storages.RDBStorage(url, engine_kwargs=storage.engine_kwargs)
     sqlalchemy.event.listen(storage.engine, "connect", _sqlite_pragmas)
     storage.engine.dispose()  # reconnect with the pragmas
@@ -187,17 +190,18 @@ def _rdb_storage(url: str) -> optuna.storages.RDBStorage:
     return storage
 
 
-# The SQLite databases this process opened, for close_databases.
+# The databases this process opened, for close_databases.
 _ENGINES: weakref.WeakSet[sqlalchemy.engine.Engine] = weakref.WeakSet()
 
 
 def close_databases() -> None:
-    """Close the pooled connections of the SQLite databases this process opened.
+    """Close the pooled connections of the databases this process opened (``make_storage``).
 
     For a process about to exit without a last garbage collection
-    (:func:`optimize.collector.skip_last_pass`): closing its last connection is when
-    SQLite folds the write-ahead log back into the database and removes the log's files.
-    A database used again reconnects.
+    (:func:`optimize.collector.skip_last_pass`), which would have closed them: closing its
+    last connection is when SQLite folds the write-ahead log back into the database and
+    removes the log's files, and a server sees the session end rather than the socket
+    drop. A database used again reconnects.
     """
     for engine in list(_ENGINES):
         engine.dispose()
