@@ -454,22 +454,50 @@ def run_workers(
     try:
         space, scenario = load_space(config)
         worker = f"{os.uname().nodename}:{os.getpid()}"
+        n = replications(config, scenario)
+        plan = Plan.of(scenario, run_seed(config, scenario), n, config.prune, worker)
+        if _new_file(config.storage):
+            # Nothing is stored yet: queue the first trials, then make the database (a
+            # quarter of a second) while the simulation processes run them.
+            memory = _memory_study(config, scenario, worker, 0)
+            opened: list[optuna.Study] = []
+
+            def opening() -> Mirror:
+                storage = make_storage(config.storage)
+                opened.append(open_study(config, scenario, worker=worker, storage=storage))
+                return Mirror(opened[0], memory, worker, storage)
+
+            Search(opening, space, plan, pool, progress, memory).run(config.trials, config.timeout)
+            return opened[0]
         storage = make_storage(config.storage)
         stored = open_study(config, scenario, worker=worker, storage=storage)
         memory = stored
         if config.storage != "memory":
-            memory = optuna.create_study(
-                storage=optuna.storages.InMemoryStorage(),
-                **_study_kwargs(config, scenario, worker, finished(stored)),
-            )
-        n = replications(config, scenario)
-        plan = Plan.of(scenario, run_seed(config, scenario), n, config.prune, worker)
+            memory = _memory_study(config, scenario, worker, finished(stored))
         search = Search(Mirror(stored, memory, worker, storage), space, plan, pool, progress)
         search.run(config.trials, config.timeout)
     finally:
         if own:
             pool.close()
     return stored
+
+
+def _memory_study(config: StudyConfig, scenario: Scenario, worker: str, done: int) -> optuna.Study:
+    """The in-memory copy the sampler reads, for a stored study of ``done`` finished trials."""
+    return optuna.create_study(
+        storage=optuna.storages.InMemoryStorage(),
+        **_study_kwargs(config, scenario, worker, done),
+    )
+
+
+def _new_file(url: str) -> bool:
+    """Whether a storage URL names a SQLite file that does not exist yet (so holds no study)."""
+    if not url.startswith("sqlite"):
+        return False
+    try:
+        return _new_sqlite_file(url)
+    except sqlalchemy.exc.ArgumentError:  # make_storage says what is wrong with it
+        return False
 
 
 def default_storage(out_dir: Path) -> str:
