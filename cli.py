@@ -24,6 +24,8 @@ from rich.console import Console
 from rich.markup import escape
 
 if TYPE_CHECKING:
+    import optuna
+
     from sim.calibrate import Combination
     from sim.calibrate_abc import AbcSettings
     from sim.compare import Comparison
@@ -442,55 +444,81 @@ def optimize(
             started.close()
         raise
     with _user_errors(), closing(pool):  # the processes stop whatever the outcome
-        from rich.markup import escape
+        from optimize.collector import loading
 
-        # The engine before Optuna: Mesa's import looks through every module loaded so far
-        # for its loggers, a second before Optuna and SQLAlchemy are in, a fraction of it now.
-        import sim.runner  # noqa: F401
-        from optimize import StudyConfig, optimize_scenario
-        from optimize.report import (
-            best_table,
-            load_plotting_without_undrawn,
-            result_dict,
-            write_study_outputs,
-        )
-        from optimize.study import StudyError, check_sampler, default_storage, masked
-        from sim import ScenarioSource
+        with loading():  # the engine, Optuna and the scenario: no garbage, much to load
+            from rich.markup import escape
 
-        try:
-            check_sampler(sampler)
-        except ValueError as exc:
-            _fail(str(exc))
-        source = ScenarioSource.from_file(scenario).with_overrides(overrides or [])
-        source.scenario  # noqa: B018  (refuse bad input before any output)
-        try:
-            storage = storage or default_storage(out_dir)
-        except StudyError as exc:
-            _fail(escape(str(exc)))
-        config = StudyConfig.of_source(
-            source,
-            storage=storage,
-            study_name=study or scenario.stem,
-            sampler=sampler,
-            seed=seed,
-            replications=replications,
-            trials=trials,
-            timeout=timeout,
-            prune=prune,
-            jobs=jobs,
-            cluster=cluster,
-        )
+            # The engine before Optuna: Mesa's import looks through every module loaded so far
+            # for its loggers, a second before Optuna and SQLAlchemy are in, a fraction of it now.
+            import sim.runner  # noqa: F401
+            from optimize.leave_out import import_optuna
+
+            import_optuna()  # before any module of the optimizer imports it
+            from optimize import StudyConfig, optimize_scenario
+            from optimize.collector import skip_last_pass
+            from optimize.report import (
+                StudyDrawing,
+                best_table,
+                load_plotting_without_undrawn,
+                result_dict,
+                write_study_outputs,
+            )
+            from optimize.study import (
+                StudyError,
+                check_sampler,
+                close_databases,
+                default_storage,
+                masked,
+            )
+            from sim import ScenarioSource
+
+            try:
+                check_sampler(sampler)
+            except ValueError as exc:
+                _fail(str(exc))
+            source = ScenarioSource.from_file(scenario).with_overrides(overrides or [])
+            source.scenario  # noqa: B018  (refuse bad input before any output)
+            try:
+                storage = storage or default_storage(out_dir)
+            except StudyError as exc:
+                _fail(escape(str(exc)))
+            config = StudyConfig.of_source(
+                source,
+                storage=storage,
+                study_name=study or scenario.stem,
+                sampler=sampler,
+                seed=seed,
+                replications=replications,
+                trials=trials,
+                timeout=timeout,
+                prune=prune,
+                jobs=jobs,
+                cluster=cluster,
+            )
+        drawn: list[StudyDrawing] = []
+
+        def draw(study: optuna.Study) -> None:  # while the re-evaluation runs elsewhere
+            load_plotting_without_undrawn()  # this process draws nothing else
+            goals = source.scenario.objective.goals
+            drawn.append(StudyDrawing.of(study, goals, source.scenario.currency))
+
         try:
             with _trial_bar(trials) as progress:
                 result = optimize_scenario(
-                    config, top_k=top_k, reeval_replications=reeval, progress=progress, pool=pool
+                    config,
+                    top_k=top_k,
+                    reeval_replications=reeval,
+                    progress=progress,
+                    pool=pool,
+                    meanwhile=draw,
                 )
         except KeyboardInterrupt:
             _interrupted(masked(config.storage))
         except StudyError as exc:  # the study holds trials of something else
             _fail(escape(str(exc)))
-        load_plotting_without_undrawn()  # this process draws nothing else
-        written = write_study_outputs(result, out_dir)
+        written = write_study_outputs(result, out_dir, drawn[0] if drawn else None)
+        skip_last_pass(close_databases)  # done: the process may end without it
     if as_json:
         out.print(
             json.dumps(result_dict(result), indent=2, sort_keys=True),

@@ -17,6 +17,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import optuna
+
     from optimize.evaluate import OptimizeResult
     from optimize.pool import Pool
     from optimize.search import Progress
@@ -32,6 +36,7 @@ def optimize_scenario(
     reeval_replications: int | None = None,
     progress: Progress | None = None,
     pool: Pool | None = None,
+    meanwhile: Callable[[optuna.Study], object] | None = None,
 ) -> OptimizeResult:
     """Run (or resume) the study, then re-evaluate its top designs on fresh seeds.
 
@@ -42,6 +47,8 @@ def optimize_scenario(
         progress: called as ``progress(finished, target, best_value)`` as trials finish.
         pool: the simulation processes (default: ``config.jobs`` of them, closed at the
             end); pass one started early to let its processes start while this one loads.
+        meanwhile: called with the finished study while the simulation processes
+            re-evaluate its top designs (``optimize.evaluate.reevaluate``).
 
     Raises:
         ScenarioError: the scenario (or its search section) is invalid.
@@ -70,6 +77,7 @@ def optimize_scenario(
             reeval_replications=reeval_replications,
             pool=pool,
             baseline=baseline,
+            meanwhile=meanwhile,
         )
     finally:
         if own:

@@ -10,7 +10,7 @@ baseline is the mean of the paired per-replication differences, with a 90% t-int
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -181,11 +181,15 @@ def reevaluate(
     reeval_replications: int | None = None,
     pool: Pool | None = None,
     baseline: int | None = None,
+    meanwhile: Callable[[optuna.Study], object] | None = None,
 ) -> OptimizeResult:
     """Re-run the top designs and the baseline on fresh seeds; pick the best.
 
     ``pool`` runs the designs side by side (default: one after the other, here);
     ``baseline`` is the ticket of :func:`submit_baseline` on that pool, if queued early.
+    ``meanwhile(study)`` is called once the designs are queued, before this process
+    helps to run them: the simulation processes run them while it does something else
+    (draws the study's plots, which do not depend on the re-evaluation).
 
     Raises:
         ValueError: the study has no complete, feasible trial to re-evaluate.
@@ -203,6 +207,8 @@ def reevaluate(
         baseline = submit_baseline(config, scenario, pool, reeval_replications)
     designs = [space.design(t.params) for t in trials]
     tickets = [baseline] + [pool.submit(rerun, d, m, seed, n) for d in designs]
+    if meanwhile is not None:
+        meanwhile(study)
     baseline_result, *results = pool.collect(tickets)
     candidates = [
         Candidate(

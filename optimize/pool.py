@@ -300,7 +300,10 @@ def serve(conn: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # The engine is imported here, not with this module, so that a pool can be started
     # before the study process imports anything heavy: both import at the same time.
-    import sim.runner  # noqa: F401
+    from optimize.collector import loading
+
+    with loading():
+        import sim.runner  # noqa: F401
 
     designs = _Designs()
     try:

@@ -12,17 +12,20 @@ import importlib
 import json
 import math
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, overload
 
 import numpy as np
 import optuna
+from optuna.trial import FrozenTrial, TrialState
 from rich.markup import escape
 from rich.table import Table
 
 from optimize.evaluate import Candidate, OptimizeResult, paired_percentile_differences
+from optimize.leave_out import left_out
 from optimize.study import masked
 from sim import measures
 from sim._atomic import MANIFEST, manifest_json, write_files
@@ -312,6 +315,41 @@ def plots_html(
     The plots name each value by its dotted path, as the scenario does, and each KPI by
     its label and unit.
     """
+    return study_page(StudyDrawing.of(study, goals, currency), decision)
+
+
+@dataclass(frozen=True)
+class StudyDrawing:
+    """What the outputs show of the study alone: study.json and the page's plots.
+
+    None of it depends on the re-evaluation, so it can be drawn while the re-evaluation
+    runs in the simulation processes (``optimize_scenario``'s ``meanwhile``).
+    """
+
+    title: str  # the page's title
+    plots: list[str]  # the page's sections after the decision
+    study_json: str
+
+    @classmethod
+    def of(
+        cls, study: optuna.Study, goals: list[tuple[str, str]], currency: str = ""
+    ) -> StudyDrawing:
+        """Draw a finished study whose goals are ``goals``, money in ``currency``."""
+        objective = ", ".join(f"{d} {_measure_label(k)}" for k, d in goals)
+        return cls(
+            f"Study {study.study_name}: {objective}",
+            _plots(_Uncopied.of(study), goals, currency),
+            study_json(study),
+        )
+
+
+def study_page(drawing: StudyDrawing, decision: str = "") -> str:
+    """optimization.html: the decision, if any, then the study's plots."""
+    sections = [decision] if decision else []
+    return shell(drawing.title, "".join(sections + drawing.plots))
+
+
+def _plots(study: optuna.Study, goals: list[tuple[str, str]], currency: str) -> list[str]:
     from optuna import visualization as vis
 
     names = [_axis(k, currency) for k, _ in goals]
@@ -344,7 +382,7 @@ def plots_html(
                 lambda: vis.plot_pareto_front(study, target_names=names),
             ),
         )
-    sections = [decision] if decision else []
+    sections = []
     for key, title, make in makers:
         try:
             figure = make()
@@ -353,8 +391,27 @@ def plots_html(
         except (ValueError, RuntimeError, ZeroDivisionError) as exc:  # too few trials for it
             note, body = f"Not drawn: {html.escape(str(exc))}.", ""
         sections.append(section(key, title, note, body))
-    objective = ", ".join(f"{d} {_measure_label(k)}" for k, d in goals)
-    return shell(f"Study {study.study_name}: {objective}", "".join(sections))
+    return sections
+
+
+class _Uncopied(optuna.Study):
+    """A study as the plots read it: its trials as stored, not a deep copy at every read.
+
+    Optuna's plots only read the trials, and the importance plot asks for a copy of all
+    of them once per parameter.
+    """
+
+    @classmethod
+    def of(cls, study: optuna.Study) -> optuna.Study:
+        return cls(study.study_name, study._storage, study.sampler, study.pruner)
+
+    def get_trials(
+        self,
+        deepcopy: bool = True,
+        states: Container[TrialState] | None = None,
+    ) -> list[FrozenTrial]:
+        """The trials, never copied (``deepcopy`` is ignored)."""
+        return super().get_trials(deepcopy=False, states=states)
 
 
 # Optional packages that Optuna's plotting and importance modules import as they load,
@@ -374,24 +431,9 @@ def load_plotting_without_undrawn() -> None:
     """
     if "optuna.visualization" in sys.modules or "optuna.importance" in sys.modules:
         return
-    refuse = _Refuse(UNDRAWN)
-    sys.meta_path.insert(0, refuse)
-    try:
+    with left_out(UNDRAWN):
         importlib.import_module("optuna.importance")
         importlib.import_module("optuna.visualization")
-    finally:
-        sys.meta_path.remove(refuse)
-
-
-class _Refuse:
-    """An import finder that refuses some packages, as if they were not installed."""
-
-    def __init__(self, packages: Sequence[str]) -> None:
-        self.packages = packages
-
-    def find_spec(self, name: str, *_: Any) -> None:
-        if name.partition(".")[0] in self.packages:
-            raise ModuleNotFoundError(f"{name} is left out here", name=name)
 
 
 def _measure_label(text: str) -> str:
@@ -412,22 +454,24 @@ def _axis(kpi: str, currency: str) -> str:
     return f"{measure.label} ({currency})" if unit == "money" and currency else measure.label
 
 
-def write_study_outputs(result: OptimizeResult, out_dir: str | Path) -> list[Path]:
+def write_study_outputs(
+    result: OptimizeResult, out_dir: str | Path, drawing: StudyDrawing | None = None
+) -> list[Path]:
     """best.yaml, study.json, optimization.html and result.json, each written whole.
+
+    ``drawing``: the study's, if already drawn (:class:`StudyDrawing`).
 
     Then manifest.json, last: the run they come from and each file's SHA-256, so a
     folder whose files were left from two runs (a kill between two renames) tells.
     The study's database stays in the folder as it is. Returns the four outputs' paths.
     """
+    drawing = drawing or StudyDrawing.of(
+        result.study, result.goals, result.baseline.summary.currency
+    )
     files = {
         "best.yaml": best_yaml(result),
-        "study.json": study_json(result.study),
-        "optimization.html": plots_html(
-            result.study,
-            result.goals,
-            result.baseline.summary.currency,
-            decision_html(result),
-        ),
+        "study.json": drawing.study_json,
+        "optimization.html": study_page(drawing, decision_html(result)),
         "result.json": json.dumps(result_dict(result), indent=2, sort_keys=True) + "\n",
     }
     config = result.config

@@ -103,15 +103,42 @@ class Search:
     """Runs trials of the in-memory study until the stored study reaches its target."""
 
     def __init__(
-        self, mirror: Mirror, space: SearchSpace, plan: Plan, pool: Pool, progress: Progress | None
+        self,
+        mirror: Mirror | Callable[[], Mirror],
+        space: SearchSpace,
+        plan: Plan,
+        pool: Pool,
+        progress: Progress | None,
+        memory: optuna.Study | None = None,
     ) -> None:
-        """Args: the studies, what to search, how to evaluate, where to simulate, progress."""
-        self.mirror, self.study = mirror, mirror.memory
+        """Args: the studies, what to search, how to evaluate, where to simulate, progress.
+
+        ``mirror`` may be a call that opens the stored study, made once the first trials
+        are queued, for a stored study known to be empty and new: the in-memory study
+        ``memory`` then asks for them while nothing is stored, as it would after the
+        opening, and the simulation processes run them while this one opens it.
+        """
+        self._opening: Callable[[], Mirror] | None = None
+        if isinstance(mirror, Mirror):
+            self._mirror: Mirror | None = mirror
+            memory = mirror.memory
+        else:
+            self._mirror, self._opening = None, mirror
+        assert memory is not None, "an in-memory study, or a mirror that has it"
+        self.study = memory
         self.space, self.plan, self.pool, self.progress = space, plan, pool, progress
         self.best = _best_value(self.study)
         self.target = 0
         maximize = self.study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
         self.sign = 1.0 if maximize else -1.0
+
+    @property
+    def mirror(self) -> Mirror:
+        """The stored study and the in-memory one (opened when first needed)."""
+        if self._mirror is None:
+            assert self._opening is not None
+            self._mirror = self._opening()
+        return self._mirror
 
     def run(self, target: int, timeout: float | None) -> None:
         """Run trials until ``target`` are finished, or ``timeout`` seconds stop new ones."""
@@ -120,12 +147,14 @@ class Search:
         flights: deque[Flight] = deque()
         while True:
             while len(flights) < IN_FLIGHT and time.monotonic() < deadline:
-                self.mirror.sync()
+                if self._mirror is not None:  # nothing to look for before the opening
+                    self.mirror.sync()
                 if _finished(self.study) + len(flights) >= target:
                     break
                 flight = self._start()
                 if flight is not None:
                     flights.append(flight)
+            self.mirror  # noqa: B018  (open the stored study, if not yet: trials are queued)
             if not flights:
                 return
             flight = flights.popleft()

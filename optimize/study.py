@@ -16,6 +16,7 @@ import json
 import os
 import re
 import time
+import weakref
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,15 +173,62 @@ def _schema_race(exc: sqlalchemy.exc.DBAPIError) -> bool:
 
 def _rdb_storage(url: str) -> optuna.storages.RDBStorage:
     if not url.startswith("sqlite"):
-        return optuna.storages.RDBStorage(url)
+        storage = optuna.storages.RDBStorage(url)
+        _ENGINES.add(storage.engine)
+        return storage
+    new = _new_sqlite_file(url)
     # several processes may write to one file: wait for the lock rather than fail
-    storage = optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
+    storage = optuna.storages.RDBStorage(
+        url, engine_kwargs={"connect_args": {"timeout": 60}}, skip_compatibility_check=new
+    )
+    if new and not _made_by_this_optuna(storage):  # another process made it meanwhile
+        storage.engine.dispose()
+        storage = optuna.storages.RDBStorage(url, engine_kwargs=storage.engine_kwargs)
     sqlalchemy.event.listen(storage.engine, "connect", _sqlite_pragmas)
     storage.engine.dispose()  # reconnect with the pragmas
+    _ENGINES.add(storage.engine)
     return storage
 
 
+# The databases this process opened, for close_databases.
+_ENGINES: weakref.WeakSet[sqlalchemy.engine.Engine] = weakref.WeakSet()
+
+
+def close_databases() -> None:
+    """Close the pooled connections of the databases this process opened (``make_storage``).
+
+    For a process about to exit without a last garbage collection
+    (:func:`optimize.collector.skip_last_pass`), which would have closed them: closing its
+    last connection is when SQLite folds the write-ahead log back into the database and
+    removes the log's files, and a server sees the session end rather than the socket
+    drop. A database used again reconnects.
+    """
+    for engine in list(_ENGINES):
+        engine.dispose()
+
+
 _SCHEMA_TRIES = 5
+
+
+def _new_sqlite_file(url: str) -> bool:
+    """Whether a SQLite URL names a file that does not exist yet.
+
+    Optuna makes the tables of a new database and stamps them with its schema's version,
+    reading its ~30 migration scripts; checking that version against its own then reads
+    them again (about 30 ms). A database this process makes needs no such check.
+    """
+    database = sqlalchemy.engine.make_url(url).database
+    if not database or database == ":memory:":
+        return False
+    return not Path(database).exists()
+
+
+def _made_by_this_optuna(storage: optuna.storages.RDBStorage) -> bool:
+    """Whether the installed Optuna made the database's tables (so its schema is ours)."""
+    select = sqlalchemy.text("SELECT library_version FROM version_info")
+    with storage.engine.connect() as connection:
+        made_by = connection.execute(select).scalar_one_or_none()
+    return bool(made_by == optuna.__version__)
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
@@ -406,22 +454,50 @@ def run_workers(
     try:
         space, scenario = load_space(config)
         worker = f"{os.uname().nodename}:{os.getpid()}"
+        n = replications(config, scenario)
+        plan = Plan.of(scenario, run_seed(config, scenario), n, config.prune, worker)
+        if _new_file(config.storage):
+            # Nothing is stored yet: queue the first trials, then make the database (a
+            # quarter of a second) while the simulation processes run them.
+            memory = _memory_study(config, scenario, worker, 0)
+            opened: list[optuna.Study] = []
+
+            def opening() -> Mirror:
+                storage = make_storage(config.storage)
+                opened.append(open_study(config, scenario, worker=worker, storage=storage))
+                return Mirror(opened[0], memory, worker, storage)
+
+            Search(opening, space, plan, pool, progress, memory).run(config.trials, config.timeout)
+            return opened[0]
         storage = make_storage(config.storage)
         stored = open_study(config, scenario, worker=worker, storage=storage)
         memory = stored
         if config.storage != "memory":
-            memory = optuna.create_study(
-                storage=optuna.storages.InMemoryStorage(),
-                **_study_kwargs(config, scenario, worker, finished(stored)),
-            )
-        n = replications(config, scenario)
-        plan = Plan.of(scenario, run_seed(config, scenario), n, config.prune, worker)
+            memory = _memory_study(config, scenario, worker, finished(stored))
         search = Search(Mirror(stored, memory, worker, storage), space, plan, pool, progress)
         search.run(config.trials, config.timeout)
     finally:
         if own:
             pool.close()
     return stored
+
+
+def _memory_study(config: StudyConfig, scenario: Scenario, worker: str, done: int) -> optuna.Study:
+    """The in-memory copy the sampler reads, for a stored study of ``done`` finished trials."""
+    return optuna.create_study(
+        storage=optuna.storages.InMemoryStorage(),
+        **_study_kwargs(config, scenario, worker, done),
+    )
+
+
+def _new_file(url: str) -> bool:
+    """Whether a storage URL names a SQLite file that does not exist yet (so holds no study)."""
+    if not url.startswith("sqlite"):
+        return False
+    try:
+        return _new_sqlite_file(url)
+    except sqlalchemy.exc.ArgumentError:  # make_storage says what is wrong with it
+        return False
 
 
 def default_storage(out_dir: Path) -> str:

@@ -462,3 +462,28 @@ def test_a_risk_constraint_holds_on_fresh_replications() -> None:
     chances = [c["chance_better"] for c in report.result_dict(result)["candidates"]]
     assert len(chances) == len(result.candidates)
     assert all(c is None or 0 <= c <= 1 for c in chances), chances
+
+
+def test_on_a_new_file_the_first_trials_are_asked_before_the_database_is_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import optimize.search
+    from optimize.study import run_workers
+
+    db = tmp_path / "study.db"
+    seen: list[bool] = []
+    start = optimize.search.Search._start
+
+    def recording(self: optimize.search.Search) -> Any:
+        seen.append(db.exists())
+        return start(self)
+
+    monkeypatch.setattr(optimize.search.Search, "_start", recording)
+    url = f"sqlite:///{db}"
+    for trials in (6, 9):  # a new study, then its resume
+        text = json.dumps(price_spec())
+        config = StudyConfig(text, "price", storage=url, trials=trials, replications=2)
+        stored = run_workers(config)
+        assert len(stored.get_trials(deepcopy=False)) == trials
+    first = optimize.search.IN_FLIGHT
+    assert seen == [False] * first + [True] * (9 - first), seen

@@ -131,3 +131,30 @@ def shown(trial: optuna.trial.FrozenTrial) -> str:
     fields = ("number", "state", "values", "datetime_start", "datetime_complete", "params")
     more = ("distributions", "user_attrs", "system_attrs", "intermediate_values")
     return repr([getattr(trial, f) for f in (*fields, *more)])
+
+
+def test_only_a_database_this_optuna_made_skips_the_second_schema_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import optimize.study
+
+    checked: list[bool] = []
+    made = optuna.storages.RDBStorage
+
+    def recording(url: str, **kwargs: object) -> optuna.storages.RDBStorage:
+        checked.append(not kwargs.get("skip_compatibility_check", False))
+        return made(url, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(optimize.study.optuna.storages, "RDBStorage", recording)
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    make_storage(url).engine.dispose()  # type: ignore[attr-defined]
+    assert checked == [False], "a new file is made here: its version is Optuna's own"
+    make_storage(url).engine.dispose()  # type: ignore[attr-defined]
+    assert checked == [False, True], "an existing file is checked"
+    with sqlite3.connect(tmp_path / "study.db") as db:
+        db.execute("UPDATE version_info SET library_version = '3.0.0'")
+    db.close()
+    # as if another process, of another Optuna, made the file just after the look
+    monkeypatch.setattr(optimize.study, "_new_sqlite_file", lambda _url: True)
+    make_storage(url).engine.dispose()  # type: ignore[attr-defined]
+    assert checked == [False, True, False, True], "made by another Optuna: checked"
