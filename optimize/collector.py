@@ -25,8 +25,9 @@ def loading() -> Iterator[None]:
     Examples:
         >>> with loading():
         ...     import json
-        >>> gc.isenabled()
-        True
+        >>> gc.isenabled(), gc.get_freeze_count() > 0
+        (True, True)
+        >>> gc.unfreeze()  # (a test process keeps collecting what it loaded)
     """
     was = gc.isenabled()
     gc.disable()
