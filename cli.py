@@ -444,7 +444,7 @@ def optimize(
             started.close()
         raise
     with _user_errors(), closing(pool):  # the processes stop whatever the outcome
-        from optimize.collector import loading
+        from optimize.collector import loading, skip_last_pass
 
         with loading():  # the engine, Optuna and the scenario: no garbage, much to load
             from rich.markup import escape
@@ -456,7 +456,6 @@ def optimize(
 
             import_optuna()  # before any module of the optimizer imports it
             from optimize import StudyConfig, optimize_scenario
-            from optimize.collector import skip_last_pass
             from optimize.report import (
                 StudyDrawing,
                 best_table,
@@ -517,7 +516,7 @@ def optimize(
             _interrupted(masked(config.storage))
         except StudyError as exc:  # the study holds trials of something else
             _fail(escape(str(exc)))
-        written = write_study_outputs(result, out_dir, drawn[0] if drawn else None)
+        written = write_study_outputs(result, out_dir, drawn[0])  # drawn during reevaluation
         skip_last_pass(close_databases)  # done: the process may end without it
     if as_json:
         out.print(

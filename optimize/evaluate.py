@@ -167,8 +167,20 @@ def submit_baseline(
     Queued before the search, a simulation process that would wait for the study
     process to set up runs it meanwhile. Pass the ticket to :func:`reevaluate`.
     """
+    seed, first, m = _fresh_replications(config, scenario, reeval_replications)
+    return pool.submit(rerun, scenario, m, seed, first)
+
+
+def _fresh_replications(
+    config: StudyConfig, scenario: Scenario, reeval_replications: int | None
+) -> tuple[int, int, int]:
+    """The re-evaluation's seed, first replication and count, shared by baseline and designs.
+
+    The first is the first replication the search never ran; the count defaults to twice
+    the search's.
+    """
     seed, n = run_seed(config, scenario), replications(config, scenario)
-    return pool.submit(rerun, scenario, reeval_replications or 2 * n, seed, n)
+    return seed, n, reeval_replications or 2 * n
 
 
 def reevaluate(
@@ -198,8 +210,7 @@ def reevaluate(
     trials = top_trials(study, top_k)
     if not trials:
         raise ValueError("the study has no complete trial that meets the constraints")
-    seed, n = run_seed(config, scenario), replications(config, scenario)
-    m = reeval_replications or 2 * n
+    seed, n, m = _fresh_replications(config, scenario, reeval_replications)
     # a design per call, each in one process (or cluster worker): a design's replications
     # are few and short
     pool = pool or Pool(1)

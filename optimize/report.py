@@ -304,20 +304,6 @@ def _label(name: str) -> str:
     return name if label == name else f"{label} ({name})"
 
 
-def plots_html(
-    study: optuna.Study,
-    goals: list[tuple[str, str]],
-    currency: str = "",
-    decision: str = "",
-) -> str:
-    """One self-contained page: the decision first, then Optuna's plots (opens offline).
-
-    The plots name each value by its dotted path, as the scenario does, and each KPI by
-    its label and unit.
-    """
-    return study_page(StudyDrawing.of(study, goals, currency), decision)
-
-
 @dataclass(frozen=True)
 class StudyDrawing:
     """What the outputs show of the study alone: study.json and the page's plots.
@@ -334,7 +320,11 @@ class StudyDrawing:
     def of(
         cls, study: optuna.Study, goals: list[tuple[str, str]], currency: str = ""
     ) -> StudyDrawing:
-        """Draw a finished study whose goals are ``goals``, money in ``currency``."""
+        """Draw a finished study whose goals are ``goals``, money in ``currency``.
+
+        The plots name each value by its dotted path, as the scenario does, and each KPI by
+        its label and unit.
+        """
         objective = ", ".join(f"{d} {_measure_label(k)}" for k, d in goals)
         return cls(
             f"Study {study.study_name}: {objective}",

@@ -148,7 +148,7 @@ class Search:
         while True:
             while len(flights) < IN_FLIGHT and time.monotonic() < deadline:
                 if self._mirror is not None:  # nothing to look for before the opening
-                    self.mirror.sync()
+                    self._mirror.sync()
                 if _finished(self.study) + len(flights) >= target:
                     break
                 flight = self._start()

@@ -152,7 +152,9 @@ def make_storage(url: str) -> optuna.storages.BaseStorage:
         return optuna.storages.JournalStorage(backend)
     for attempt in range(_SCHEMA_TRIES):
         try:
-            return _rdb_storage(url)
+            storage = _rdb_storage(url)
+            _ENGINES.add(storage.engine)
+            return storage
         except sqlalchemy.exc.ArgumentError:  # its message would repeat the URL
             raise StudyError(f"cannot read the storage URL {masked(url)}") from None
         except sqlalchemy.exc.DBAPIError as exc:
@@ -173,9 +175,7 @@ def _schema_race(exc: sqlalchemy.exc.DBAPIError) -> bool:
 
 def _rdb_storage(url: str) -> optuna.storages.RDBStorage:
     if not url.startswith("sqlite"):
-        storage = optuna.storages.RDBStorage(url)
-        _ENGINES.add(storage.engine)
-        return storage
+        return optuna.storages.RDBStorage(url)
     new = _new_sqlite_file(url)
     # several processes may write to one file: wait for the lock rather than fail
     storage = optuna.storages.RDBStorage(
@@ -186,7 +186,6 @@ def _rdb_storage(url: str) -> optuna.storages.RDBStorage:
         storage = optuna.storages.RDBStorage(url, engine_kwargs=storage.engine_kwargs)
     sqlalchemy.event.listen(storage.engine, "connect", _sqlite_pragmas)
     storage.engine.dispose()  # reconnect with the pragmas
-    _ENGINES.add(storage.engine)
     return storage
 
 
@@ -211,13 +210,18 @@ _SCHEMA_TRIES = 5
 
 
 def _new_sqlite_file(url: str) -> bool:
-    """Whether a SQLite URL names a file that does not exist yet.
+    """Whether a storage URL names a SQLite file that does not exist yet (so holds no study).
 
     Optuna makes the tables of a new database and stamps them with its schema's version,
     reading its ~30 migration scripts; checking that version against its own then reads
     them again (about 30 ms). A database this process makes needs no such check.
     """
-    database = sqlalchemy.engine.make_url(url).database
+    if not url.startswith("sqlite"):
+        return False
+    try:
+        database = sqlalchemy.engine.make_url(url).database
+    except sqlalchemy.exc.ArgumentError:  # make_storage says what is wrong with it
+        return False
     if not database or database == ":memory:":
         return False
     return not Path(database).exists()
@@ -456,19 +460,19 @@ def run_workers(
         worker = f"{os.uname().nodename}:{os.getpid()}"
         n = replications(config, scenario)
         plan = Plan.of(scenario, run_seed(config, scenario), n, config.prune, worker)
-        if _new_file(config.storage):
+        if _new_sqlite_file(config.storage):
             # Nothing is stored yet: queue the first trials, then make the database (a
             # quarter of a second) while the simulation processes run them.
             memory = _memory_study(config, scenario, worker, 0)
-            opened: list[optuna.Study] = []
 
             def opening() -> Mirror:
                 storage = make_storage(config.storage)
-                opened.append(open_study(config, scenario, worker=worker, storage=storage))
-                return Mirror(opened[0], memory, worker, storage)
+                stored = open_study(config, scenario, worker=worker, storage=storage)
+                return Mirror(stored, memory, worker, storage)
 
-            Search(opening, space, plan, pool, progress, memory).run(config.trials, config.timeout)
-            return opened[0]
+            early = Search(opening, space, plan, pool, progress, memory)
+            early.run(config.trials, config.timeout)
+            return early.mirror.stored
         storage = make_storage(config.storage)
         stored = open_study(config, scenario, worker=worker, storage=storage)
         memory = stored
@@ -488,16 +492,6 @@ def _memory_study(config: StudyConfig, scenario: Scenario, worker: str, done: in
         storage=optuna.storages.InMemoryStorage(),
         **_study_kwargs(config, scenario, worker, done),
     )
-
-
-def _new_file(url: str) -> bool:
-    """Whether a storage URL names a SQLite file that does not exist yet (so holds no study)."""
-    if not url.startswith("sqlite"):
-        return False
-    try:
-        return _new_sqlite_file(url)
-    except sqlalchemy.exc.ArgumentError:  # make_storage says what is wrong with it
-        return False
 
 
 def default_storage(out_dir: Path) -> str:

@@ -85,62 +85,46 @@ def _positive(value: Value) -> Value:
     return (value > 0).astype(float) if isinstance(value, np.ndarray) else float(value > 0)
 
 
-def payback_day(cumulative_cash: FloatArray) -> float:
+def payback_day(cumulative_cash: FloatArray) -> Value:
     """First day from which cumulative cash stays ≥ 0 to the end; infinity if it ends below.
 
-    Touching zero does not count if the cash falls back below it later.
+    Touching zero does not count if the cash falls back below it later. One series gives
+    a number; a batch's (one row per replication) one value per row.
 
     Examples:
         >>> payback_day(np.array([-5.0, -1.0, 2.0])), payback_day(np.array([-1.0]))
         (2.0, inf)
         >>> payback_day(np.array([-5.0, 1.0, -1.0, 3.0])), payback_day(np.array([1.0, -1.0]))
         (3.0, inf)
+        >>> payback_day(np.array([[-5.0, 1.0], [1.0, 2.0]])).tolist()
+        [1.0, 0.0]
     """
-    if cumulative_cash.size == 0 or cumulative_cash[-1] < 0:
-        return math.inf
-    below = np.flatnonzero(cumulative_cash < 0)
-    return float(below[-1] + 1) if below.size else 0.0
-
-
-def _payback_days(cumulative_cash: FloatArray) -> FloatArray:
-    """:func:`payback_day` of each row (replication) of a replications × days array."""
-    replications, days = cumulative_cash.shape
+    rows = np.atleast_2d(cumulative_cash)
+    days = rows.shape[1]
     if days == 0:
-        return np.full(replications, math.inf)
-    below = cumulative_cash < 0
-    after_last_below = days - np.argmax(below[:, ::-1], axis=1)
-    day = np.where(below.any(axis=1), after_last_below, 0).astype(float)
-    return np.where(cumulative_cash[:, -1] < 0, math.inf, day)
+        day = np.full(rows.shape[0], math.inf)
+    else:
+        below = rows < 0
+        after_last_below = days - np.argmax(below[:, ::-1], axis=1)
+        day = np.where(below.any(axis=1), after_last_below, 0).astype(float)
+        day = np.where(rows[:, -1] < 0, math.inf, day)
+    return float(day[0]) if cumulative_cash.ndim == 1 else day
 
 
-def cash_low(cumulative_cash: FloatArray) -> float:
+def cash_low(cumulative_cash: FloatArray) -> Value:
     """The lowest point of cumulative cash, counting the start (0): ``min(0, min cash)``.
 
-    Minus the money the funnel needs before it pays for itself.
+    Minus the money the funnel needs before it pays for itself. One series gives a
+    number; a batch's (one row per replication) one value per row.
 
     Examples:
         >>> cash_low(np.array([-5.0, -7.0, 2.0])), cash_low(np.array([1.0, 3.0]))
         (-7.0, 0.0)
     """
-    return min(0.0, float(cumulative_cash.min())) if cumulative_cash.size else 0.0
-
-
-def _cash_lows(cumulative_cash: FloatArray) -> FloatArray:
-    """:func:`cash_low` of each row (replication) of a replications × days array."""
-    replications, days = cumulative_cash.shape
-    if days == 0:
-        return np.zeros(replications)
-    lowest = cumulative_cash.min(axis=1)
-    return np.where(lowest < 0.0, lowest, 0.0)  # as min(0.0, lowest), which keeps 0.0 for NaN
-
-
-def _of_cash(
-    one: Callable[[FloatArray], float], each: Callable[[FloatArray], FloatArray]
-) -> Formula:
-    """A KPI of the cumulative cash: ``one`` of a replication's, ``each`` of a batch's rows."""
-    return lambda t: (
-        one(t.cumulative_cash) if t.cumulative_cash.ndim == 1 else each(t.cumulative_cash)
-    )
+    rows = np.atleast_2d(cumulative_cash)
+    lowest = rows.min(axis=1) if rows.shape[1] else np.zeros(rows.shape[0])
+    low = np.where(lowest < 0.0, lowest, 0.0)  # as min(0.0, lowest): 0.0 for NaN
+    return float(low[0]) if cumulative_cash.ndim == 1 else low
 
 
 def _sum(name: str) -> Formula:
@@ -208,7 +192,7 @@ KPIS: dict[str, Kpi] = {
         direction="maximize",
     ),
     "cash_low": Kpi(
-        _of_cash(cash_low, _cash_lows),
+        lambda t: cash_low(t.cumulative_cash),
         "money",
         "lowest cumulative cash",
         headline=3,
@@ -251,7 +235,7 @@ KPIS: dict[str, Kpi] = {
         direction="maximize",
     ),
     "payback_day": Kpi(
-        _of_cash(payback_day, _payback_days),
+        lambda t: payback_day(t.cumulative_cash),
         "days",
         "payback day",
         headline=8,

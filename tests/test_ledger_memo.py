@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 
 import sim
+from conftest import SCENARIOS
 from sim.ledger import Ledger
-
-SCENARIOS = sorted(Path("scenarios").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)

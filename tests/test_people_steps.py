@@ -24,7 +24,7 @@ from cli import app
 from conftest import ROOT, assert_within_4se, base_spec, event_table, run_model, scenario_from
 from sim.behavior import Draw, order_values, repeat_purchases
 from sim.luck import fold, uniforms
-from sim.steps.sales_call import RepAgent
+from sim.steps._rep_agent import RepAgent
 
 SIGMA = 0.5  # base_spec's price dispersion
 

@@ -92,7 +92,8 @@ def test_the_10th_percentile_of_profit_picks_the_steady_offer_the_mean_the_lotte
     assert shown["measures"]["profit@p10"]["label"] == "10th percentile of profit"
     assert all(0 <= c["chance_better"] <= 1 for c in shown["candidates"]), shown["candidates"]
     assert "10th percentile of profit" in str(report.best_table(low).title)
-    page = report.plots_html(low.study, low.goals, "USD", report.decision_html(low))
+    drawing = report.StudyDrawing.of(low.study, low.goals, "USD")
+    page = report.study_page(drawing, report.decision_html(low))
     assert "10th percentile of profit" in page
 
 

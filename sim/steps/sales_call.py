@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Annotated, Literal, Protocol
 
 import numpy as np
 from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
@@ -153,15 +153,6 @@ class SalesCall(StepSpec):
     def reps(self) -> list[Rep]:
         """The team rep by rep, whichever way it was given."""
         return self.team.reps() if isinstance(self.team, Team) else list(self.team)
-
-
-def __getattr__(name: str) -> Any:
-    """``RepAgent``, the reps' Mesa agent, imported with Mesa only when asked for."""
-    if name == "RepAgent":
-        from sim.steps._rep_agent import RepAgent
-
-        return RepAgent
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class _Worked(Protocol):
