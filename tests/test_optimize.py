@@ -278,7 +278,10 @@ def test_jobs_1_and_2_give_the_same_study(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_two_processes_share_one_sqlite_study(tmp_path: Path) -> None:
     # two `sim optimize` on one storage, as on two machines: each joins the other's study
-    scenario = write_scenario(tmp_path, visitors=20000, replications=24)  # both must be running
+    # both must be searching at once: trials long enough that the search outlasts the few
+    # seconds either process may take to start (24 replications were too few once the
+    # engine got faster: one process finished the 16 trials before the other joined)
+    scenario = write_scenario(tmp_path, visitors=20000, replications=96)
     storage = f"sqlite:///{tmp_path / 'shared.db'}"
     cmds = [
         optimize_cmd(
@@ -309,7 +312,7 @@ POSTGRES = os.environ.get("FUNNELSIM_TEST_POSTGRES")
 )
 def test_two_machines_share_one_postgresql_study(tmp_path: Path) -> None:
     assert POSTGRES is not None
-    scenario = write_scenario(tmp_path, visitors=20000, replications=24)  # ~0.3 s trials
+    scenario = write_scenario(tmp_path, visitors=20000, replications=96)  # as above
     name = f"shared-{os.getpid()}-{time.time_ns()}"
     cmds = [
         optimize_cmd(
