@@ -1,7 +1,8 @@
 """The compiled kernels (sim/*.pyx, see sim/_compiled.py); everything else is in pyproject.toml.
 
 They are optional: without a C compiler (or, installing without build isolation, without
-Cython) the package installs all the same and numpy computes the same numbers, more slowly.
+Cython, or numpy to build against) the package installs all the same and numpy computes the
+same numbers, more slowly.
 """
 
 from setuptools import Extension, setup
@@ -31,14 +32,21 @@ class OptionalKernels(build_ext):
 
 
 try:
+    import numpy
     from Cython.Build import cythonize
 except ImportError:
     ext_modules = []
 else:
     ext_modules = cythonize(
         [
-            # no fused multiply-add: every sum and product rounded as numpy rounds it
-            Extension(f"sim.{name}", [f"sim/{name}.pyx"], extra_compile_args=["-ffp-contract=off"])
+            Extension(
+                f"sim.{name}",
+                [f"sim/{name}.pyx"],
+                include_dirs=[numpy.get_include()],  # the loops take arrays by numpy's C API
+                define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+                # no fused multiply-add: every sum and product rounded as numpy rounds it
+                extra_compile_args=["-ffp-contract=off"],
+            )
             for name in KERNELS
         ],
         quiet=True,

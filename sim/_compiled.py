@@ -6,7 +6,7 @@ package installs all the same and numpy computes everything, more slowly.
 """
 
 try:
-    from sim._books import count_by, count_into
+    from sim._books import add_scaled, booked_renewals, booked_sale, count_by, count_into
     from sim._dice import folded, gathered, gathered_each
     from sim._mail import emailed
     from sim._sale import decided
@@ -17,6 +17,9 @@ except ImportError:  # built without a C compiler
 
 __all__ = [
     "ENABLED",
+    "add_scaled",
+    "booked_renewals",
+    "booked_sale",
     "count_by",
     "count_into",
     "decided",

@@ -9,9 +9,11 @@ def decided(
     luck: NDArray[np.uint64],
     trust: NDArray[np.float64],
     wtp_scale: NDArray[np.float64],
-    junk: NDArray[np.uint8],
+    junk: NDArray[np.bool_],
     take: NDArray[np.float64],
     value: NDArray[np.float64],
     price: float,
     salt: np.uint64,
-) -> tuple[NDArray[np.int64], NDArray[np.int64]]: ...
+    rep_of: NDArray[np.intp] | None = None,
+    replications: int = 0,
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64] | None]: ...

@@ -14,6 +14,7 @@ from sim.steps import RegistryNames
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 RealArray = NDArray[np.floating | np.integer]  # numpy's stubs type a weighted bincount as int
+Counts = NDArray[np.integer]  # visitors per replication
 
 # Daily series, in the order daily.csv writes them: these, then each step kind's own
 # (sim/steps: a sales queue's calls, ...), in registry order.
@@ -68,6 +69,11 @@ CELLS = (
     "acquisition",
     "fixed",
 )
+
+
+# a visitor array the books have met, its visitors' replications and their count by
+# replication, each once known
+_Known = tuple[IntArray, NDArray[np.integer] | None, Counts | None]
 
 
 class Ledger:
@@ -127,6 +133,10 @@ class Ledger:
         self._reps: list[dict[int, dict[str, FloatArray]]] = [{} for _ in range(r)]
         self._fee, self._commission = payment_fee, commission
         self._pays_commission = bool(commission.any())
+        # a batch's bookings of one amount, compiled (sim/_books.pyx): without commissions
+        # or the breakdown, which need each visitor's channel and segment
+        per_visitor = self._pays_commission or breakdown
+        self._compiled_books = kernels.ENABLED and r > 1 and not per_visitor
         self._people = people
         self._shape = (n_steps + 1, commission.size + 1, n_segments + 1)
         self._cells: dict[str, FloatArray] | None = None
@@ -135,10 +145,11 @@ class Ledger:
         # per step: COGS per first order, COGS share of a repeat order (their cells' rates)
         self._unit_cogs, self._share_cogs = np.zeros(n_steps), np.zeros(n_steps)
         self._zero = np.zeros(0, dtype=np.intp)
-        # the last visitor array a batch booked, its visitors' replications, and their count
-        # per replication once asked: a step books the same visitors several times (sent,
-        # cost, reached)
-        self._last: tuple[IntArray, NDArray[np.integer] | None, RealArray | None] | None = None
+        # the last two visitor arrays a batch booked, their visitors' replications, and their
+        # count per replication once asked: a step books the same visitors several times
+        # (sent, cost, reached), and an email's recipients again after its readers
+        self._last: _Known | None = None
+        self._before: _Known | None = None
         self._show()
 
     def _show(self) -> None:
@@ -163,6 +174,7 @@ class Ledger:
             return self
         out = copy.copy(self)
         out.replications = 1
+        out._compiled_books = False  # one replication's books count with numbers
 
         def row(books: dict[str, FloatArray]) -> dict[str, FloatArray]:
             return {name: a[index : index + 1] for name, a in books.items()}
@@ -186,7 +198,7 @@ class Ledger:
             self._remember(who, rep, counts)
         return rep
 
-    def _count(self, who: IntArray) -> float | RealArray:
+    def _count(self, who: IntArray) -> float | Counts:
         """How many of ``who`` per replication (one replication: a number).
 
         Integers: each sum or product with a float converts them exactly first.
@@ -203,15 +215,23 @@ class Ledger:
             self._remember(who, rep, counts)
         return counts
 
-    def _remembered(self, who: IntArray) -> tuple[NDArray[np.integer] | None, RealArray | None]:
-        """The replications and the counts known of ``who`` (the last array booked)."""
-        last = self._last
+    def _counts(self, who: IntArray) -> Counts:
+        """How many of ``who`` per replication of a batch (:meth:`_count`, always an array)."""
+        counts = self._count(who)
+        assert not isinstance(counts, float), "one replication counts with a number"
+        return counts
+
+    def _remembered(self, who: IntArray) -> tuple[NDArray[np.integer] | None, Counts | None]:
+        """The replications and the counts known of ``who`` (one of the last two arrays)."""
+        last, before = self._last, self._before
         if last is not None and last[0] is who:
             return last[1], last[2]
+        if before is not None and before[0] is who:
+            return before[1], before[2]
         return None, None
 
     def _remember(
-        self, who: IntArray, rep: NDArray[np.integer] | None, counts: RealArray | None
+        self, who: IntArray, rep: NDArray[np.integer] | None, counts: Counts | None
     ) -> None:
         # Remembered by identity: a visitor array must not change once booked (nothing in
         # the engine changes one; ``check_unchanged`` has numpy enforce it, for the tests).
@@ -219,7 +239,45 @@ class Ledger:
             for array in (who, rep, counts):
                 if array is not None:
                     array.flags.writeable = False
+        if self._last is not None and self._last[0] is not who:
+            self._before = self._last
         self._last = (who, rep, counts)
+
+    def joined(self, parts: list[IntArray], whole: IntArray) -> None:
+        """Tell the books that ``whole`` is ``parts`` one after the other.
+
+        If each part's count by replication is known (the books remember the last two
+        arrays), so is the whole's: their sum, and the books need not count it.
+        """
+        if self.replications == 1:
+            return
+        total = np.zeros(self.replications, dtype=np.int64)
+        for part in parts:
+            counts = self._remembered(part)[1]
+            if counts is None:
+                return  # to be counted when booked
+            total += counts
+        self._remember(whole, None, total)
+
+    @property
+    def counted_by(self) -> tuple[NDArray[np.intp] | None, int]:
+        """What a compiled pass needs to count what it selects by replication, for the books.
+
+        In a batch: each visitor's replication, and how many replications; otherwise (None,
+        0), and the pass counts nothing.
+        """
+        if self._compiled_books:
+            return self._people.replication, self.replications
+        return None, 0
+
+    def known(self, who: IntArray, counts: NDArray[np.integer] | None) -> None:
+        """Tell the books how many of ``who`` each replication holds, to spare counting them.
+
+        ``counts[r]``: the visitors of ``who`` in replication r (the next booking of ``who``
+        adds these rather than count).
+        """
+        if counts is not None and self.replications > 1:
+            self._remember(who, None, counts)
 
     def _per_rep(
         self, who: IntArray, weights: float | FloatArray | None = None
@@ -238,8 +296,12 @@ class Ledger:
             table[0, column] += float(who.size)
         elif not who.size:
             return  # nobody: nothing to add
-        elif kernels.ENABLED and self._remembered(who)[1] is None:
-            kernels.count_into(table, column, self._people.replication, who)  # no memory to fill
+        elif kernels.ENABLED:
+            counts = self._remembered(who)[1]
+            if counts is None:  # counted into the table: no memory to fill
+                kernels.count_into(table, column, self._people.replication, who)
+            else:  # the counts made floats, times one: ``rows += counts``
+                kernels.add_scaled(table, column, counts, 1.0)
         else:
             rows = table[:, column]
             np.add(rows, self._count(who), out=rows)
@@ -285,10 +347,25 @@ class Ledger:
             return
         if isinstance(day, np.ndarray):
             rep = self._rep(who)
-            total = self._per_rep(who, amount)
             counts = self._per_rep_day(rep, day)
             value = self._per_rep_day(rep, day, amount)
             self._book_days(rep, day, who, amount, value, cogs * counts, counts, new_orders)
+            self._s["revenue"][self._row, step] += self._per_rep(who, amount)
+        elif self._compiled_books and not isinstance(amount, np.ndarray):  # one pass
+            d = self._d
+            kernels.booked_sale(
+                d["revenue"],
+                d["fees"],
+                d["cogs"],
+                d["orders"] if new_orders else None,
+                self._s["revenue"],
+                day,
+                step,
+                self._counts(who),
+                amount,
+                self._fee,
+                cogs,
+            )
         else:
             n = self._count(who)
             total = self._per_rep(who, amount) if isinstance(amount, np.ndarray) else n * amount
@@ -301,7 +378,7 @@ class Ledger:
             if self._pays_commission:
                 share = self._commission[self._people.channel[who]]
                 d["spend"][self._row, day] += self._per_rep(who, amount * share)
-        self._s["revenue"][self._row, step] += total
+            self._s["revenue"][self._row, step] += total
         if self._cells is not None:
             self._unit_cogs[step] = cogs
             self._add_cells(step, who, ("revenue", amount), ("payments", None))
@@ -330,6 +407,25 @@ class Ledger:
             payer = np.repeat(who, renewals)
             k = np.arange(payer.size) - np.repeat(np.cumsum(renewals) - renewals, renewals) + 1
             self.sale(step, payer, price, day + k * period, cogs=cogs)
+            return
+        if self._compiled_books:  # counted and booked in one pass
+            d = self._d
+            kernels.booked_renewals(
+                d["revenue"],
+                d["fees"],
+                d["cogs"],
+                d["orders"],
+                self._s["revenue"],
+                step,
+                self._people.replication,
+                who,
+                renewals,
+                day,
+                period,
+                price,
+                self._fee,
+                cogs,
+            )
             return
         cell = self._rep(who).astype(np.intp) * (most + 1) + renewals
         ending = np.bincount(cell, minlength=self.replications * (most + 1))
@@ -427,7 +523,11 @@ class Ledger:
         """Book a cost per visitor of ``who`` (one amount for all, or one each) at ``step``."""
         if who.size == 0:
             return
-        self._book_line(line, day, self._per_rep(who, each))
+        if self._compiled_books and not isinstance(each, np.ndarray):  # one pass
+            shared = self._d[COST_LINES[line]] if line in _SHARED else None
+            kernels.add_scaled(self._lines[line], day, self._counts(who), each, shared)
+        else:
+            self._book_line(line, day, self._per_rep(who, each))
         if self._cells is not None:
             self._add_cells(step, who, (line, each))
 
@@ -475,7 +575,11 @@ class Ledger:
 
     def tally_each(self, name: str, step: int, who: IntArray, each: float | FloatArray) -> None:
         """Add an amount for each visitor of ``who`` to one step's tally (one, or one each)."""
-        if who.size:
+        if not who.size:
+            return
+        if self._compiled_books and not isinstance(each, np.ndarray):  # one pass
+            kernels.add_scaled(self._s[name], step, self._counts(who), each)
+        else:
             self._s[name][self._row, step] += self._per_rep(who, each)
 
     def arrivals(self, channel: int, who: IntArray) -> None:

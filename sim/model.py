@@ -104,12 +104,14 @@ class CohortAgent(ChannelAgent):
         # visitors arriving on day d have ids bounds[d] .. bounds[d + 1] - 1
         totals = counts.sum(axis=0)
         self._bounds = model.population.size - rep.size + np.concatenate(([0], np.cumsum(totals)))
+        self._counts = counts  # replication × day: the books need not count them again
 
     def arrive(self) -> None:
         """Let today's visitors in and pay for the day's traffic."""
         day = self.model.day
         if day < self.model.compiled.acquisition:
             who = np.arange(self._bounds[day], self._bounds[day + 1], dtype=np.int64)
+            self.model.ledger.known(who, self._counts[:, day])
             self._welcome(who, self.channel.cost_per_day)
 
 
@@ -444,7 +446,11 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
         for order, step in enumerate(self.compiled.steps):
             batches = self._due[order].pop(self.day, None)
             if batches:
-                who = batches[0] if len(batches) == 1 else np.concatenate(batches)
+                if len(batches) == 1:
+                    who = batches[0]
+                else:
+                    who = np.concatenate(batches)
+                    self.ledger.joined(batches, who)
                 if self._one_by_one[order]:  # state of its own: one replication at a time
                     rep = self.population.replication[who]
                     for r, replica in enumerate(self._replicas):

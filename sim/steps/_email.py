@@ -134,11 +134,13 @@ def send_email(
     pop, c, day = model.population, model.compiled, model.day
     habits = c.email_habits
     record = record_of(model)
+    ledger = model.ledger
     machine: np.ndarray[Any, Any] | None = None
+    sent_counts = read_counts = None  # per replication, when the compiled pass counted them
     if kernels.ENABLED and (habits is None or habits.plain):  # the same numbers, in one pass
-        who, opened, readers, seg_read, gone = kernels.emailed(
+        who, opened, readers, seg_read, gone, sent_counts, read_counts = kernels.emailed(
             who,
-            pop.subscribed.view(np.uint8),
+            pop.subscribed,
             pop.segment,
             pop.luck,
             pop.trust,
@@ -146,6 +148,7 @@ def send_email(
             c.seg_unsubscribe_rate,
             c.seg_trust_per_open,
             model.salts(step, _DRAWS, day),
+            *ledger.counted_by,
         )
     else:
         who = who[pop.subscribed[who]]
@@ -165,9 +168,10 @@ def send_email(
         machine = _machine_opens(model, step, who, seg, opened)
     clickers = _clicks(model, step, readers, seg_read, click_rate)
     counted = readers if machine is None else who[opened | machine]
-    ledger = model.ledger
+    ledger.known(who, sent_counts)
     ledger.cost_each("acquisition", model.day, cost, who, step=step)
     ledger.tally("sent", step, who)
+    ledger.known(readers, read_counts)
     ledger.tally("opened", step, counted)
     ledger.tally("unsubscribed", step, gone)
     ledger.tally("clicked", step, clickers)

@@ -124,18 +124,20 @@ def decide(
     """
     if kernels.ENABLED and abandon is None:  # the same numbers, in one pass
         pop = model.population
-        buyers, decliners = kernels.decided(
+        buyers, decliners, counts = kernels.decided(
             shown,
             pop.segment,
             pop.luck,
             pop.trust,
             pop.wtp_scale,
-            pop.junk.view(np.uint8),
+            pop.junk,
             pitch.take,
             pitch.value,
             pitch.price,
             model.salts(step, _BUY, 0)[0],
+            *model.ledger.counted_by,
         )
+        model.ledger.known(buyers, counts)
     else:
         buyers, decliners = _decided(model, step, pitch, shown, abandon)
     sold(model, step, bit, pitch, buyers, scenario_referral=scenario_referral)

@@ -46,9 +46,10 @@ class CompiledOptin:
         pop.subscribed[leads] = True
         ledger = model.ledger
         ledger.tally("reached", self.index, who)
+        # the cost first: it counts the leads once for the books, the tally and series reuse it
+        ledger.cost_each("acquisition", model.day, self.cost_per_lead, leads, step=self.index)
         ledger.tally("converted", self.index, leads)
         ledger.count("leads", model.day, leads)
-        ledger.cost_each("acquisition", model.day, self.cost_per_lead, leads, step=self.index)
         if model.log is not None:
             model.log.add(leads, model.day, self.index, "optin")
             model.log.add(who[~joins], model.day, self.index, "leave")

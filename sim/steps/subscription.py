@@ -69,7 +69,8 @@ class CompiledSubscription:
             model.uniforms(self.index, "churn", joiners), self.churn_rate, self.churn_shape
         )
         priced_out = self._priced_out(model, joiners)
-        survived[priced_out] = 0  # they leave at the first renewal
+        if priced_out is not None:
+            survived[priced_out] = 0  # they leave at the first renewal
         billable = (horizon - 1 - day) // self.period  # renewals that fall inside the horizon
         renewals = np.minimum(survived, billable)
         take_renewals(model, self.index, joiners, renewals, self.period, self.price, self.cogs)
@@ -79,8 +80,11 @@ class CompiledSubscription:
         ledger.people("subscribers", self.index, joiners)
         ledger.people("churned", self.index, joiners[churners])
         ledger.tally("active_at_end", self.index, joiners[~churners])
-        self._expect_tail(model, billable, joiners[~churners & ~priced_out])
+        staying = ~churners if priced_out is None else ~churners & ~priced_out
+        self._expect_tail(model, billable, joiners[staying])
         if model.log is not None:
+            if priced_out is None:
+                priced_out = np.zeros(joiners.size, dtype=np.bool_)
             payer = np.repeat(joiners, renewals)
             k = np.arange(payer.size) - np.repeat(np.cumsum(renewals) - renewals, renewals) + 1
             model.log.add(joiners, day, self.index, "subscribe", self.pitch.price)
@@ -116,14 +120,14 @@ class CompiledSubscription:
         margin = self.price * (1.0 - c.payment_fee) - self.cogs
         model.ledger.tally_each("tail_value", self.index, active, float(renewals[0]) * margin)
 
-    def _priced_out(self, model: FunnelModel, joiners: IntArray) -> NDArray[np.bool_]:
+    def _priced_out(self, model: FunnelModel, joiners: IntArray) -> NDArray[np.bool_] | None:
         """Joiners whose willingness to pay covers the first price but not the renewal price.
 
-        ``wtp_scale · value < price`` (docs/model.md §3.4); nobody, unless an intro price is
-        below the renewal price.
+        ``wtp_scale · value < price`` (docs/model.md §3.4); nobody (None) unless an intro
+        price is below the renewal price.
         """
         if self.price <= self.pitch.price:
-            return np.zeros(joiners.size, dtype=np.bool_)
+            return None
         pop = model.population
         return pop.wtp_scale[joiners] * self.pitch.value[pop.segment[joiners]] < self.price
 
