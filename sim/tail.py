@@ -89,14 +89,14 @@ def renewals_to_come(
     paid = np.asarray(paid, dtype=np.int64)
     if joined.size == 1:  # a day's joiners, asked again in every replication: remembered
         rule = (period, first_churn, shape, horizon, tail_days, annual_rate)
-        return np.array([_one_renewals_to_come(int(joined[0]), int(paid[0]), *rule)])
+        return np.array([one_renewals_to_come(int(joined[0]), int(paid[0]), *rule)])
     return _renewals_to_come(
         joined, paid, period, first_churn, shape, horizon, tail_days, annual_rate
     )
 
 
 @functools.lru_cache(maxsize=4096)
-def _one_renewals_to_come(
+def one_renewals_to_come(
     joined: int,
     paid: int,
     period: int,
@@ -106,7 +106,11 @@ def _one_renewals_to_come(
     tail_days: int,
     annual_rate: float,
 ) -> float:
-    """:func:`renewals_to_come` of one subscriber (it depends on these numbers alone)."""
+    """:func:`renewals_to_come` of one subscriber, as a number.
+
+    Remembered: it depends on these numbers alone, and a day's joiners ask it again in every
+    replication and every run.
+    """
     joined_, paid_ = np.array([joined]), np.array([paid])
     rule = (period, first_churn, shape, horizon, tail_days, annual_rate)
     return float(_renewals_to_come(joined_, paid_, *rule)[0])

@@ -16,7 +16,7 @@ from sim.steps._kind import Event, StepKind
 from sim.steps._money import take_payments, take_renewals
 from sim.steps._selling import DECLINE, SHOWN, Pitch, decide, show
 from sim.steps.offer import follows_references
-from sim.tail import renewals_to_come
+from sim.tail import one_renewals_to_come
 
 if TYPE_CHECKING:
     from sim.model import FunnelModel
@@ -107,18 +107,18 @@ class CompiledSubscription:
         if active.size == 0:
             return
         c = model.compiled
-        renewals = renewals_to_come(
-            [model.day],
-            [paid],
+        renewals = one_renewals_to_come(
+            model.day,
+            paid,
             self.period,
             self.churn_rate,
             self.churn_shape,
-            horizon=model.ledger.horizon,
-            tail_days=c.tail_days,
-            annual_rate=c.discount_rate,
+            model.ledger.horizon,
+            c.tail_days,
+            c.discount_rate,
         )
         margin = self.price * (1.0 - c.payment_fee) - self.cogs
-        model.ledger.tally_each("tail_value", self.index, active, float(renewals[0]) * margin)
+        model.ledger.tally_each("tail_value", self.index, active, renewals * margin)
 
     def _priced_out(self, model: FunnelModel, joiners: IntArray) -> NDArray[np.bool_] | None:
         """Joiners whose willingness to pay covers the first price but not the renewal price.
