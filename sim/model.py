@@ -104,14 +104,15 @@ class CohortAgent(ChannelAgent):
         # visitors arriving on day d have ids bounds[d] .. bounds[d + 1] - 1
         totals = counts.sum(axis=0)
         self._bounds = model.population.size - rep.size + np.concatenate(([0], np.cumsum(totals)))
-        self._counts = counts  # replication × day: the books need not count them again
+        # day × replication: how many arrive, which the books need not count again
+        self._counts = np.ascontiguousarray(counts.T)
 
     def arrive(self) -> None:
         """Let today's visitors in and pay for the day's traffic."""
         day = self.model.day
         if day < self.model.compiled.acquisition:
             who = np.arange(self._bounds[day], self._bounds[day + 1], dtype=np.int64)
-            self.model.ledger.known(who, self._counts[:, day])
+            self.model.ledger.known(who, self._counts[day])
             self._welcome(who, self.channel.cost_per_day)
 
 
@@ -268,8 +269,6 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
         self._keys: dict[tuple[int | None, str], int] = {}
         # (step, purposes, draw) -> mix(key ^ draw) of each, what a visitor's luck is xored with
         self._salts: dict[tuple[int | None, tuple[str, ...], int], U64] = {}
-        # (step, purposes) -> the names the draws are keyed by ("step/<id>/<purpose>" each)
-        self._draw_names: dict[tuple[int | None, tuple[str, ...]], tuple[str, ...]] = {}
         self._dice: dict[tuple[int | None, str, int], np.random.Generator] = {}
         self.day = 0
         expected = sum(ch.visitors_per_day for ch in compiled.channels) * compiled.acquisition
@@ -353,12 +352,9 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
         For a compiled kernel that draws as :meth:`draws` does.
         """
         salts = self._salts.get((step, purposes, draw))
-        if salts is None:  # an email's draws are new every day: the names are not
-            names = self._draw_names.get((step, purposes))
-            if names is None:
-                name = "arrival" if step is None else f"step/{self.compiled.step_ids[step]}"
-                names = tuple(f"{name}/{purpose}" for purpose in purposes)
-                self._draw_names[step, purposes] = names
+        if salts is None:
+            name = "arrival" if step is None else f"step/{self.compiled.step_ids[step]}"
+            names = tuple(f"{name}/{purpose}" for purpose in purposes)
             salts = self._salts[step, purposes, draw] = salts_of(names, int(draw))
         return salts
 
