@@ -297,7 +297,10 @@ class Ledger:
         elif not who.size:
             return  # nobody: nothing to add
         elif kernels.ENABLED:
-            counts = self._remembered(who)[1]
+            last = self._last  # most often the array just counted (read here: it is faster)
+            counts = last[2] if last is not None and last[0] is who else None
+            if counts is None:
+                counts = self._remembered(who)[1]
             if counts is None:  # counted into the table: no memory to fill
                 kernels.count_into(table, column, self._people.replication, who)
             else:  # the counts made floats, times one: ``rows += counts``

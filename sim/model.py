@@ -269,6 +269,8 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
         self._keys: dict[tuple[int | None, str], int] = {}
         # (step, purposes, draw) -> mix(key ^ draw) of each, what a visitor's luck is xored with
         self._salts: dict[tuple[int | None, tuple[str, ...], int], U64] = {}
+        # (step, purposes) -> the names those draws are keyed by ("step/<id>/<purpose>" each)
+        self._draw_names: dict[tuple[int | None, tuple[str, ...]], tuple[str, ...]] = {}
         self._dice: dict[tuple[int | None, str, int], np.random.Generator] = {}
         self.day = 0
         expected = sum(ch.visitors_per_day for ch in compiled.channels) * compiled.acquisition
@@ -352,9 +354,12 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
         For a compiled kernel that draws as :meth:`draws` does.
         """
         salts = self._salts.get((step, purposes, draw))
-        if salts is None:
-            name = "arrival" if step is None else f"step/{self.compiled.step_ids[step]}"
-            names = tuple(f"{name}/{purpose}" for purpose in purposes)
+        if salts is None:  # an email's draws are new every day, their names are not
+            names = self._draw_names.get((step, purposes))
+            if names is None:
+                name = "arrival" if step is None else f"step/{self.compiled.step_ids[step]}"
+                names = tuple(f"{name}/{purpose}" for purpose in purposes)
+                self._draw_names[step, purposes] = names
             salts = self._salts[step, purposes, draw] = salts_of(names, int(draw))
         return salts
 

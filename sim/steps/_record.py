@@ -9,7 +9,7 @@ per batch of replications: a visitor's counts are their own, so a batch changes 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-from weakref import WeakKeyDictionary, proxy
+from weakref import WeakKeyDictionary, proxy, ref
 
 import numpy as np
 from numpy.typing import NDArray
@@ -101,14 +101,22 @@ class Record:
 
 
 _RECORDS: WeakKeyDictionary[Population, Record] = WeakKeyDictionary()
+# the population asked about last and its record, held weakly like the dictionary's: a
+# batch asks a few hundred times, and this is cheaper than the weak dictionary's lookup
+_LAST: list[tuple[ref[Population], ref[Record]]] = []
 
 
 def record_of(model: FunnelModel) -> Record:
     """The record of the model's population (made on first use)."""
     population = model.population
+    if _LAST and _LAST[0][0]() is population:
+        last = _LAST[0][1]()
+        if last is not None:
+            return last
     found = _RECORDS.get(population)
     if found is None:
         found = _RECORDS[population] = Record(population, _asked_about(model))
+    _LAST[:] = [(ref(population), ref(found))]
     return found
 
 
