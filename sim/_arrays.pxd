@@ -7,7 +7,7 @@
 cimport numpy as cnp
 
 
-cdef inline cnp.ndarray _typed(object a, int typenum, int ndim, str name):
+cdef inline cnp.ndarray _typed(object a, int typenum, int ndim, str name, Py_ssize_t at_least):
     if not cnp.PyArray_Check(a):
         raise TypeError(f"{name}: expected a numpy array, not {type(a).__name__}")
     cdef cnp.ndarray arr = <cnp.ndarray>a
@@ -15,20 +15,27 @@ cdef inline cnp.ndarray _typed(object a, int typenum, int ndim, str name):
         raise ValueError(f"{name}: expected {cnp.PyArray_DescrFromType(typenum)}, not {arr.dtype}")
     if cnp.PyArray_NDIM(arr) != ndim:
         raise ValueError(f"{name}: expected {ndim} dimension(s), not {cnp.PyArray_NDIM(arr)}")
+    if cnp.PyArray_DIM(arr, 0) < at_least:
+        raise ValueError(f"{name}: {cnp.PyArray_DIM(arr, 0)} entries, fewer than {at_least}")
     return arr
 
 
-cdef inline cnp.ndarray reading(object a, int typenum, int ndim, str name):
-    # ``a`` to read: of that type and dimensions, in one C-ordered block (a copy if strided)
-    cdef cnp.ndarray arr = _typed(a, typenum, ndim, name)
+cdef inline cnp.ndarray reading(
+    object a, int typenum, int ndim, str name, Py_ssize_t at_least=0
+):
+    # ``a`` to read: of that type and dimensions, in one C-ordered block (a copy if strided);
+    # ``at_least``: the entries it must have along its first axis (a population's column)
+    cdef cnp.ndarray arr = _typed(a, typenum, ndim, name, at_least)
     if not cnp.PyArray_IS_C_CONTIGUOUS(arr):
         arr = cnp.PyArray_GETCONTIGUOUS(arr)
     return arr
 
 
-cdef inline cnp.ndarray writing(object a, int typenum, int ndim, str name):
+cdef inline cnp.ndarray writing(
+    object a, int typenum, int ndim, str name, Py_ssize_t at_least=0
+):
     # ``a`` to write in place: of that type and dimensions, in one C-ordered block, writeable
-    cdef cnp.ndarray arr = _typed(a, typenum, ndim, name)
+    cdef cnp.ndarray arr = _typed(a, typenum, ndim, name, at_least)
     if not cnp.PyArray_IS_C_CONTIGUOUS(arr):
         raise ValueError(f"{name}: an array written in place must be C-contiguous")
     if not cnp.PyArray_ISWRITEABLE(arr):

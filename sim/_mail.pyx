@@ -40,26 +40,19 @@ def emailed(
     replication out of range raises IndexError.
     """
     cdef cnp.ndarray ids = reading(who, cnp.NPY_INT64, 1, "who")
-    cdef cnp.ndarray sub_a = writing(subscribed, cnp.NPY_BOOL, 1, "subscribed")
-    cdef cnp.ndarray seg_a = reading(segment, cnp.NPY_INT16, 1, "segment")
     cdef cnp.ndarray luck_a = reading(luck, cnp.NPY_UINT64, 1, "luck")
-    cdef cnp.ndarray trust_a = writing(trust, cnp.NPY_DOUBLE, 1, "trust")
     cdef cnp.ndarray open_a = reading(open_rate, cnp.NPY_DOUBLE, 1, "open_rate")
-    cdef cnp.ndarray leave_a = reading(unsubscribe_rate, cnp.NPY_DOUBLE, 1, "unsubscribe_rate")
-    cdef cnp.ndarray warm_a = reading(trust_per_open, cnp.NPY_DOUBLE, 1, "trust_per_open")
-    cdef cnp.ndarray salt_a = reading(salts, cnp.NPY_UINT64, 1, "salts")
     cdef Py_ssize_t n = cnp.PyArray_DIM(ids, 0), people = cnp.PyArray_DIM(luck_a, 0)
     cdef Py_ssize_t segments = cnp.PyArray_DIM(open_a, 0)
-    if (
-        cnp.PyArray_DIM(sub_a, 0) < people
-        or cnp.PyArray_DIM(seg_a, 0) < people
-        or cnp.PyArray_DIM(trust_a, 0) < people
-    ):
-        raise ValueError("a column of the population is shorter than its luck")
-    if cnp.PyArray_DIM(leave_a, 0) < segments or cnp.PyArray_DIM(warm_a, 0) < segments:
-        raise ValueError("a rate per segment is missing")
-    if cnp.PyArray_DIM(salt_a, 0) < 2:
-        raise ValueError("two salts: the open's and the unsubscribe's")
+    # the population's other columns as long as its luck, the other rates one per segment
+    cdef cnp.ndarray sub_a = writing(subscribed, cnp.NPY_BOOL, 1, "subscribed", people)
+    cdef cnp.ndarray seg_a = reading(segment, cnp.NPY_INT16, 1, "segment", people)
+    cdef cnp.ndarray trust_a = writing(trust, cnp.NPY_DOUBLE, 1, "trust", people)
+    cdef cnp.ndarray leave_a = reading(
+        unsubscribe_rate, cnp.NPY_DOUBLE, 1, "unsubscribe_rate", segments
+    )
+    cdef cnp.ndarray warm_a = reading(trust_per_open, cnp.NPY_DOUBLE, 1, "trust_per_open", segments)
+    cdef cnp.ndarray salt_a = reading(salts, cnp.NPY_UINT64, 1, "salts", 2)  # open, unsubscribe
     cdef const int64_t* visitors = <const int64_t*>cnp.PyArray_DATA(ids)
     cdef uint8_t* is_subscribed = <uint8_t*>cnp.PyArray_DATA(sub_a)
     cdef const int16_t* segment_of = <const int16_t*>cnp.PyArray_DATA(seg_a)
@@ -77,9 +70,7 @@ def emailed(
     cdef int64_t* read_n = NULL
     sent_counts = read_counts = None
     if counting:
-        reps = reading(rep_of, cnp.NPY_INT64, 1, "rep_of")
-        if cnp.PyArray_DIM(reps, 0) < people:
-            raise ValueError("rep_of is shorter than the population's luck")
+        reps = reading(rep_of, cnp.NPY_INT64, 1, "rep_of", people)
         rep_at = <const int64_t*>cnp.PyArray_DATA(reps)
         sent_counts = zeroed(replications, cnp.NPY_INT64)
         read_counts = zeroed(replications, cnp.NPY_INT64)

@@ -38,24 +38,16 @@ def decided(
     IndexError.
     """
     cdef cnp.ndarray ids = reading(shown, cnp.NPY_INT64, 1, "shown")
-    cdef cnp.ndarray seg_a = reading(segment, cnp.NPY_INT16, 1, "segment")
     cdef cnp.ndarray luck_a = reading(luck, cnp.NPY_UINT64, 1, "luck")
-    cdef cnp.ndarray trust_a = reading(trust, cnp.NPY_DOUBLE, 1, "trust")
-    cdef cnp.ndarray wtp_a = reading(wtp_scale, cnp.NPY_DOUBLE, 1, "wtp_scale")
-    cdef cnp.ndarray junk_a = reading(junk, cnp.NPY_BOOL, 1, "junk")
     cdef cnp.ndarray take_a = reading(take, cnp.NPY_DOUBLE, 1, "take")
-    cdef cnp.ndarray value_a = reading(value, cnp.NPY_DOUBLE, 1, "value")
     cdef Py_ssize_t n = cnp.PyArray_DIM(ids, 0), people = cnp.PyArray_DIM(luck_a, 0)
     cdef Py_ssize_t segments = cnp.PyArray_DIM(take_a, 0)
-    if (
-        cnp.PyArray_DIM(seg_a, 0) < people
-        or cnp.PyArray_DIM(trust_a, 0) < people
-        or cnp.PyArray_DIM(wtp_a, 0) < people
-        or cnp.PyArray_DIM(junk_a, 0) < people
-    ):
-        raise ValueError("a column of the population is shorter than its luck")
-    if cnp.PyArray_DIM(value_a, 0) < segments:
-        raise ValueError("a value per segment is missing")
+    # the population's other columns as long as its luck, the values one per segment
+    cdef cnp.ndarray seg_a = reading(segment, cnp.NPY_INT16, 1, "segment", people)
+    cdef cnp.ndarray trust_a = reading(trust, cnp.NPY_DOUBLE, 1, "trust", people)
+    cdef cnp.ndarray wtp_a = reading(wtp_scale, cnp.NPY_DOUBLE, 1, "wtp_scale", people)
+    cdef cnp.ndarray junk_a = reading(junk, cnp.NPY_BOOL, 1, "junk", people)
+    cdef cnp.ndarray value_a = reading(value, cnp.NPY_DOUBLE, 1, "value", segments)
     cdef const int64_t* visitors = <const int64_t*>cnp.PyArray_DATA(ids)
     cdef const int16_t* segment_of = <const int16_t*>cnp.PyArray_DATA(seg_a)
     cdef const uint64_t* luck_of = <const uint64_t*>cnp.PyArray_DATA(luck_a)
@@ -70,9 +62,7 @@ def decided(
     cdef int64_t* bought_n = NULL
     bought_counts = None
     if counting:
-        reps = reading(rep_of, cnp.NPY_INT64, 1, "rep_of")
-        if cnp.PyArray_DIM(reps, 0) < people:
-            raise ValueError("rep_of is shorter than the population's luck")
+        reps = reading(rep_of, cnp.NPY_INT64, 1, "rep_of", people)
         rep_at = <const int64_t*>cnp.PyArray_DATA(reps)
         bought_counts = zeroed(replications, cnp.NPY_INT64)
         bought_n = <int64_t*>cnp.PyArray_DATA(bought_counts)

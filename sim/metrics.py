@@ -122,7 +122,7 @@ def step_tallies(ledger: Ledger, compiled: CompiledScenario) -> list[dict[str, d
         for i, (step_id, kind) in enumerate(zip(compiled.step_ids, kinds, strict=True))
     ]
     figures = set().union(*(names for _, _, names in shown))
-    rows = {f: _rows(ledger.steps[f]).tolist() for f in figures}  # replication, step
+    rows = {f: np.atleast_2d(ledger.steps[f]).tolist() for f in figures}  # replication, step
     out = [
         {step_id: {f: rows[f][r][i] for f in names} for i, step_id, names in shown}
         for r in range(ledger.replications)
@@ -142,11 +142,6 @@ def _derive(
         if derive is not None:
             step_id = compiled.step_ids[step.index]
             tallies[step_id] = derive(books, step, tallies[step_id])
-
-
-def _rows(values: FloatArray) -> FloatArray:
-    """A figure's books with one row per replication (one replication's: one row)."""
-    return values[None, :] if values.ndim == 1 else values
 
 
 def replication_rows(figures: Mapping[str, Value], replications: int) -> list[dict[str, float]]:

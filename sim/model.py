@@ -269,8 +269,8 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
         self._keys: dict[tuple[int | None, str], int] = {}
         # (step, purposes, draw) -> mix(key ^ draw) of each, what a visitor's luck is xored with
         self._salts: dict[tuple[int | None, tuple[str, ...], int], U64] = {}
-        # (step, purposes) -> the names those draws are keyed by ("step/<id>/<purpose>" each)
-        self._draw_names: dict[tuple[int | None, tuple[str, ...]], tuple[str, ...]] = {}
+        # (step, purposes) -> the names those draws are keyed by (_draw_names)
+        self._names: dict[tuple[int | None, tuple[str, ...]], tuple[str, ...]] = {}
         self._dice: dict[tuple[int | None, str, int], np.random.Generator] = {}
         self.day = 0
         expected = sum(ch.visitors_per_day for ch in compiled.channels) * compiled.acquisition
@@ -318,9 +318,21 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
         """The 64-bit key of a step's (or, for ``None``, arrival's) draws of one purpose."""
         key = (step, purpose)
         if key not in self._keys:
-            name = "arrival" if step is None else f"step/{self.compiled.step_ids[step]}"
-            self._keys[key] = name_key(f"{name}/{purpose}")
+            (name,) = self._draw_names(step, (purpose,))
+            self._keys[key] = name_key(name)
         return self._keys[key]
+
+    def _draw_names(self, step: int | None, purposes: tuple[str, ...]) -> tuple[str, ...]:
+        """The names a step's (or arrival's) draws of these purposes are keyed by.
+
+        ``step/<id>/<purpose>`` each (``arrival/<purpose>``), made once per model: an
+        email's draws are new every day, their names are not.
+        """
+        names = self._names.get((step, purposes))
+        if names is None:
+            name = "arrival" if step is None else f"step/{self.compiled.step_ids[step]}"
+            names = self._names[step, purposes] = tuple(f"{name}/{p}" for p in purposes)
+        return names
 
     def uniforms(
         self, step: int | None, purpose: str, who: IntArray, draw: int | IntArray = 0
@@ -354,12 +366,8 @@ class FunnelModel(mesa.Model):  # type: ignore[misc]
         For a compiled kernel that draws as :meth:`draws` does.
         """
         salts = self._salts.get((step, purposes, draw))
-        if salts is None:  # an email's draws are new every day, their names are not
-            names = self._draw_names.get((step, purposes))
-            if names is None:
-                name = "arrival" if step is None else f"step/{self.compiled.step_ids[step]}"
-                names = tuple(f"{name}/{purpose}" for purpose in purposes)
-                self._draw_names[step, purposes] = names
+        if salts is None:
+            names = self._draw_names(step, purposes)
             salts = self._salts[step, purposes, draw] = salts_of(names, int(draw))
         return salts
 

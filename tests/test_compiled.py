@@ -277,3 +277,15 @@ def test_an_email_and_a_sale_count_what_they_select_by_replication(seed: int, re
             rep_of + 1,
             reps,
         )
+    with pytest.raises(ValueError, match="segment: 5 entries"):  # a column shorter than luck
+        kernels.decided(
+            who,
+            segment[:5],
+            luck_,
+            *[np.ones(n)] * 2,
+            np.zeros(n, bool),
+            rates,
+            rates,
+            0.0,
+            np.uint64(5),
+        )
