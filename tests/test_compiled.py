@@ -263,29 +263,8 @@ def test_an_email_and_a_sale_count_what_they_select_by_replication(seed: int, re
         reps,
     )
     assert np.array_equal(bought_n, np.bincount(rep_of[buyers], minlength=reps))
+    rest = (*[np.ones(n)] * 2, np.zeros(n, bool), rates, rates, 0.0, np.uint64(5))
     with pytest.raises(IndexError):  # a replication beyond the batch
-        kernels.decided(
-            who,
-            segment,
-            luck_,
-            *[np.ones(n)] * 2,
-            np.zeros(n, bool),
-            rates,
-            rates,
-            0.0,
-            np.uint64(5),
-            rep_of + 1,
-            reps,
-        )
+        kernels.decided(who, segment, luck_, *rest, rep_of + 1, reps)
     with pytest.raises(ValueError, match="segment: 5 entries"):  # a column shorter than luck
-        kernels.decided(
-            who,
-            segment[:5],
-            luck_,
-            *[np.ones(n)] * 2,
-            np.zeros(n, bool),
-            rates,
-            rates,
-            0.0,
-            np.uint64(5),
-        )
+        kernels.decided(who, segment[:5], luck_, *rest)
